@@ -1,0 +1,116 @@
+"""The catalogue of layer kinds: which tensors each holds, which can train, which pass gradients.
+
+Validation, the builder and the converter all ask these questions; answering them in one table
+keeps the three from drifting apart when a kind is added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+
+from mlspec._proto import layers_pb2, tensor_pb2
+from mlspec.spec.errors import MlspecError
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    name: str
+    # Tensor fields of the kind's message, in a stable order.
+    tensor_fields: tuple[str, ...] = ()
+    # Tensor fields that training may update (empty: the kind cannot be trained).
+    trainable_fields: tuple[str, ...] = ()
+    # Whether gradients flow from the layer's outputs to its inputs.
+    passes_gradient: bool = True
+    min_inputs: int = 1
+    max_inputs: int | None = 1
+
+    @property
+    def trainable(self) -> bool:
+        return bool(self.trainable_fields)
+
+
+_WEIGHTS_BIAS = ("weights", "bias")
+
+KINDS: dict[str, KindInfo] = {
+    info.name: info
+    for info in (
+        KindInfo("inner_product", _WEIGHTS_BIAS, _WEIGHTS_BIAS),
+        KindInfo("convolution", _WEIGHTS_BIAS, _WEIGHTS_BIAS),
+        KindInfo("batch_norm", ("gamma", "beta", "running_mean", "running_variance"), ("gamma", "beta")),
+        KindInfo("pooling"),
+        KindInfo("activation"),
+        KindInfo("softmax"),
+        KindInfo("flatten"),
+        KindInfo("reshape"),
+        KindInfo("transpose"),
+        KindInfo("concat", max_inputs=None),
+        KindInfo("add", min_inputs=2, max_inputs=None),
+        KindInfo("multiply", min_inputs=2, max_inputs=None),
+        KindInfo("dropout"),
+        KindInfo("layer_norm", ("gamma", "beta"), ("gamma", "beta")),
+        # Indices are integers, so nothing flows back into the embedding's input.
+        KindInfo("embedding", ("weights",), ("weights",), passes_gradient=False),
+        # Imported nodes are kept frozen: mlspec does not know their gradients.
+        KindInfo("onnx_node", passes_gradient=False, min_inputs=0, max_inputs=None),
+    )
+}
+
+TRAINABLE_KINDS: tuple[str, ...] = tuple(name for name, info in KINDS.items() if info.trainable)
+
+
+def supported_kinds() -> str:
+    return ", ".join(KINDS)
+
+
+def kind_of(layer: layers_pb2.Layer) -> str:
+    kind = layer.WhichOneof("kind")
+    if kind is None:
+        raise MlspecError(f'layers["{layer.name}"]: no kind set; use one of {supported_kinds()}')
+    return kind
+
+
+def kind_info(layer: layers_pb2.Layer) -> KindInfo:
+    return KINDS[kind_of(layer)]
+
+
+def kind_message(layer: layers_pb2.Layer) -> Message:
+    return getattr(layer, kind_of(layer))  # type: ignore[no-any-return]
+
+
+def layer_tensors(layer: layers_pb2.Layer) -> Iterator[tuple[str, tensor_pb2.Tensor]]:
+    """Yield (field name, tensor) for every tensor the layer holds, skipping unset ones."""
+    kind = layer.WhichOneof("kind")
+    if kind is None:
+        return
+    message = getattr(layer, kind)
+    if kind == "onnx_node":
+        for constant in message.constants:
+            yield f"constants[{constant.name!r}]", constant.tensor
+        return
+    for field in KINDS[kind].tensor_fields:
+        if message.HasField(field):
+            yield field, getattr(message, field)
+
+
+def trainable_tensors(layer: layers_pb2.Layer) -> Iterator[tuple[str, tensor_pb2.Tensor]]:
+    """Yield the tensors that may be updated for this layer's kind, whether flagged or not."""
+    kind = layer.WhichOneof("kind")
+    if kind is None:
+        return
+    allowed = KINDS[kind].trainable_fields
+    for field, tensor in layer_tensors(layer):
+        if field in allowed:
+            yield field, tensor
+
+
+def parameter_count(layer: layers_pb2.Layer) -> int:
+    total = 0
+    for _, tensor in layer_tensors(layer):
+        count = 1
+        for dim in tensor.shape:
+            count *= dim
+        total += count
+    return total

@@ -1,0 +1,106 @@
+"""Weights between the spec and numpy.
+
+Reading gives a read-only numpy view over the tensor's bytes (no element-wise conversion);
+writing stores one contiguous little-endian copy. Callers that want to modify an array take
+`.copy()` explicitly, which keeps accidental aliasing of spec bytes impossible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from mlspec._proto import tensor_pb2
+from mlspec.spec.errors import MlspecError
+
+DataType = tensor_pb2.DataType
+
+NUMPY_DTYPES: dict[int, np.dtype[np.generic]] = {
+    tensor_pb2.FLOAT32: np.dtype("<f4"),
+    tensor_pb2.FLOAT16: np.dtype("<f2"),
+    tensor_pb2.INT64: np.dtype("<i8"),
+    tensor_pb2.INT32: np.dtype("<i4"),
+    tensor_pb2.DOUBLE: np.dtype("<f8"),
+}
+_SPEC_DTYPES = {dtype.newbyteorder("="): code for code, dtype in NUMPY_DTYPES.items()}
+
+
+def dtype_name(code: int) -> str:
+    return str(tensor_pb2.DataType.Name(code)) if code in tensor_pb2.DataType.values() else str(code)
+
+
+def numpy_dtype(code: int) -> np.dtype[np.generic]:
+    try:
+        return NUMPY_DTYPES[code]
+    except KeyError:
+        allowed = ", ".join(dtype_name(c) for c in NUMPY_DTYPES)
+        raise MlspecError(f"tensor dtype {dtype_name(code)} is not supported; use one of {allowed}") from None
+
+
+def spec_dtype(dtype: npt.DTypeLike) -> int:
+    key = np.dtype(dtype).newbyteorder("=")
+    try:
+        return _SPEC_DTYPES[key]
+    except KeyError:
+        allowed = ", ".join(str(d) for d in _SPEC_DTYPES)
+        raise MlspecError(f"numpy dtype {np.dtype(dtype)} cannot be stored in a spec; use {allowed}") from None
+
+
+def element_count(tensor: tensor_pb2.Tensor) -> int:
+    return int(np.prod(tensor.shape, dtype=np.int64)) if tensor.shape else 1
+
+
+def stored_count(tensor: tensor_pb2.Tensor) -> int:
+    """Number of elements actually held in raw_data (may disagree with shape in a bad spec)."""
+    return len(tensor.raw_data) // numpy_dtype(tensor.dtype).itemsize
+
+
+def to_numpy(tensor: tensor_pb2.Tensor, where: str = "tensor") -> npt.NDArray[np.generic]:
+    """Read-only array over the tensor's bytes, shaped by tensor.shape."""
+    if tensor.WhichOneof("storage") == "external":
+        raise MlspecError(
+            f"{where}: weights are stored outside the spec in {tensor.external.location!r}; "
+            "load the spec with mlspec.load so they are read in"
+        )
+    dtype = numpy_dtype(tensor.dtype)
+    data = tensor.raw_data
+    if len(data) % dtype.itemsize:
+        raise MlspecError(f"{where}: {len(data)} bytes is not a whole number of {dtype} values")
+    array = np.frombuffer(data, dtype=dtype)
+    expected = element_count(tensor)
+    if array.size != expected:
+        shape = " x ".join(str(d) for d in tensor.shape) or "scalar"
+        raise MlspecError(f"{where}: {array.size} values, expected {shape} = {expected}")
+    return array.reshape(tuple(tensor.shape))
+
+
+def to_float32(tensor: tensor_pb2.Tensor, where: str = "tensor") -> npt.NDArray[np.float32]:
+    """Float weights as float32, converting float16/double storage; no copy when already float32."""
+    array = to_numpy(tensor, where)
+    return array if array.dtype == np.float32 else array.astype(np.float32)
+
+
+def set_tensor(
+    tensor: tensor_pb2.Tensor,
+    array: npt.ArrayLike,
+    *,
+    dtype: npt.DTypeLike | None = None,
+    is_updatable: bool | None = None,
+) -> tensor_pb2.Tensor:
+    """Store `array` into `tensor` in place; keeps the updatable flag unless one is given."""
+    values = np.asarray(array, dtype=dtype)
+    code = spec_dtype(values.dtype)
+    little = values.astype(NUMPY_DTYPES[code], copy=False)
+    tensor.dtype = code
+    del tensor.shape[:]
+    tensor.shape.extend(int(d) for d in values.shape)
+    tensor.raw_data = np.ascontiguousarray(little).tobytes()
+    if is_updatable is not None:
+        tensor.is_updatable = is_updatable
+    return tensor
+
+
+def make_tensor(
+    array: npt.ArrayLike, *, dtype: npt.DTypeLike | None = None, is_updatable: bool = False
+) -> tensor_pb2.Tensor:
+    return set_tensor(tensor_pb2.Tensor(), array, dtype=dtype, is_updatable=is_updatable)
