@@ -7,6 +7,7 @@ people reach for first. Heavier parts (builder, converter, runtime) live in thei
 from mlspec._proto.model_pb2 import Model
 from mlspec.spec.errors import MlspecError, Problem, SpecLoadError, ValidationError
 from mlspec.spec.io import SPEC_VERSION, load, save
+from mlspec.spec.validate import find_problems, validate
 
 __all__ = [
     "SPEC_VERSION",
@@ -15,7 +16,9 @@ __all__ = [
     "Problem",
     "SpecLoadError",
     "ValidationError",
+    "find_problems",
     "load",
     "save",
+    "validate",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,525 @@
+"""Per-kind shape rules, following the semantics documented in proto/mlspec/v1/layers.proto.
+
+Each rule takes the layer and the infos of its inputs and returns the info of its one output,
+or raises ShapeError naming the field at fault. Symbolic and unknown dims flow through: a rule
+only complains about numbers it actually knows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from mlspec._proto import layers_pb2, tensor_pb2
+from mlspec.spec.kinds import KINDS
+from mlspec.spec.tensor_info import (
+    UNKNOWN,
+    UNKNOWN_DTYPE,
+    Dim,
+    TensorInfo,
+    dtype_label,
+    format_dims,
+    tensor_type_info,
+)
+
+
+class ShapeError(Exception):
+    """One misfit in one layer; `field` is appended to the layer's location, e.g. ".kernel_shape"."""
+
+    def __init__(self, message: str, fix: str = "", field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.field = field
+
+
+Rule = Callable[[layers_pb2.Layer, list[TensorInfo]], TensorInfo]
+
+
+def infer_layer(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> list[TensorInfo]:
+    """Infos of the layer's outputs; empty when the graph rules already reject the layer."""
+    kind = layer.WhichOneof("kind")
+    if kind is None:
+        return []
+    info = KINDS[kind]
+    if len(inputs) < info.min_inputs or (info.max_inputs is not None and len(inputs) > info.max_inputs):
+        return []
+    if kind == "onnx_node":
+        return _onnx_node(layer)
+    if any(tensor.dims is None for tensor in inputs):
+        dtype = tensor_pb2.FLOAT32 if kind == "embedding" else inputs[0].dtype
+        return [TensorInfo(dtype, None)]
+    return [_RULES[kind](layer, inputs)]
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+
+
+def _describe(layer: layers_pb2.Layer, inputs: list[TensorInfo], index: int) -> str:
+    return f'input "{layer.inputs[index]}" {format_dims(inputs[index].dims)}'
+
+
+def _dims(tensor: TensorInfo) -> tuple[Dim, ...]:
+    assert tensor.dims is not None  # infer_layer handles unknown ranks before any rule runs
+    return tensor.dims
+
+
+def _float_input(layer: layers_pb2.Layer, inputs: list[TensorInfo], index: int = 0) -> tuple[Dim, ...]:
+    tensor = inputs[index]
+    if tensor.dtype != UNKNOWN_DTYPE and not tensor.is_float:
+        raise ShapeError(
+            f"{_describe(layer, inputs, index)} has dtype {dtype_label(tensor.dtype)}, "
+            f"but {layer.WhichOneof('kind')} needs float32, float16 or double",
+            "feed a float tensor (an embedding layer turns integer ids into floats)",
+        )
+    return _dims(tensor)
+
+
+def _min_rank(layer: layers_pb2.Layer, inputs: list[TensorInfo], rank: int, layout: str) -> tuple[Dim, ...]:
+    dims = _dims(inputs[0])
+    if len(dims) < rank:
+        raise ShapeError(
+            f"{_describe(layer, inputs, 0)} has rank {len(dims)}; {layer.WhichOneof('kind')} needs {layout}",
+            "reshape the input or feed a tensor with the batch axis included",
+        )
+    return dims
+
+
+def _positive(value: int, field: str, what: str) -> None:
+    if value <= 0:
+        name = field.lstrip(".")
+        raise ShapeError(f"{name} is {value}; {what} must be > 0", f"set {name} to a positive size", field)
+
+
+def _axis(axis: int, rank: int, field: str, *, zero_means: int) -> int:
+    """Resolve an axis where 0 stands for a default and negatives count from the end."""
+    resolved = zero_means if axis == 0 else axis + rank if axis < 0 else axis
+    if not 1 <= resolved < rank:
+        raise ShapeError(
+            f"{field.lstrip('.')} {axis} does not name an axis after the batch of a rank-{rank} tensor",
+            f"use an axis in 1..{rank - 1} or -{rank - 1}..-1",
+            field,
+        )
+    return resolved
+
+
+def _product(dims: Sequence[Dim]) -> int | None:
+    total = 1
+    for dim in dims:
+        if not isinstance(dim, int):
+            return None
+        total *= dim
+    return total
+
+
+def _merge(a: Dim, b: Dim) -> Dim:
+    """The dim two tensors must share; raises ValueError when both are known and differ."""
+    if isinstance(a, int) and isinstance(b, int) and a != b:
+        raise ValueError
+    if isinstance(a, int):
+        return a
+    if isinstance(b, int):
+        return b
+    return a if a == b else None
+
+
+def _broadcast(a: Dim, b: Dim) -> Dim:
+    if a == b:
+        return a
+    if a == 1:
+        return b
+    if b == 1:
+        return a
+    if isinstance(a, int) and isinstance(b, int):
+        raise ValueError
+    if isinstance(a, int):
+        return a
+    if isinstance(b, int):
+        return b
+    return None
+
+
+# ---- windows (convolution, pooling) --------------------------------------------------------------
+
+
+def _per_axis(values: Sequence[int], rank: int, field: str) -> tuple[int, ...]:
+    """Strides or dilations: empty means 1 on every spatial axis."""
+    if not values:
+        return (1,) * rank
+    if len(values) != rank:
+        raise ShapeError(
+            f"{field.lstrip('.')} has {len(values)} entries for {rank} spatial axes",
+            f"give one value per spatial axis ({rank}) or none for 1",
+            field,
+        )
+    if any(v <= 0 for v in values):
+        raise ShapeError(f"{field.lstrip('.')} {list(values)} has a value <= 0", "use values >= 1", field)
+    return tuple(values)
+
+
+def _pads(padding: layers_pb2.Padding, rank: int, field: str) -> list[tuple[int, int]] | None:
+    """(begin, end) per spatial axis, or None for same padding. No kind set means valid."""
+    which = padding.WhichOneof("kind")
+    if which == "same":
+        return None
+    if which != "explicit":
+        return [(0, 0)] * rank
+    pads = list(padding.explicit.pads)
+    if len(pads) != 2 * rank:
+        raise ShapeError(
+            f"explicit pads has {len(pads)} entries; {rank} spatial axes need {2 * rank} "
+            "(all begins, then all ends)",
+            f"give {2 * rank} pads",
+            field + ".explicit.pads",
+        )
+    if any(p < 0 for p in pads):
+        message = f"explicit pads {pads} has a negative value"
+        raise ShapeError(message, "use pads >= 0", f"{field}.explicit.pads")
+    return [(pads[i], pads[i + rank]) for i in range(rank)]
+
+
+def _window_dims(
+    spatial: Sequence[Dim],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    pads: list[tuple[int, int]] | None,
+) -> tuple[Dim, ...]:
+    result: list[Dim] = []
+    for axis, size in enumerate(spatial):
+        if not isinstance(size, int):
+            result.append(None)
+            continue
+        if pads is None:
+            result.append(-(-size // strides[axis]))
+            continue
+        span = dilations[axis] * (kernel[axis] - 1) + 1
+        padded = size + pads[axis][0] + pads[axis][1]
+        if padded < span:
+            raise ShapeError(
+                f"spatial axis {axis} has size {size} (padded {padded}), smaller than the kernel span {span}",
+                "use a smaller kernel or dilation, more padding, or same padding",
+                ".kernel_shape",
+            )
+        result.append((padded - span) // strides[axis] + 1)
+    return tuple(result)
+
+
+def _kernel(kernel: Sequence[int], allowed_ranks: tuple[int, ...]) -> tuple[int, ...]:
+    if len(kernel) not in allowed_ranks:
+        raise ShapeError(
+            f"kernel_shape has {len(kernel)} entries; give 1 (1-D) or 2 (2-D)",
+            "set kernel_shape to [k] or [kh, kw]",
+            ".kernel_shape",
+        )
+    if any(k <= 0 for k in kernel):
+        raise ShapeError(f"kernel_shape {list(kernel)} has a value <= 0", "use sizes >= 1", ".kernel_shape")
+    return tuple(kernel)
+
+
+def _convolution(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    spec = layer.convolution
+    kernel = _kernel(spec.kernel_shape, (1, 2))
+    rank = len(kernel)
+    dims = _float_input(layer, inputs)
+    if len(dims) != rank + 2:
+        raise ShapeError(
+            f"{_describe(layer, inputs, 0)} has rank {len(dims)}, but a {rank}-D convolution needs "
+            f"[batch, channels, {', '.join(['length'] if rank == 1 else ['height', 'width'])}]",
+            "match kernel_shape to the input's spatial axes",
+        )
+    _positive(spec.input_channels, ".input_channels", "the channel count")
+    _positive(spec.output_channels, ".output_channels", "the channel count")
+    groups = spec.groups or 1
+    if groups < 0 or spec.input_channels % groups or spec.output_channels % groups:
+        raise ShapeError(
+            f"groups {groups} must divide input_channels {spec.input_channels} "
+            f"and output_channels {spec.output_channels}",
+            "use a common divisor (input_channels for depthwise convolution)",
+            ".groups",
+        )
+    if isinstance(dims[1], int) and dims[1] != spec.input_channels:
+        raise ShapeError(
+            f"{_describe(layer, inputs, 0)} has {dims[1]} channels, "
+            f"but input_channels is {spec.input_channels}",
+            f"set input_channels to {dims[1]} (and resize the weights) "
+            f"or feed {spec.input_channels} channels",
+            ".input_channels",
+        )
+    strides = _per_axis(spec.strides, rank, ".strides")
+    dilations = _per_axis(spec.dilations, rank, ".dilations")
+    pads = _pads(spec.padding, rank, ".padding")
+    spatial = _window_dims(dims[2:], kernel, strides, dilations, pads)
+    return TensorInfo(inputs[0].dtype, (dims[0], spec.output_channels, *spatial))
+
+
+def _pooling(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    spec = layer.pooling
+    if spec.type == layers_pb2.PoolingLayer.POOLING_TYPE_UNSPECIFIED:
+        raise ShapeError("pooling type is unset", "set type to MAX or AVERAGE", ".type")
+    dims = _float_input(layer, inputs)
+    if len(dims) not in (3, 4):
+        raise ShapeError(
+            f"{_describe(layer, inputs, 0)} has rank {len(dims)}; pooling needs [batch, channels, length] "
+            "or [batch, channels, height, width]",
+            "reshape the input to put channels on axis 1",
+        )
+    rank = len(dims) - 2
+    if getattr(spec, "global"):  # a Python keyword, so protobuf offers no attribute syntax
+        return TensorInfo(inputs[0].dtype, (*dims[:2], *(1,) * rank))
+    if len(spec.kernel_shape) != rank:
+        raise ShapeError(
+            f"kernel_shape has {len(spec.kernel_shape)} entries for {rank} spatial axes",
+            f"give {rank} kernel sizes, or set global",
+            ".kernel_shape",
+        )
+    kernel = _kernel(spec.kernel_shape, (rank,))
+    strides = _per_axis(spec.strides, rank, ".strides")
+    pads = _pads(spec.padding, rank, ".padding")
+    if pads is not None and any(max(p) >= k for p, k in zip(pads, kernel, strict=True)):
+        raise ShapeError(
+            f"explicit pads {list(spec.padding.explicit.pads)} must each be smaller "
+            f"than the kernel {list(kernel)}",
+            "reduce the padding or use same padding",
+            ".padding.explicit.pads",
+        )
+    spatial = _window_dims(dims[2:], kernel, strides, (1,) * rank, pads)
+    return TensorInfo(inputs[0].dtype, (*dims[:2], *spatial))
+
+
+# ---- the other kinds -------------------------------------------------------------------------------
+
+
+def _inner_product(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    spec = layer.inner_product
+    _float_input(layer, inputs)
+    dims = _min_rank(layer, inputs, 2, "[batch, ..., input_channels]")
+    _positive(spec.input_channels, ".input_channels", "the input size")
+    _positive(spec.output_channels, ".output_channels", "the output size")
+    if isinstance(dims[-1], int) and dims[-1] != spec.input_channels:
+        raise ShapeError(
+            f"{_describe(layer, inputs, 0)} has {dims[-1]} features on its last axis, "
+            f"but input_channels is {spec.input_channels}",
+            f"set input_channels to {dims[-1]} (and resize the weights) or flatten/reshape the input",
+            ".input_channels",
+        )
+    return TensorInfo(inputs[0].dtype, (*dims[:-1], spec.output_channels))
+
+
+def _batch_norm(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    spec = layer.batch_norm
+    _float_input(layer, inputs)
+    dims = _min_rank(layer, inputs, 2, "[batch, channels, ...]")
+    _positive(spec.channels, ".channels", "the channel count")
+    if isinstance(dims[1], int) and dims[1] != spec.channels:
+        raise ShapeError(
+            f"{_describe(layer, inputs, 0)} has {dims[1]} channels on axis 1, "
+            f"but channels is {spec.channels}",
+            f"set channels to {dims[1]} (and resize the four tensors)",
+            ".channels",
+        )
+    return inputs[0]
+
+
+def _activation(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    if layer.activation.type == layers_pb2.ActivationLayer.ACTIVATION_TYPE_UNSPECIFIED:
+        kinds = layers_pb2.ActivationLayer.ActivationType.keys()
+        names = ", ".join(n for n in kinds if "UNSPECIFIED" not in n)
+        raise ShapeError("activation type is unset", f"set type to one of {names}", ".type")
+    _float_input(layer, inputs)
+    return inputs[0]
+
+
+def _softmax(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    _float_input(layer, inputs)
+    dims = _min_rank(layer, inputs, 2, "[batch, classes]")
+    _axis(layer.softmax.axis, len(dims), ".axis", zero_means=len(dims) - 1)
+    return inputs[0]
+
+
+def _flatten(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    dims = _dims(inputs[0])
+    axis = layer.flatten.axis
+    resolved = 1 if axis == 0 else axis + len(dims) if axis < 0 else axis
+    if not 1 <= resolved <= len(dims):
+        raise ShapeError(
+            f"axis {axis} is outside 1..{len(dims)} for {_describe(layer, inputs, 0)}",
+            "use 1 (keep only the batch) or a later axis",
+            ".axis",
+        )
+    return TensorInfo(inputs[0].dtype, (*dims[:resolved], _product(dims[resolved:])))
+
+
+def _reshape(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    dims = _dims(inputs[0])
+    target = list(layer.reshape.target_shape)
+    if target.count(-1) > 1 or any(d == 0 or d < -1 for d in target):
+        raise ShapeError(
+            f"target_shape {target} may hold positive sizes and at most one -1",
+            "list the per-example shape (without the batch), with -1 for one inferred size",
+            ".target_shape",
+        )
+    have = _product(dims[1:])
+    known = math.prod(d for d in target if d != -1)
+    out: list[Dim] = list(target)
+    if -1 in target:
+        if have is not None and have % known:
+            raise ShapeError(
+                f"{_describe(layer, inputs, 0)} holds {have} values per example, not a multiple of {known}",
+                "choose a target_shape whose sizes divide the per-example count",
+                ".target_shape",
+            )
+        out[target.index(-1)] = None if have is None else have // known
+    elif have is not None and have != known:
+        raise ShapeError(
+            f"{_describe(layer, inputs, 0)} holds {have} values per example, "
+            f"target_shape {target} holds {known}",
+            "make the target sizes multiply to the per-example count, or use one -1",
+            ".target_shape",
+        )
+    return TensorInfo(inputs[0].dtype, (dims[0], *out))
+
+
+def _transpose(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    dims = _dims(inputs[0])
+    perm = list(layer.transpose.perm)
+    if sorted(perm) != list(range(len(dims))):
+        raise ShapeError(
+            f"perm {perm} is not a permutation of the {len(dims)} axes of {_describe(layer, inputs, 0)}",
+            f"list each of 0..{len(dims) - 1} once (the batch axis included)",
+            ".perm",
+        )
+    return TensorInfo(inputs[0].dtype, tuple(dims[p] for p in perm))
+
+
+def _same_dtype(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> int:
+    dtypes = {t.dtype for t in inputs if t.dtype != UNKNOWN_DTYPE}
+    if len(dtypes) > 1:
+        listed = ", ".join(f'"{n}" {dtype_label(t.dtype)}' for n, t in zip(layer.inputs, inputs, strict=True))
+        raise ShapeError(f"inputs have different dtypes: {listed}", "cast the inputs to one dtype")
+    return dtypes.pop() if dtypes else UNKNOWN_DTYPE
+
+
+def _concat(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    dtype = _same_dtype(layer, inputs)
+    ranks = {len(_dims(t)) for t in inputs}
+    if len(ranks) > 1:
+        listed = ", ".join(_describe(layer, inputs, i) for i in range(len(inputs)))
+        raise ShapeError(f"inputs have different ranks: {listed}", "reshape the inputs to one rank")
+    rank = ranks.pop()
+    axis = _axis(layer.concat.axis, rank, ".axis", zero_means=1)
+    out: list[Dim] = list(_dims(inputs[0]))
+    for index in range(1, len(inputs)):
+        for position, dim in enumerate(_dims(inputs[index])):
+            if position == axis:
+                continue
+            try:
+                out[position] = _merge(out[position], dim)
+            except ValueError:
+                raise ShapeError(
+                    f"{_describe(layer, inputs, index)} differs from {_describe(layer, inputs, 0)} on axis "
+                    f"{position}; only the concat axis {axis} may differ",
+                    "reshape the inputs or concatenate along the axis where they differ",
+                ) from None
+    sizes = [_dims(t)[axis] for t in inputs]
+    known = [s for s in sizes if isinstance(s, int)]
+    out[axis] = sum(known) if len(known) == len(sizes) else None
+    return TensorInfo(dtype, tuple(out))
+
+
+def _elementwise(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    dtype = _same_dtype(layer, inputs)
+    out: list[Dim] = []
+    for index, tensor in enumerate(inputs):
+        dims = list(_dims(tensor))
+        width = max(len(out), len(dims))
+        ones: list[Dim] = [1] * width
+        left = ones[: width - len(out)] + out
+        right = ones[: width - len(dims)] + dims
+        try:
+            out = [_broadcast(a, b) for a, b in zip(left, right, strict=True)]
+        except ValueError:
+            raise ShapeError(
+                f"{_describe(layer, inputs, index)} does not broadcast with {format_dims(left)}",
+                "make trailing dims equal or 1 (numpy broadcasting)",
+            ) from None
+    return TensorInfo(dtype, tuple(out))
+
+
+def _dropout(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    return inputs[0]
+
+
+def _layer_norm(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    normalized = list(layer.layer_norm.normalized_shape)
+    dims = _float_input(layer, inputs)
+    if not normalized or any(d <= 0 for d in normalized):
+        raise ShapeError(
+            f"normalized_shape {normalized} must list one or more positive sizes",
+            "set it to the trailing dims to normalise, e.g. [features]",
+            ".normalized_shape",
+        )
+    if len(dims) <= len(normalized):
+        raise ShapeError(
+            f"{_describe(layer, inputs, 0)} has rank {len(dims)}; normalized_shape {normalized} "
+            "would reach the batch axis",
+            "normalise fewer trailing axes",
+            ".normalized_shape",
+        )
+    trailing = dims[len(dims) - len(normalized) :]
+    if any(isinstance(d, int) and d != n for d, n in zip(trailing, normalized, strict=True)):
+        raise ShapeError(
+            f"{_describe(layer, inputs, 0)} ends in {format_dims(trailing)}, "
+            f"but normalized_shape is {normalized}",
+            f"set normalized_shape to {format_dims(trailing)}",
+            ".normalized_shape",
+        )
+    return inputs[0]
+
+
+def _embedding(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
+    spec = layer.embedding
+    tensor = inputs[0]
+    if tensor.dtype != UNKNOWN_DTYPE and not tensor.is_integer:
+        raise ShapeError(
+            f"{_describe(layer, inputs, 0)} has dtype {dtype_label(tensor.dtype)}; "
+            "embedding looks up int64 (or int32) ids",
+            "feed integer ids (an int64 feature or int64 tensor)",
+        )
+    _positive(spec.vocab_size, ".vocab_size", "the vocabulary size")
+    _positive(spec.embedding_dim, ".embedding_dim", "the embedding size")
+    dtype = spec.weights.dtype if spec.HasField("weights") and spec.weights.dtype else tensor_pb2.FLOAT32
+    return TensorInfo(dtype, (*_dims(tensor), spec.embedding_dim))
+
+
+def _onnx_node(layer: layers_pb2.Layer) -> list[TensorInfo]:
+    """Declared output types let checks continue past an imported node; otherwise outputs are unknown."""
+    declared = layer.onnx_node.output_types
+    if not declared:
+        return [UNKNOWN] * len(layer.outputs)
+    if len(declared) != len(layer.outputs):
+        raise ShapeError(
+            f"{len(declared)} output_types for {len(layer.outputs)} outputs",
+            "declare one output type per output, or none",
+            ".onnx_node.output_types",
+        )
+    return [tensor_type_info(t) for t in declared]
+
+
+_RULES: dict[str, Rule] = {
+    "inner_product": _inner_product,
+    "convolution": _convolution,
+    "batch_norm": _batch_norm,
+    "pooling": _pooling,
+    "activation": _activation,
+    "softmax": _softmax,
+    "flatten": _flatten,
+    "reshape": _reshape,
+    "transpose": _transpose,
+    "concat": _concat,
+    "add": _elementwise,
+    "multiply": _elementwise,
+    "dropout": _dropout,
+    "layer_norm": _layer_norm,
+    "embedding": _embedding,
+}

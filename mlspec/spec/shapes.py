@@ -1,0 +1,75 @@
+"""Shape inference: the dtype and dims of every tensor in a spec, layer by layer.
+
+Validation, the builder and the converter all need to know what flows between layers (how many
+channels reach a convolution, how many classes a softmax yields). Inference never raises on a
+bad spec: each layer whose shapes do not fit becomes a Problem and its outputs become unknown,
+so that one mistake does not hide the ones after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlspec._proto import model_pb2
+from mlspec.spec.errors import Problem
+from mlspec.spec.shape_rules import ShapeError, infer_layer
+from mlspec.spec.tensor_info import (
+    BATCH,
+    STRING,
+    UNKNOWN,
+    Dim,
+    TensorInfo,
+    dtype_label,
+    feature_info,
+    format_dims,
+    tensor_type_info,
+)
+
+__all__ = [
+    "BATCH",
+    "STRING",
+    "UNKNOWN",
+    "Dim",
+    "ShapeReport",
+    "TensorInfo",
+    "check_shapes",
+    "dtype_label",
+    "feature_info",
+    "format_dims",
+    "infer_shapes",
+    "tensor_type_info",
+]
+
+
+@dataclass
+class ShapeReport:
+    """Every tensor's info (unknown where inference could not proceed) and the problems found."""
+
+    tensors: dict[str, TensorInfo] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def check_shapes(model: model_pb2.Model) -> ShapeReport:
+    """Infer shapes in layer order, turning each misfit into a Problem instead of an exception."""
+    report = ShapeReport()
+    inputs_by_name = {feature.name: feature_info(feature) for feature in model.description.inputs}
+    report.tensors.update(inputs_by_name)
+    for layer in model.network.layers:
+        # An undefined input is the graph rules' finding; here it only makes the outputs unknown.
+        inputs = [report.tensors.get(name) for name in layer.inputs]
+        outputs: list[TensorInfo] = []
+        if all(info is not None for info in inputs):
+            try:
+                outputs = infer_layer(layer, [info for info in inputs if info is not None])
+            except ShapeError as error:
+                where = f'layers["{layer.name}"]{error.field}'
+                report.problems.append(Problem(where, error.message, error.fix))
+        for index, name in enumerate(layer.outputs):
+            if name not in inputs_by_name:  # shadowing an input is a graph problem; keep the input
+                report.tensors[name] = outputs[index] if index < len(outputs) else UNKNOWN
+    return report
+
+
+def infer_shapes(model: model_pb2.Model) -> dict[str, TensorInfo]:
+    """Best-effort info for every input and layer output; use mlspec.validate to see problems."""
+    return check_shapes(model).tensors

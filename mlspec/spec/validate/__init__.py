@@ -1,0 +1,30 @@
+"""Validation: every rule a spec must satisfy, reported all at once.
+
+Rules are grouped by concern, one module each; `find_problems` runs them all so that a user
+fixing a spec sees every problem in one pass rather than one per attempt.
+"""
+
+from __future__ import annotations
+
+from mlspec._proto import model_pb2
+from mlspec.spec.errors import Problem, ValidationError
+from mlspec.spec.validate import graph
+from mlspec.spec.validate.context import Context
+
+__all__ = ["find_problems", "validate"]
+
+
+def find_problems(model: model_pb2.Model) -> list[Problem]:
+    """Every problem in the spec, in a stable order (graph, shapes, weights, training)."""
+    context = Context.of(model)
+    return [
+        *graph.check(context),
+        *context.shapes.problems,
+    ]
+
+
+def validate(model: model_pb2.Model) -> None:
+    """Raise ValidationError listing every problem, or return quietly for a valid spec."""
+    problems = find_problems(model)
+    if problems:
+        raise ValidationError(problems)
