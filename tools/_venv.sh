@@ -1,5 +1,5 @@
 # Sourced by demo.sh and test.sh: make .venv on a fresh machine and install mlspec into it.
-# Installs are skipped when pyproject.toml has not changed since the last successful install.
+# An install is skipped when pyproject.toml has not changed since the last successful one.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -7,11 +7,13 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
+# install_venv NAME [EXTRAS]: install mlspec (with EXTRAS, e.g. "dev") into .venv once.
 install_venv() {
-  local extras="$1" stamp=".venv/.installed-$1"
+  local name="$1" extras="${2:-}" stamp=".venv/.installed-$1"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[$extras]"
+    local target="."
+    [ -n "$extras" ] && target=".[$extras]"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$target"
     touch "$stamp"
   fi
 }

@@ -27,7 +27,7 @@ _IMPORT_RE = re.compile(r"^from mlspec\.v1 import ", re.MULTILINE)
 
 
 def generate(out_dir: Path) -> None:
-    from grpc_tools import protoc  # dev-only dependency
+    from grpc_tools import protoc  # noqa: PLC0415 (dev-only dependency, needed only here)
 
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_DIR.glob("*.proto"))
     with tempfile.TemporaryDirectory() as tmp:

@@ -51,17 +51,19 @@ def fill_allowed(param: NumericParameter, allowed: Allowed, *, name: str = "allo
         return
     if isinstance(allowed, tuple) and len(allowed) == 2 and not isinstance(allowed, list):
         low, high = allowed
-        param.range.min = low  # type: ignore[assignment]
-        param.range.max = high  # type: ignore[assignment]
+        param.range.min = low
+        param.range.max = high
         return
     values = list(allowed)
     param.set.SetInParent()
-    param.set.values.extend(values)  # type: ignore[arg-type]
+    param.set.values.extend(values)
 
 
 def double_parameter(default: float, allowed: Allowed) -> parameters_pb2.DoubleParameter:
     param = parameters_pb2.DoubleParameter(default_value=float(default))
-    fill_allowed(param, allowed if allowed is None or isinstance(allowed, tuple) else [float(v) for v in allowed])
+    fill_allowed(
+        param, allowed if allowed is None or isinstance(allowed, tuple) else [float(v) for v in allowed]
+    )
     return param
 
 
@@ -81,7 +83,9 @@ def constraint_problems(name: str, param: NumericParameter) -> list[str]:
     if which is None:
         problems.append(f"{name} has no allowed values; declare a range or a set")
     elif which == "range" and param.range.min > param.range.max:
-        problems.append(f"{name} range min {_fmt(param.range.min)} is greater than max {_fmt(param.range.max)}")
+        problems.append(
+            f"{name} range min {_fmt(param.range.min)} is greater than max {_fmt(param.range.max)}"
+        )
     elif which == "set":
         values = list(param.set.values)
         if not values:

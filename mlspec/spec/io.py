@@ -81,7 +81,8 @@ def _parse_binary(source: Path, data: bytes) -> model_pb2.Model:
     if available > length:
         raise SpecLoadError(f"{source}: {available - length} unexpected bytes after the model")
     try:
-        model = model_pb2.Model.FromString(memoryview(data)[_HEADER.size :])
+        # A memoryview avoids copying the payload; protobuf accepts any bytes-like object.
+        model = model_pb2.Model.FromString(memoryview(data)[_HEADER.size :])  # type: ignore[arg-type]
     except _message.DecodeError as exc:
         raise SpecLoadError(f"{source}: corrupt spec payload: {exc}") from exc
     return _check_version(source, model)

@@ -69,7 +69,7 @@ def kind_of(layer: layers_pb2.Layer) -> str:
     kind = layer.WhichOneof("kind")
     if kind is None:
         raise MlspecError(f'layers["{layer.name}"]: no kind set; use one of {supported_kinds()}')
-    return kind
+    return str(kind)
 
 
 def kind_info(layer: layers_pb2.Layer) -> KindInfo:

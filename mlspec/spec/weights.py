@@ -43,7 +43,9 @@ def spec_dtype(dtype: npt.DTypeLike) -> int:
         return _SPEC_DTYPES[key]
     except KeyError:
         allowed = ", ".join(str(d) for d in _SPEC_DTYPES)
-        raise MlspecError(f"numpy dtype {np.dtype(dtype)} cannot be stored in a spec; use {allowed}") from None
+        raise MlspecError(
+            f"numpy dtype {np.dtype(dtype)} cannot be stored in a spec; use {allowed}"
+        ) from None
 
 
 def element_count(tensor: tensor_pb2.Tensor) -> int:
@@ -77,7 +79,9 @@ def to_numpy(tensor: tensor_pb2.Tensor, where: str = "tensor") -> npt.NDArray[np
 def to_float32(tensor: tensor_pb2.Tensor, where: str = "tensor") -> npt.NDArray[np.float32]:
     """Float weights as float32, converting float16/double storage; no copy when already float32."""
     array = to_numpy(tensor, where)
-    return array if array.dtype == np.float32 else array.astype(np.float32)
+    if array.dtype == np.float32:
+        return array  # type: ignore[return-value]  # dtype checked at run time
+    return array.astype(np.float32)
 
 
 def set_tensor(
@@ -91,7 +95,7 @@ def set_tensor(
     values = np.asarray(array, dtype=dtype)
     code = spec_dtype(values.dtype)
     little = values.astype(NUMPY_DTYPES[code], copy=False)
-    tensor.dtype = code
+    tensor.dtype = code  # type: ignore[assignment]  # enum values are ints at run time
     del tensor.shape[:]
     tensor.shape.extend(int(d) for d in values.shape)
     tensor.raw_data = np.ascontiguousarray(little).tobytes()
