@@ -8,18 +8,24 @@ from __future__ import annotations
 
 from mlspec._proto import model_pb2
 from mlspec.spec.errors import Problem, ValidationError
-from mlspec.spec.validate import graph
+from mlspec.spec.validate import graph, hyperparameters, inputs, losses, tensors, updatable
 from mlspec.spec.validate.context import Context
 
 __all__ = ["find_problems", "validate"]
 
 
 def find_problems(model: model_pb2.Model) -> list[Problem]:
-    """Every problem in the spec, in a stable order (graph, shapes, weights, training)."""
+    """Every problem in the spec, in a stable order: graph, features, shapes, weights, training."""
     context = Context.of(model)
+    required = model.is_updatable
     return [
         *graph.check(context),
+        *inputs.check(context),
         *context.shapes.problems,
+        *tensors.check(context),
+        *updatable.check(context),
+        *losses.check(context),
+        *hyperparameters.check(model.update_parameters, required=required),
     ]
 
 

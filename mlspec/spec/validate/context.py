@@ -14,6 +14,11 @@ def layer_where(layer: layers_pb2.Layer, index: int) -> str:
     return f'layers["{layer.name}"]' if layer.name else f"layers[{index}]"
 
 
+def feature_where(section: str, name: str, index: int) -> str:
+    """`description.inputs["x"]`, or `description.inputs[0]` for a feature without a name."""
+    return f'description.{section}["{name}"]' if name else f"description.{section}[{index}]"
+
+
 @dataclass
 class Context:
     model: model_pb2.Model

@@ -9,7 +9,7 @@ from mlspec._proto import layers_pb2
 from mlspec.spec.errors import Problem
 from mlspec.spec.io import SPEC_VERSION
 from mlspec.spec.kinds import KINDS, supported_kinds
-from mlspec.spec.validate.context import Context, layer_where
+from mlspec.spec.validate.context import Context, feature_where, layer_where
 
 
 def check(context: Context) -> list[Problem]:
@@ -219,13 +219,9 @@ def _model_outputs(context: Context) -> list[Problem]:
         if feature.name not in context.producer_index and not (label and feature.name == label):
             problems.append(
                 Problem(
-                    _feature_where("outputs", feature.name, index),
+                    feature_where("outputs", feature.name, index),
                     "is not produced by any layer",
                     "name a layer output, or remove the declared output",
                 )
             )
     return problems
-
-
-def _feature_where(section: str, name: str, index: int) -> str:
-    return f'description.{section}["{name}"]' if name else f"description.{section}[{index}]"

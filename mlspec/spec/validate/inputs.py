@@ -1,0 +1,170 @@
+"""Feature rules: declared inputs, outputs and training inputs, and the classifier's labels."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from mlspec._proto import tensor_pb2
+from mlspec.spec.errors import Problem
+from mlspec.spec.tensor_info import feature_info
+from mlspec.spec.validate.context import Context, feature_where, layer_where
+from mlspec.spec.weights import NUMPY_DTYPES, dtype_name
+
+
+def check(context: Context) -> list[Problem]:
+    description = context.model.description
+    problems: list[Problem] = []
+    for section in ("inputs", "outputs", "training_inputs"):
+        problems += _features(section, getattr(description, section))
+    problems += _training_inputs(context)
+    problems += _classifier(context)
+    return problems
+
+
+def _features(section: str, features: Sequence[tensor_pb2.FeatureDescription]) -> list[Problem]:
+    problems: list[Problem] = []
+    for index, feature in enumerate(features):
+        where = feature_where(section, feature.name, index)
+        if not feature.name:
+            problems.append(Problem(where, "has no name", "name every feature"))
+        kind = feature.type.WhichOneof("kind")
+        if kind is None:
+            problems.append(Problem(f"{where}.type", "is not set", "declare a tensor, string or int64 type"))
+        elif kind == "tensor":
+            tensor = feature.type.tensor
+            if tensor.dtype not in NUMPY_DTYPES:
+                allowed = ", ".join(dtype_name(code) for code in NUMPY_DTYPES)
+                problems.append(
+                    Problem(
+                        f"{where}.type",
+                        f"dtype {dtype_name(tensor.dtype)} is not supported",
+                        f"use {allowed}",
+                    )
+                )
+            if not tensor.shape:
+                problems.append(
+                    Problem(
+                        f"{where}.type",
+                        "has no shape",
+                        'give the shape with the batch first, e.g. ["batch", 4]',
+                    )
+                )
+            bad = [d.size for d in tensor.shape if d.WhichOneof("value") == "size" and d.size <= 0]
+            if bad:
+                problems.append(
+                    Problem(
+                        f"{where}.type", f"has sizes {bad} <= 0", "use positive sizes or symbolic dimensions"
+                    )
+                )
+    for name, count in Counter(f.name for f in features if f.name).items():
+        if count > 1:
+            problems.append(
+                Problem(f'description.{section}["{name}"]', f"is declared {count} times", "declare it once")
+            )
+    return problems
+
+
+def _training_inputs(context: Context) -> list[Problem]:
+    """A training input may repeat a model input (as Core ML lists them), but only unchanged."""
+    inputs = {f.name: f for f in context.model.description.inputs}
+    problems: list[Problem] = []
+    for index, feature in enumerate(context.model.description.training_inputs):
+        where = feature_where("training_inputs", feature.name, index)
+        same_name = inputs.get(feature.name)
+        if same_name is not None and feature_info(same_name) != feature_info(feature):
+            problems.append(
+                Problem(
+                    where,
+                    f'has the name of model input "{feature.name}" but type {feature_info(feature)} '
+                    f"instead of {feature_info(same_name)}",
+                    "rename the training input, or give it the model input's type",
+                )
+            )
+        producer = context.producer(feature.name)
+        if producer is not None and same_name is None:
+            problems.append(
+                Problem(
+                    where,
+                    f"is also produced by {layer_where(producer, context.producer_index[feature.name])}",
+                    "rename the training input or the layer output",
+                )
+            )
+    return problems
+
+
+def _classifier(context: Context) -> list[Problem]:
+    model = context.model
+    if not model.HasField("classifier"):
+        return []
+    info = model.classifier
+    where = "classifier"
+    problems: list[Problem] = []
+    which = info.WhichOneof("labels")
+    labels: list[str] | list[int] = (
+        list(info.string_labels.values) if which == "string_labels" else list(info.int64_labels.values)
+    )
+    if not labels:
+        problems.append(
+            Problem(f"{where}.labels", "the classifier has no class labels", "list the class labels")
+        )
+    duplicates = sorted(str(label) for label, count in Counter(labels).items() if count > 1)
+    if duplicates:
+        problems.append(
+            Problem(
+                f"{where}.labels",
+                f"labels {', '.join(duplicates)} appear more than once",
+                "list each label once",
+            )
+        )
+    if not info.predicted_feature_name:
+        problems.append(
+            Problem(
+                f"{where}.predicted_feature_name", "is empty", 'name the predicted-label output, e.g. "label"'
+            )
+        )
+    elif info.predicted_feature_name in context.producer_index:
+        problems.append(
+            Problem(
+                f"{where}.predicted_feature_name",
+                f'"{info.predicted_feature_name}" is also a layer output; '
+                "the converter adds the label output itself",
+                "choose a name no layer outputs",
+            )
+        )
+    probabilities = info.predicted_probabilities_name
+    if not probabilities:
+        problems.append(
+            Problem(
+                f"{where}.predicted_probabilities_name",
+                "is empty",
+                "name the softmax output holding the probabilities",
+            )
+        )
+    elif probabilities not in context.producer_index:
+        problems.append(
+            Problem(
+                f"{where}.predicted_probabilities_name",
+                f'"{probabilities}" is not produced by any layer',
+                "name the layer output holding the class probabilities",
+            )
+        )
+    else:
+        problems += _class_count(context, probabilities, len(labels))
+    return problems
+
+
+def _class_count(context: Context, probabilities: str, label_count: int) -> list[Problem]:
+    dims = context.info(probabilities).dims
+    if not dims or not label_count:
+        return []
+    classes = dims[-1]
+    if isinstance(classes, int) and classes != label_count:
+        return [
+            Problem(
+                "classifier.labels",
+                f'{label_count} labels, but "{probabilities}" has {classes} classes',
+                "list one label per class, or resize the last layer",
+            )
+        ]
+    return []

@@ -1,0 +1,206 @@
+"""Weight rules: each layer's tensors against the layer's own attributes, down to the byte count.
+
+A weight of the wrong size is the most common result of hand surgery on a spec, and the converter
+would only fail on it much later with an ONNX message that names no layer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from mlspec._proto import layers_pb2, tensor_pb2
+from mlspec.spec.errors import Problem
+from mlspec.spec.validate.context import Context, layer_where
+from mlspec.spec.weights import NUMPY_DTYPES, dtype_name
+
+_FLOAT_WEIGHTS = (tensor_pb2.FLOAT32, tensor_pb2.FLOAT16, tensor_pb2.DOUBLE)
+
+# Field -> (expected shape, layout named in the fix). A shape of None means "not applicable".
+Expected = dict[str, tuple[tuple[int, ...], str]]
+
+
+def check(context: Context) -> list[Problem]:
+    problems: list[Problem] = []
+    for index, layer in enumerate(context.model.network.layers):
+        where = layer_where(layer, index)
+        kind = layer.WhichOneof("kind")
+        if kind is None:
+            continue
+        if kind == "onnx_node":
+            problems += _onnx_constants(layer.onnx_node, where)
+            continue
+        problems += _attributes(layer, where)
+        expected, optional, forbidden = _expected(layer)
+        message = getattr(layer, kind)
+        for field in forbidden:
+            if message.HasField(field):
+                problems.append(
+                    Problem(
+                        f"{where}.{field}", "is set but has_bias is false", "set has_bias or clear the bias"
+                    )
+                )
+        for field, (shape, layout) in expected.items():
+            if not message.HasField(field):
+                if field not in optional:
+                    problems.append(
+                        Problem(f"{where}.{field}", "is missing", f"store a {layout} = {_dims(shape)} tensor")
+                    )
+                continue
+            problems += _tensor(getattr(message, field), f"{where}.{field}", shape, layout)
+    return problems
+
+
+def _expected(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...], tuple[str, ...]]:
+    """Expected shapes, fields that may be absent, and fields that must be absent."""
+    kind = layer.WhichOneof("kind")
+    if kind == "inner_product":
+        spec = layer.inner_product
+        out, inp = spec.output_channels, spec.input_channels
+        shapes: Expected = {"weights": ((out, inp), "[output_channels, input_channels]")}
+        return _with_bias(shapes, spec.has_bias, out)
+    if kind == "convolution":
+        conv = layer.convolution
+        groups = conv.groups or 1
+        if groups <= 0 or conv.input_channels % groups:
+            return {}, (), ()  # the shape rules report the groups problem
+        weights = (conv.output_channels, conv.input_channels // groups, *conv.kernel_shape)
+        layout = "[output_channels, input_channels / groups, *kernel_shape]"
+        return _with_bias({"weights": (weights, layout)}, conv.has_bias, conv.output_channels)
+    if kind == "batch_norm":
+        channels = ((layer.batch_norm.channels,), "[channels]")
+        fields = ("gamma", "beta", "running_mean", "running_variance")
+        return {field: channels for field in fields}, (), ()
+    if kind == "layer_norm":
+        normalized = (tuple(layer.layer_norm.normalized_shape), "normalized_shape")
+        return {"gamma": normalized, "beta": normalized}, (), ()
+    if kind == "embedding":
+        emb = layer.embedding
+        return {"weights": ((emb.vocab_size, emb.embedding_dim), "[vocab_size, embedding_dim]")}, (), ()
+    return {}, (), ()
+
+
+def _with_bias(
+    shapes: Expected, has_bias: bool, out: int
+) -> tuple[Expected, tuple[str, ...], tuple[str, ...]]:
+    if has_bias:
+        shapes["bias"] = ((out,), "[output_channels]")
+        return shapes, (), ()
+    return shapes, (), ("bias",)
+
+
+def _dims(shape: Sequence[int]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _product_text(shape: Sequence[int]) -> str:
+    return f"{' x '.join(str(d) for d in shape) or 'scalar'} = {math.prod(shape)}"
+
+
+def _tensor(tensor: tensor_pb2.Tensor, where: str, shape: tuple[int, ...], layout: str) -> list[Problem]:
+    if tensor.dtype not in _FLOAT_WEIGHTS:
+        return [
+            Problem(
+                where,
+                f"dtype {dtype_name(tensor.dtype)} is not a float type",
+                "store float32 (or float16/double) weights",
+            )
+        ]
+    have = tuple(tensor.shape)
+    if have != shape and math.prod(have) != math.prod(shape):
+        return [
+            Problem(
+                where,
+                f"{math.prod(have)} values (shape {_dims(have)}), expected {_product_text(shape)}",
+                f"store a {layout} = {_dims(shape)} tensor, or fix the layer's attributes",
+            )
+        ]
+    if have != shape:
+        return [
+            Problem(
+                where,
+                f"shape {_dims(have)}, expected {_dims(shape)}",
+                f"store the values as {layout} = {_dims(shape)} (transpose or reshape them)",
+            )
+        ]
+    return _storage(tensor, where)
+
+
+def _storage(tensor: tensor_pb2.Tensor, where: str) -> list[Problem]:
+    """The bytes actually stored must match the tensor's own dtype and shape."""
+    dtype = NUMPY_DTYPES.get(tensor.dtype)
+    if dtype is None:
+        allowed = ", ".join(dtype_name(code) for code in NUMPY_DTYPES)
+        return [Problem(where, f"dtype {dtype_name(tensor.dtype)} is not supported", f"use one of {allowed}")]
+    count = math.prod(tensor.shape)
+    needed = count * dtype.itemsize
+    label = dtype_name(tensor.dtype).lower()
+    storage = tensor.WhichOneof("storage")
+    if storage == "external":
+        if not tensor.external.location:
+            return [Problem(f"{where}.external", "has no location", "name the weights file")]
+        if tensor.external.length != needed:
+            return [
+                Problem(
+                    f"{where}.external",
+                    f"length {tensor.external.length} bytes, but shape {_dims(tensor.shape)} of {label} "
+                    f"needs {needed}",
+                    "fix the length or the shape",
+                )
+            ]
+        return []
+    stored = len(tensor.raw_data)
+    if stored != needed:
+        values = (
+            f"{stored // dtype.itemsize} {label} values"
+            if stored % dtype.itemsize == 0
+            else "not whole values"
+        )
+        return [
+            Problem(
+                where,
+                f"raw_data holds {stored} bytes ({values}), but shape {_dims(tensor.shape)} needs "
+                f"{_product_text(tensor.shape)} values ({needed} bytes)",
+                "store exactly one value per element (mlspec.spec.weights.set_tensor does this)",
+            )
+        ]
+    return []
+
+
+def _onnx_constants(node: layers_pb2.OnnxNodeLayer, where: str) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, constant in enumerate(node.constants):
+        at = (
+            f"{where}.onnx_node.constants[{constant.name!r}]"
+            if constant.name
+            else f"{where}.constants[{index}]"
+        )
+        if not constant.name or constant.name in seen:
+            problems.append(Problem(at, "needs a unique, non-empty name", "name every constant once"))
+        seen.add(constant.name)
+        problems += _storage(constant.tensor, at)
+    if not node.op_type:
+        problems.append(Problem(f"{where}.onnx_node.op_type", "is empty", "give the ONNX operator type"))
+    return problems
+
+
+def _attributes(layer: layers_pb2.Layer, where: str) -> list[Problem]:
+    """Numeric attributes that do not affect shapes, so the shape rules leave them alone."""
+    kind = layer.WhichOneof("kind")
+    checks: list[tuple[str, float, bool, str]] = []
+    if kind == "dropout":
+        rate = layer.dropout.rate
+        checks.append(("rate", rate, 0 <= rate < 1, "must lie in [0, 1)"))
+    elif kind == "batch_norm":
+        bn = layer.batch_norm
+        checks.append(("epsilon", bn.epsilon, bn.epsilon >= 0, "must be >= 0"))
+        checks.append(("momentum", bn.momentum, 0 <= bn.momentum <= 1, "must lie in [0, 1]"))
+    elif kind == "layer_norm":
+        eps = layer.layer_norm.epsilon
+        checks.append(("epsilon", eps, eps >= 0, "must be >= 0"))
+    return [
+        Problem(f"{where}.{field}", f"{field} {value:g} {rule}", f"set {field} so that it {rule}")
+        for field, value, ok, rule in checks
+        if not ok
+    ]

@@ -1,0 +1,204 @@
+"""Updatable rules: what may train, what is flagged, and whether gradients can reach it.
+
+Core ML only lets gradients through a handful of layer kinds; mlspec lets them through every
+kind the catalogue marks `passes_gradient`, so the check here is a graph search rather than a
+fixed list of allowed neighbours.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from mlspec._proto import layers_pb2
+from mlspec.spec.errors import Problem
+from mlspec.spec.kinds import KINDS, TRAINABLE_KINDS, layer_tensors
+from mlspec.spec.validate.context import Context, layer_where
+
+
+def check(context: Context) -> list[Problem]:
+    return [*_model_level(context), *_layer_level(context), *_backprop_paths(context)]
+
+
+def _model_level(context: Context) -> list[Problem]:
+    model = context.model
+    updatable = [layer for layer in model.network.layers if layer.is_updatable]
+    problems: list[Problem] = []
+    if model.is_updatable:
+        if not updatable:
+            problems.append(
+                Problem(
+                    "is_updatable",
+                    "the model is updatable but none of its layers is",
+                    f"set is_updatable on at least one layer of kind {', '.join(TRAINABLE_KINDS)}",
+                )
+            )
+        if not model.update_parameters.loss_layers:
+            problems.append(
+                Problem(
+                    "update_parameters.loss_layers",
+                    "an updatable model needs at least one loss",
+                    "add a loss (categorical cross-entropy, MSE, binary cross-entropy, L1 or Huber)",
+                )
+            )
+        if model.update_parameters.optimizer.WhichOneof("kind") is None:
+            problems.append(
+                Problem(
+                    "update_parameters.optimizer",
+                    "an updatable model needs an optimizer",
+                    "set sgd, adam or adamw",
+                )
+            )
+    elif updatable:
+        names = ", ".join(f'"{layer.name}"' for layer in updatable)
+        problems.append(
+            Problem(
+                "is_updatable",
+                f"the model is not updatable, yet layers {names} are",
+                "set the model's is_updatable, or clear the layers' flags",
+            )
+        )
+    return problems
+
+
+def _layer_level(context: Context) -> list[Problem]:
+    problems: list[Problem] = []
+    for index, layer in enumerate(context.model.network.layers):
+        kind = layer.WhichOneof("kind")
+        if kind is None:
+            continue
+        where = layer_where(layer, index)
+        trainable_fields = KINDS[kind].trainable_fields
+        flagged = [(field, tensor) for field, tensor in layer_tensors(layer) if tensor.is_updatable]
+        if layer.is_updatable and not trainable_fields:
+            problems.append(
+                Problem(
+                    where,
+                    f"is updatable, but {kind} layers have nothing to train; trainable kinds are "
+                    f"{', '.join(TRAINABLE_KINDS)}",
+                    "clear is_updatable on this layer (gradients still pass through it)",
+                )
+            )
+            continue
+        if layer.is_updatable and not any(field in trainable_fields for field, _ in flagged):
+            problems.append(
+                Problem(
+                    where,
+                    f"is updatable, but none of its tensors ({', '.join(trainable_fields)}) "
+                    "is flagged is_updatable",
+                    "set is_updatable on the tensors to train, or clear the layer's flag",
+                )
+            )
+        for field, _ in flagged:
+            if not layer.is_updatable:
+                problems.append(
+                    Problem(
+                        f"{where}.{field}",
+                        "is flagged is_updatable, but the layer is not updatable",
+                        "set the layer's is_updatable, or clear the tensor's flag",
+                    )
+                )
+            elif field not in trainable_fields:
+                problems.append(
+                    Problem(
+                        f"{where}.{field}",
+                        f"is flagged is_updatable, but {kind} only trains {', '.join(trainable_fields)}"
+                        + (
+                            " (running statistics follow the data, not gradients)"
+                            if kind == "batch_norm"
+                            else ""
+                        ),
+                        "clear the flag on this tensor",
+                    )
+                )
+    return problems
+
+
+def _backprop_paths(context: Context) -> list[Problem]:
+    """Each updatable layer needs a path to some loss input through layers that pass gradients."""
+    layers = context.model.network.layers
+    loss_inputs = {loss.input for loss in context.model.update_parameters.loss_layers if loss.input}
+    if not loss_inputs:
+        return []  # the missing loss is reported on its own
+    readers: dict[str, list[int]] = defaultdict(list)
+    for index, layer in enumerate(layers):
+        for name in set(layer.inputs):
+            readers[name].append(index)
+    feeds_loss = _tensors_feeding(context, loss_inputs)
+    problems: list[Problem] = []
+    for index, layer in enumerate(layers):
+        if not layer.is_updatable or layer.WhichOneof("kind") is None:
+            continue
+        reached, blockers = _search(layers, readers, list(layer.outputs), loss_inputs, feeds_loss)
+        if reached:
+            continue
+        where = layer_where(layer, index)
+        if blockers:
+            named = ", ".join(
+                f"{layer_where(layers[b], b)} ({layers[b].WhichOneof('kind')})" for b in blockers
+            )
+            problems.append(
+                Problem(
+                    where,
+                    f"is updatable, but no loss gradient reaches it: the path to the loss is blocked by "
+                    f"{named}, which passes no gradient",
+                    "replace the blocking layer with a typed kind that passes gradients, or put the loss "
+                    "on a tensor computed without it",
+                )
+            )
+        else:
+            problems.append(
+                Problem(
+                    where,
+                    "is updatable, but no loss depends on its output",
+                    "add a loss on a tensor computed from this layer, or clear its is_updatable",
+                )
+            )
+    return problems
+
+
+def _tensors_feeding(context: Context, targets: set[str]) -> set[str]:
+    """Every tensor some target is computed from (gradients or not), the targets included."""
+    found = set(targets)
+    pending = list(targets)
+    while pending:
+        producer = context.producer(pending.pop())
+        if producer is None:
+            continue
+        for name in producer.inputs:
+            if name not in found:
+                found.add(name)
+                pending.append(name)
+    return found
+
+
+def _search(
+    layers: Sequence[layers_pb2.Layer],
+    readers: dict[str, list[int]],
+    start: list[str],
+    loss_inputs: set[str],
+    feeds_loss: set[str],
+) -> tuple[bool, list[int]]:
+    """Walk forward through gradient-passing readers; report whether a loss input was reached,
+    and which non-passing layers stood between the start and a loss."""
+    seen = set(start)
+    pending = list(start)
+    blockers: list[int] = []
+    while pending:
+        name = pending.pop()
+        if name in loss_inputs:
+            return True, []
+        for index in readers.get(name, []):
+            layer = layers[index]
+            kind = layer.WhichOneof("kind")
+            if kind is None:
+                continue
+            if not KINDS[kind].passes_gradient:
+                if any(out in feeds_loss for out in layer.outputs) and index not in blockers:
+                    blockers.append(index)
+                continue
+            for out in layer.outputs:
+                if out not in seen:
+                    seen.add(out)
+                    pending.append(out)
+    return False, sorted(blockers)
