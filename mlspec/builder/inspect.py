@@ -1,0 +1,168 @@
+"""A JSON-ready summary of a spec, for the CLI, notebooks and tests.
+
+coremltools' inspection helpers printed to stdout, so nothing could assert on or reuse what
+they showed; here everything is returned as plain dicts, lists, strings, numbers and bools.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.message import Message
+
+from mlspec._proto import model_pb2, parameters_pb2, tensor_pb2
+from mlspec.spec import graph, kinds, weights
+from mlspec.spec.shapes import dtype_label, feature_info, infer_shapes
+
+
+def inspect_model(model: model_pb2.Model) -> dict[str, Any]:
+    shapes = infer_shapes(model)
+    layers = []
+    for layer in model.network.layers:
+        kind = layer.WhichOneof("kind")
+        info = shapes.get(layer.outputs[0]) if layer.outputs else None
+        layers.append(
+            {
+                "name": layer.name,
+                "kind": kind,
+                "inputs": list(layer.inputs),
+                "outputs": list(layer.outputs),
+                "output_shape": None if info is None or info.dims is None else list(info.dims),
+                "parameter_count": kinds.parameter_count(layer),
+                "is_updatable": layer.is_updatable,
+                "updatable_tensors": [
+                    f for f, t in kinds.layer_tensors(layer) if layer.is_updatable and t.is_updatable
+                ],
+                "tensor_dtypes": {
+                    f: weights.dtype_name(t.dtype).lower() for f, t in kinds.layer_tensors(layer)
+                },
+            }
+        )
+    update = model.update_parameters
+    return {
+        "name": model.metadata.name,
+        "spec_version": model.spec_version,
+        "is_updatable": model.is_updatable,
+        "metadata": _metadata(model.metadata),
+        "inputs": [_feature(f) for f in model.description.inputs],
+        "outputs": [_feature(f) for f in model.description.outputs],
+        "training_inputs": [_feature(f) for f in model.description.training_inputs],
+        "classifier": _classifier(model),
+        "layers": layers,
+        "parameter_count": sum(layer["parameter_count"] for layer in layers),
+        "fp16_layers": fp16_layers(model),
+        "losses": [_loss(loss) for loss in update.loss_layers],
+        "optimizer": _optimizer(update),
+        "epochs": _param(update.epochs) if update.HasField("epochs") else None,
+        "shuffle": update.shuffle.default_value if update.HasField("shuffle") else None,
+        "seed": _param(update.seed) if update.HasField("seed") else None,
+        "clipping": _clipping(update),
+        "lr_schedule": _oneof_fields(update.lr_schedule) if update.HasField("lr_schedule") else None,
+    }
+
+
+def fp16_layers(model: model_pb2.Model) -> list[str]:
+    """Every layer holding a float16 tensor (coremltools' check only ever looked at the first)."""
+    return [
+        layer.name
+        for layer in model.network.layers
+        if any(tensor.dtype == tensor_pb2.FLOAT16 for _, tensor in kinds.layer_tensors(layer))
+    ]
+
+
+def _metadata(metadata: model_pb2.Metadata) -> dict[str, Any]:
+    return {
+        "name": metadata.name,
+        "author": metadata.author,
+        "license": metadata.license,
+        "version": metadata.version,
+        "short_description": metadata.short_description,
+        "user_defined": dict(metadata.user_defined),
+    }
+
+
+def _feature(feature: tensor_pb2.FeatureDescription) -> dict[str, Any]:
+    info = feature_info(feature)
+    kind = feature.type.WhichOneof("kind")
+    return {
+        "name": feature.name,
+        "short_description": feature.short_description,
+        "type": {"tensor": "tensor", "string_type": "string", "int64_type": "int64"}.get(kind or "", "unset"),
+        "dtype": dtype_label(info.dtype),
+        "shape": None if info.dims is None else list(info.dims),
+    }
+
+
+def _classifier(model: model_pb2.Model) -> dict[str, Any] | None:
+    if not model.HasField("classifier"):
+        return None
+    return {
+        "class_labels": graph.class_labels(model),
+        "predicted_feature_name": model.classifier.predicted_feature_name,
+        "predicted_probabilities_name": model.classifier.predicted_probabilities_name,
+    }
+
+
+def _loss(loss: Any) -> dict[str, Any]:
+    kind = loss.WhichOneof("kind")
+    return {
+        "name": loss.name,
+        "kind": kind,
+        "input": loss.input,
+        "target": loss.target,
+        "weight": loss.weight if loss.HasField("weight") else 1.0,
+        **_loss_options(loss, kind),
+    }
+
+
+def _loss_options(loss: Any, kind: str | None) -> dict[str, Any]:
+    """Options shown even at their default, so readers need not know proto3's omitted zeros."""
+    if kind in ("categorical_cross_entropy", "binary_cross_entropy"):
+        return {"from_logits": getattr(loss, kind).from_logits}
+    if kind == "huber":
+        return {"delta": loss.huber.delta or 1.0}
+    return {}
+
+
+def _param(param: parameters_pb2.DoubleParameter | parameters_pb2.Int64Parameter) -> dict[str, Any]:
+    which = param.WhichOneof("allowed")
+    result: dict[str, Any] = {"default": param.default_value}
+    if which == "range":
+        result["range"] = [param.range.min, param.range.max]
+    elif which == "set":
+        result["set"] = list(param.set.values)
+    return result
+
+
+def _optimizer(update: Any) -> dict[str, Any] | None:
+    kind = update.optimizer.WhichOneof("kind")
+    if kind is None:
+        return None
+    message = getattr(update.optimizer, kind)
+    settings: dict[str, Any] = {}
+    for field, value in message.ListFields():
+        if isinstance(value, parameters_pb2.BoolParameter):
+            settings[field.name] = {"default": value.default_value}
+        else:
+            settings[field.name] = _param(value)
+    return {"kind": kind, "hyperparameters": settings}
+
+
+def _clipping(update: Any) -> dict[str, Any] | None:
+    kind = update.clipping.WhichOneof("kind")
+    if kind is None:
+        return None
+    name = "clip_norm" if kind == "max_norm" else "clip_value"
+    return {"kind": kind, "name": name, **_param(getattr(update.clipping, kind))}
+
+
+def _oneof_fields(message: Message) -> dict[str, Any]:
+    fields = message.ListFields()
+    if not fields:
+        return {}
+    descriptor, value = fields[0]
+    return {"kind": descriptor.name, **_plain_fields(value)}
+
+
+def _plain_fields(message: Message) -> dict[str, Any]:
+    return {descriptor.name: value for descriptor, value in message.ListFields()}
