@@ -1,0 +1,123 @@
+"""Checkpoints every N epochs that survive a kill at any instant, and resuming from them.
+
+Layout of a checkpoint directory:
+
+    latest.json            the pointer: run state plus the name of the ORT checkpoint it belongs to
+    step-00000040.ckpt     ORT checkpoint (weights + optimizer state) after 40 optimizer steps
+
+A checkpoint is written in two steps: the ORT file under a fresh name, then `latest.json`
+replaced atomically. A kill before the replace leaves the old pointer naming the old, complete
+ORT file; a kill after it leaves the new pair complete. Files no pointer names (left by a kill
+between the two steps, or superseded) are removed after the next successful replace.
+
+The run state holds everything a resumed run needs to continue exactly: the epoch and the
+mini-batches already done in it (a checkpoint taken on cancel may fall mid-epoch; each epoch's
+order is a function of seed and epoch, so the rest of it is known), the steps done, the base
+learning rate (a callback may have changed it), the partial sums of the epoch's mean loss, and
+the losses of completed epochs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from mlspec.spec.atomic import write_bytes_atomic
+from mlspec.spec.errors import MlspecError
+
+POINTER = "latest.json"
+FORMAT = 1
+_SUFFIX = ".ckpt"
+
+
+class CheckpointError(MlspecError):
+    """A checkpoint directory cannot be resumed from."""
+
+
+class SavesCheckpoints(Protocol):
+    def save_checkpoint(self, path: Path, properties: Mapping[str, int | float | str]) -> None: ...
+
+
+@dataclass
+class RunState:
+    """Where a run stands: also the trainer's live progress record."""
+
+    # The settings the run was started with; a resume with different ones is refused.
+    hyperparameters: dict[str, object]
+    example_count: int
+    base_learning_rate: float
+    spec_hash: str = ""
+    epoch: int = 0
+    batches_done: int = 0
+    step: int = 0
+    epoch_loss_sum: float = 0.0
+    epoch_examples: int = 0
+    epoch_losses: list[float] = field(default_factory=list)
+    validation_losses: list[float] = field(default_factory=list)
+    validation_accuracies: list[float] = field(default_factory=list)
+    checkpoint: str = ""
+    format: int = FORMAT
+
+
+def save(directory: Path, session: SavesCheckpoints, state: RunState) -> Path:
+    """Write the ORT checkpoint, then swing the pointer to it; return the ORT checkpoint path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"step-{state.step:08d}{_SUFFIX}"
+    target = directory / name
+    properties = {"epoch": state.epoch, "step": state.step, "learning_rate": state.base_learning_rate}
+    session.save_checkpoint(target, properties)
+    record = asdict(state)
+    record["checkpoint"] = name
+    payload = json.dumps(record, indent=2, sort_keys=True).encode("utf-8")
+    write_bytes_atomic(directory / POINTER, payload)
+    _remove_unreferenced(directory, keep=name)
+    return target
+
+
+def load_latest(directory: Path) -> tuple[RunState, Path] | None:
+    """The state and ORT checkpoint path the pointer names, or None if nothing was saved yet."""
+    pointer = directory / POINTER
+    if not pointer.exists():
+        return None
+    try:
+        raw = json.loads(pointer.read_text(encoding="utf-8"))
+        state = RunState(**raw)
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{pointer}: not a checkpoint pointer written by mlspec ({exc})") from exc
+    if state.format != FORMAT:
+        raise CheckpointError(f"{pointer}: checkpoint format {state.format}, this mlspec reads {FORMAT}")
+    checkpoint = directory / state.checkpoint
+    if not checkpoint.is_file():
+        raise CheckpointError(f"{pointer}: names {state.checkpoint}, which is missing from {directory}")
+    return state, checkpoint
+
+
+def check_compatible(state: RunState, expected: RunState, pointer: Path) -> None:
+    """Refuse to resume a run whose data or settings differ: it could not reproduce the run."""
+    mismatches = []
+    if state.spec_hash and expected.spec_hash and state.spec_hash != expected.spec_hash:
+        mismatches.append("the checkpoint was written for a different spec")
+    if state.example_count != expected.example_count:
+        mismatches.append(
+            f"it trained on {state.example_count} examples, this data has {expected.example_count}"
+        )
+    for name, value in expected.hyperparameters.items():
+        if name in ("epochs", "learning_rate"):
+            continue  # training longer, or from a base rate changed mid-run, is the point of resuming
+        saved = state.hyperparameters.get(name)
+        if saved != value:
+            mismatches.append(f"{name} was {saved!r}, now {value!r}")
+    if mismatches:
+        raise CheckpointError(f"{pointer}: cannot resume: " + "; ".join(mismatches))
+
+
+def _remove_unreferenced(directory: Path, keep: str) -> None:
+    for path in directory.iterdir():
+        stale_temp = path.name.startswith(".") and path.name.endswith(".tmp")
+        if (path.suffix == _SUFFIX and path.name != keep) or stale_temp:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()

@@ -1,0 +1,309 @@
+"""Training data: in-memory arrays, `.npz` files and user batch providers, checked before training.
+
+Every source is normalised into a `DataSource` that hands the trainer ready-to-feed batches
+(float32 features, int64 class indices), so the training loop never converts or checks data
+itself. In-memory data is checked completely up front; a provider is probed on its first example
+up front and then checked batch by batch, naming the example index that broke the rules.
+
+Batch-provider protocol (Core ML's MLBatchProvider, without its silent failures):
+
+    class MyProvider:
+        def __len__(self) -> int: ...                       # number of examples
+        def example(self, index: int) -> dict[str, array]:  # one example, no batch axis
+
+`example` may load from disk or augment on the fly; it is called once per example per epoch,
+in the (shuffled) order the trainer chooses.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from mlspec.runtime.features import FeatureSpec
+from mlspec.spec.errors import MlspecError
+
+Array = npt.NDArray[np.generic]
+Selection = slice | npt.NDArray[np.int64]
+_SHOWN_LABELS = 5
+
+
+class DataError(MlspecError):
+    """Training, validation or prediction data does not fit what the model expects."""
+
+
+@runtime_checkable
+class BatchProvider(Protocol):
+    def __len__(self) -> int: ...
+
+    def example(self, index: int) -> Mapping[str, npt.ArrayLike]: ...
+
+
+class DataSource(Protocol):
+    """What the trainer reads: a length and batches of converted, checked feeds."""
+
+    def __len__(self) -> int: ...
+
+    def batch(self, selection: Selection) -> dict[str, Array]: ...
+
+
+class ArraySource:
+    """Arrays already converted and checked; a batch is a slice or a gather along axis 0."""
+
+    def __init__(self, arrays: dict[str, Array]) -> None:
+        self.arrays = arrays
+        self._length = len(next(iter(arrays.values())))
+
+    def __len__(self) -> int:
+        return self._length
+
+    def batch(self, selection: Selection) -> dict[str, Array]:
+        return {name: array[selection] for name, array in self.arrays.items()}
+
+
+class ProviderSource:
+    """Stacks a provider's examples into batches, checking each batch as it is built."""
+
+    def __init__(self, provider: BatchProvider, features: Sequence[FeatureSpec], where: str) -> None:
+        self.provider = provider
+        self.features = list(features)
+        self.where = where
+        self._length = len(provider)
+        if self._length <= 0:
+            raise DataError(f"{where}: the batch provider holds no examples (len() is {self._length})")
+        self.batch(np.zeros(1, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return self._length
+
+    def batch(self, selection: Selection) -> dict[str, Array]:
+        indices = range(self._length)[selection] if isinstance(selection, slice) else selection
+        examples = [(int(index), self.provider.example(int(index))) for index in indices]
+        stacked: dict[str, Array] = {}
+        for feature in self.features:
+            values = []
+            for index, example in examples:
+                if feature.name not in example:
+                    raise DataError(
+                        f"{self.where}: example {index} has no {feature.name!r}; "
+                        f"expected keys: {_names(self.features)} (got: {_keys(example)})"
+                    )
+                values.append(np.asarray(example[feature.name]))
+            shapes = {value.shape for value in values}
+            if len(shapes) > 1:
+                # Name the first example that differs from the model's shape, not just "mismatch".
+                for (index, _), value in zip(examples, values, strict=True):
+                    convert(feature, value[np.newaxis], f"{self.where} (example {index})")
+            stacked[feature.name] = convert(feature, np.stack(values), self._where_batch(examples))
+        return stacked
+
+    def _where_batch(self, examples: Sequence[tuple[int, object]]) -> str:
+        first, last = examples[0][0], examples[-1][0]
+        span = f"examples {first}..{last}" if first != last else f"example {first}"
+        return f"{self.where} ({span})"
+
+
+def as_source(data: object, features: Sequence[FeatureSpec], *, where: str) -> DataSource:
+    """Turn any accepted form of data into a checked source for exactly `features`.
+
+    Accepted: a mapping of name -> array; a tuple or list of arrays in feature order (inputs,
+    then training inputs); a single array when only one feature is needed; a path to an `.npz`
+    file; or a batch provider.
+    """
+    if isinstance(data, str | os.PathLike):
+        return ArraySource(_checked(load_npz(Path(data)), features, f"{where} {Path(data).name}"))
+    if isinstance(data, BatchProvider) and not isinstance(data, Mapping | np.ndarray):
+        return ProviderSource(data, features, where)
+    if isinstance(data, Mapping):
+        return ArraySource(_checked(data, features, where))
+    if isinstance(data, np.ndarray):
+        data = (data,)
+    if isinstance(data, tuple | list):
+        if len(data) != len(features):
+            raise DataError(
+                f"{where}: {len(data)} arrays given, expected {len(features)} "
+                f"in this order: {_names(features)}"
+            )
+        named = dict(zip((f.name for f in features), data, strict=True))
+        return ArraySource(_checked(named, features, where))
+    raise DataError(
+        f"{where}: unsupported data of type {type(data).__name__}; give a dict of arrays keyed by "
+        f"{_names(features)}, a tuple of arrays in that order, an .npz path, or a batch provider"
+    )
+
+
+def load_npz(path: Path) -> dict[str, Array]:
+    """Read every array of an .npz without ever unpickling, naming the offending key."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    arrays: dict[str, Array] = {}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            for key in archive.files:
+                try:
+                    arrays[key] = archive[key]
+                except ValueError as exc:
+                    raise DataError(
+                        f"{path}: array {key!r} holds Python objects, which mlspec never unpickles; "
+                        "store numbers or fixed-width strings (for example labels.astype(str))"
+                    ) from exc
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from exc
+    if not arrays:
+        raise DataError(f"{path}: the .npz file holds no arrays")
+    return arrays
+
+
+def _checked(
+    arrays: Mapping[str, npt.ArrayLike], features: Sequence[FeatureSpec], where: str
+) -> dict[str, Array]:
+    missing = [f.name for f in features if f.name not in arrays]
+    if missing:
+        raise DataError(
+            f"{where}: missing {', '.join(repr(m) for m in missing)}; expected keys: {_names(features)} "
+            f"(got: {_keys(arrays)})"
+        )
+    converted = {f.name: convert(f, np.asarray(arrays[f.name]), where) for f in features}
+    lengths = {name: len(array) for name, array in converted.items()}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{name!r} has {length}" for name, length in lengths.items())
+        raise DataError(f"{where}: arrays have different numbers of examples: {detail}")
+    if not next(iter(lengths.values()), 0):
+        raise DataError(f"{where}: no examples (the arrays are empty)")
+    return converted
+
+
+def convert(feature: FeatureSpec, array: Array, where: str) -> Array:
+    """Check one batched feature against the model and convert it to the dtype the session takes."""
+    if array.dtype == object:
+        raise DataError(f"{where}: {feature.name!r} holds Python objects; give a numeric or string array")
+    if array.ndim == 0:
+        raise DataError(f"{where}: {feature.name!r} is a scalar; expected one value per example")
+    if feature.is_class_label:
+        return _class_indices(feature, array, where)
+    _check_shape(feature, array, where)
+    if feature.dtype == np.float32:
+        if array.dtype.kind != "f":
+            raise DataError(
+                f"{where}: {feature.name!r} has dtype {array.dtype}, expected float32 "
+                "(float16 and float64 are converted)"
+            )
+        return np.ascontiguousarray(array, dtype=np.float32)
+    if feature.dtype == np.int64:
+        if array.dtype.kind not in "iu":
+            raise DataError(f"{where}: {feature.name!r} has dtype {array.dtype}, expected an integer dtype")
+        return np.ascontiguousarray(array, dtype=np.int64)
+    return np.ascontiguousarray(array)
+
+
+def _check_shape(feature: FeatureSpec, array: Array, where: str) -> None:
+    got = array.shape[1:]
+    expected = feature.example_shape
+    fits = len(got) == len(expected) and all(e is None or e == g for e, g in zip(expected, got, strict=True))
+    if not fits:
+        want = (
+            "("
+            + ", ".join("any" if e is None else str(e) for e in expected)
+            + ("," if len(expected) == 1 else "")
+            + ")"
+        )
+        raise DataError(
+            f"{where}: {feature.name!r} has per-example shape {tuple(got)}, expected {want} "
+            f"(array shape {tuple(array.shape)}, first axis = examples)"
+        )
+
+
+def _class_indices(feature: FeatureSpec, array: Array, where: str) -> Array:
+    """Class-label strings, int indices (or int label values) or one-hot rows -> int64 indices."""
+    labels = feature.labels
+    count = feature.class_count
+    if array.ndim == 2 and count is not None and array.shape[1] == count and count > 1:
+        return _from_one_hot(feature, array, where)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        one_hot = f" or one-hot rows ([N, {count}])" if count else ""
+        raise DataError(
+            f"{where}: {feature.name!r} has shape {tuple(array.shape)}; "
+            f"expected one label per example ([N]){one_hot}"
+        )
+    if array.dtype.kind in "US":
+        if labels is None or not isinstance(labels[0], str):
+            raise DataError(f"{where}: {feature.name!r} holds strings; this model takes integer class labels")
+        return _lookup(feature, array.astype(str), where)
+    if labels and isinstance(labels[0], int):
+        if array.dtype.kind not in "iu":
+            raise DataError(
+                f"{where}: {feature.name!r} has dtype {array.dtype}; expected integer class labels"
+            )
+        return _lookup(feature, array, where)
+    if array.dtype.kind == "f":
+        floats = array.astype(np.float64)
+        if np.all(np.isfinite(floats)) and np.all(floats == np.round(floats)):
+            array = floats.astype(np.int64)
+    span = f"[0, {count - 1}]" if count else "[0, classes - 1]"
+    if array.dtype.kind not in "iu":
+        raise DataError(
+            f"{where}: {feature.name!r} has dtype {array.dtype}; expected class-label strings, "
+            f"integer indices in {span}, or one-hot rows"
+        )
+    indices = array.astype(np.int64)
+    bad = np.flatnonzero(
+        (indices < 0) | (indices >= (count if count is not None else np.iinfo(np.int64).max))
+    )
+    if bad.size:
+        total = f" ({count} classes)" if count else ""
+        raise DataError(
+            f"{where}: {feature.name!r}[{bad[0]}] = {indices[bad[0]]} is out of range; class indices must be "
+            f"in {span}{total}{_more(bad.size)}"
+        )
+    return indices
+
+
+def _lookup(feature: FeatureSpec, array: Array, where: str) -> Array:
+    labels = feature.labels or ()
+    index_of = {label: i for i, label in enumerate(labels)}
+    uniques, inverse = np.unique(array, return_inverse=True)
+    mapped = np.empty(len(uniques), dtype=np.int64)
+    for position, value in enumerate(uniques.tolist()):
+        if value not in index_of:
+            shown = ", ".join(repr(label) for label in labels[:_SHOWN_LABELS])
+            extra = f", ... ({len(labels)} in all)" if len(labels) > _SHOWN_LABELS else ""
+            first = int(np.flatnonzero(array == value)[0])
+            raise DataError(
+                f"{where}: {feature.name!r}[{first}] = {value!r} is not a class label of this model; "
+                f"valid labels: {shown}{extra}"
+            )
+        mapped[position] = index_of[value]
+    return mapped[inverse.reshape(-1)]
+
+
+def _from_one_hot(feature: FeatureSpec, array: Array, where: str) -> Array:
+    rows = array.astype(np.float64)
+    is_one_hot = np.all((rows == 0) | (rows == 1), axis=1) & (rows.sum(axis=1) == 1)
+    bad = np.flatnonzero(~is_one_hot)
+    if bad.size:
+        raise DataError(
+            f"{where}: {feature.name!r} row {bad[0]} is not one-hot (exactly one 1, the rest 0); "
+            f"soft labels are not supported by the cross-entropy loss{_more(bad.size)}"
+        )
+    indices: Array = np.argmax(rows, axis=1).astype(np.int64)
+    return indices
+
+
+def _more(count: int) -> str:
+    return f" ({count - 1} more)" if count > 1 else ""
+
+
+def _keys(arrays: Mapping[str, object]) -> str:
+    return ", ".join(sorted(arrays)) or "none"
+
+
+def _names(features: Sequence[FeatureSpec]) -> str:
+    return ", ".join(f.name for f in features)

@@ -1,0 +1,63 @@
+"""Loss and accuracy over a whole data source through the eval model.
+
+The eval model runs with inference semantics (dropout off, batch norm on running statistics),
+so the batch size only affects speed; the loss is the example-weighted mean of batch means,
+which is the mean over every example.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from mlspec.convert.manifest import Manifest
+from mlspec.runtime.batching import epoch_batches
+from mlspec.runtime.data import DataSource
+from mlspec.runtime.results import EvaluationResult
+
+EVAL_BATCH = 256
+
+
+class Evaluates(Protocol):
+    def eval_step(
+        self, feeds: dict[str, npt.NDArray[np.generic]]
+    ) -> tuple[float, dict[str, npt.NDArray[np.generic]]]: ...
+
+
+@dataclass(frozen=True)
+class AccuracySource:
+    """Which eval output holds class scores and which feed holds the true class indices."""
+
+    output: str
+    target: str
+
+
+def accuracy_source(manifest: Manifest) -> AccuracySource | None:
+    """The first cross-entropy loss whose input the eval model exposes (probabilities or logits)."""
+    for loss in manifest.losses:
+        if loss.kind == "categorical_cross_entropy" and loss.input in manifest.eval_outputs:
+            return AccuracySource(loss.input, loss.target)
+    return None
+
+
+def evaluate_source(
+    session: Evaluates, source: DataSource, *, batch_size: int, accuracy: AccuracySource | None
+) -> EvaluationResult:
+    count = len(source)
+    loss_sum = 0.0
+    correct = 0
+    for selection in epoch_batches(count, max(batch_size, EVAL_BATCH), None):
+        feeds = source.batch(selection)
+        loss, outputs = session.eval_step(feeds)
+        size = len(next(iter(feeds.values())))
+        loss_sum += float(loss) * size
+        if accuracy is not None:
+            scores = outputs[accuracy.output]
+            predicted = np.argmax(scores.reshape(size, -1), axis=1)
+            correct += int(np.count_nonzero(predicted == feeds[accuracy.target].reshape(size)))
+    return EvaluationResult(
+        loss=loss_sum / count, accuracy=correct / count if accuracy is not None else None, count=count
+    )

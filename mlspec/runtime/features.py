@@ -1,0 +1,80 @@
+"""What the training model expects to be fed: each feature's name, dtype, per-example shape and labels.
+
+Derived once from the manifest, the runtime's source of truth besides the ONNX files, so that
+data checking never looks at protobuf or JSON again and a trainer built from a spec sees the
+same picture as one built from an artifacts directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from mlspec.convert.manifest import Feature, Manifest
+
+Role = Literal["input", "target"]
+_DTYPES = {"float32": np.float32, "int64": np.int64, "string": np.str_}
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One named feed of the training model."""
+
+    name: str
+    role: Role
+    # The dtype the session is fed: float32, int64 (integers and class indices) or str.
+    dtype: np.dtype[np.generic]
+    # Dims after the batch axis; None where the spec leaves a dim symbolic.
+    example_shape: tuple[int | None, ...]
+    # Class-label targets only: how many classes (None if unknown) and, when data may name
+    # classes by label rather than index, the labels in index order.
+    class_count: int | None = None
+    labels: tuple[str, ...] | tuple[int, ...] | None = None
+    is_class_label: bool = False
+
+
+def features_from_manifest(manifest: Manifest) -> list[FeatureSpec]:
+    """Inputs first, then training inputs not already listed, as the manifest orders them."""
+    class_targets = {loss.target for loss in manifest.losses if loss.kind == "categorical_cross_entropy"}
+    features: list[FeatureSpec] = []
+    seen: set[str] = set()
+    for feature in [*manifest.inputs, *manifest.training_inputs]:
+        if feature.name in seen:
+            continue
+        seen.add(feature.name)
+        if feature.name in class_targets:
+            features.append(_class_target(manifest, feature))
+        else:
+            features.append(_plain(feature))
+    return features
+
+
+def inputs_only(features: list[FeatureSpec]) -> list[FeatureSpec]:
+    return [feature for feature in features if feature.role == "input"]
+
+
+def _plain(feature: Feature) -> FeatureSpec:
+    dims = tuple(d if isinstance(d, int) else None for d in feature.shape[1:])
+    dtype = np.dtype(_DTYPES.get(feature.dtype, np.float32))
+    return FeatureSpec(feature.name, _role(feature), dtype, dims)
+
+
+def _class_target(manifest: Manifest, feature: Feature) -> FeatureSpec:
+    mapping = manifest.label_mapping.get(feature.name)
+    labels = tuple(mapping.labels) if mapping is not None else None
+    count = len(labels) if labels is not None else (len(manifest.class_labels) or None)
+    return FeatureSpec(
+        feature.name,
+        _role(feature),
+        np.dtype(np.int64),
+        (),
+        class_count=count,
+        labels=labels,
+        is_class_label=True,
+    )
+
+
+def _role(feature: Feature) -> Role:
+    return "input" if feature.role == "input" else "target"
