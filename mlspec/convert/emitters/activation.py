@@ -1,0 +1,139 @@
+"""Emitters for activations and softmax, with the differentiable rewrites used on training paths.
+
+onnxruntime-training 1.19.2 has no CPU gradient for Elu, Softplus, HardSigmoid or HardSwish
+(ORT_NOTES.md), so on a training path those are spelled with ops it can differentiate. The
+rewrites clamp the input of every Exp whose branch Where discards: the gradient of a discarded
+branch is multiplied by zero, and zero times an overflowed exp would be NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mlspec._proto import layers_pb2
+from mlspec.convert.emitters.context import EmitContext, where
+from mlspec.spec.errors import MlspecError
+
+ActivationType = layers_pb2.ActivationLayer.ActivationType
+Builder = Callable[[EmitContext, layers_pb2.Layer], None]
+
+# Above this, softplus(x) equals x to float32 precision (log1p(exp(-20)) is 2e-9).
+_SOFTPLUS_LINEAR_ABOVE = 20.0
+
+
+def _single(
+    op_type: str, attributes: Callable[[layers_pb2.ActivationLayer], dict[str, Any]] = lambda _: {}
+) -> Builder:
+    def build(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+        ctx.node(layer, op_type, [layer.inputs[0]], [layer.outputs[0]], **attributes(layer.activation))
+
+    return build
+
+
+def _affine(ctx: EmitContext, layer: layers_pb2.Layer, alpha: float, beta: float, output: str) -> None:
+    scaled = ctx.tensor(layer, "scaled")
+    ctx.node(layer, "Mul", [layer.inputs[0], ctx.constant(layer, "alpha", alpha)], [scaled], step="scale")
+    ctx.node(layer, "Add", [scaled, ctx.constant(layer, "beta", beta)], [output], step="shift")
+
+
+def _linear(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    _affine(ctx, layer, layer.activation.alpha, layer.activation.beta, layer.outputs[0])
+
+
+def _clip(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    params = layer.activation
+    bounds = [ctx.constant(layer, "min", params.alpha), ctx.constant(layer, "max", params.beta)]
+    ctx.node(layer, "Clip", [layer.inputs[0], *bounds], [layer.outputs[0]])
+
+
+_PLAIN: dict[int, Builder] = {
+    ActivationType.RELU: _single("Relu"),
+    ActivationType.LEAKY_RELU: _single("LeakyRelu", lambda p: {"alpha": p.alpha}),
+    ActivationType.SIGMOID: _single("Sigmoid"),
+    ActivationType.TANH: _single("Tanh"),
+    ActivationType.GELU: _single("Gelu", lambda p: {"approximate": "tanh" if p.approximate_tanh else "none"}),
+    ActivationType.ELU: _single("Elu", lambda p: {"alpha": p.alpha}),
+    ActivationType.SOFTPLUS: _single("Softplus"),
+    ActivationType.HARD_SIGMOID: _single("HardSigmoid", lambda p: {"alpha": p.alpha, "beta": p.beta}),
+    ActivationType.HARD_SWISH: _single("HardSwish"),
+    ActivationType.LINEAR: _linear,
+    ActivationType.CLIP: _clip,
+}
+
+
+def _elu_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    """Where(x > 0, x, alpha * (Exp(Min(x, 0)) - 1))."""
+    x = layer.inputs[0]
+    zero, one = ctx.constant(layer, "zero", 0.0), ctx.constant(layer, "one", 1.0)
+    names = {
+        step: ctx.tensor(layer, step)
+        for step in ("positive", "negative_part", "exp", "exp_minus_one", "scaled")
+    }
+    ctx.node(layer, "Greater", [x, zero], [names["positive"]], step="positive")
+    ctx.node(layer, "Min", [x, zero], [names["negative_part"]], step="negative_part")
+    ctx.node(layer, "Exp", [names["negative_part"]], [names["exp"]], step="exp")
+    ctx.node(layer, "Sub", [names["exp"], one], [names["exp_minus_one"]], step="exp_minus_one")
+    alpha = ctx.constant(layer, "alpha", layer.activation.alpha)
+    ctx.node(layer, "Mul", [names["exp_minus_one"], alpha], [names["scaled"]], step="scaled")
+    ctx.node(layer, "Where", [names["positive"], x, names["scaled"]], [layer.outputs[0]], step="select")
+
+
+def _softplus_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    """Where(x > 20, x, Log(Exp(Min(x, 20)) + 1)): exact to float32 and never overflowing."""
+    x = layer.inputs[0]
+    limit, one = ctx.constant(layer, "limit", _SOFTPLUS_LINEAR_ABOVE), ctx.constant(layer, "one", 1.0)
+    names = {step: ctx.tensor(layer, step) for step in ("linear", "clamped", "exp", "exp_plus_one", "log")}
+    ctx.node(layer, "Greater", [x, limit], [names["linear"]], step="linear")
+    ctx.node(layer, "Min", [x, limit], [names["clamped"]], step="clamped")
+    ctx.node(layer, "Exp", [names["clamped"]], [names["exp"]], step="exp")
+    ctx.node(layer, "Add", [names["exp"], one], [names["exp_plus_one"]], step="exp_plus_one")
+    ctx.node(layer, "Log", [names["exp_plus_one"]], [names["log"]], step="log")
+    ctx.node(layer, "Where", [names["linear"], x, names["log"]], [layer.outputs[0]], step="select")
+
+
+def _clipped_line(ctx: EmitContext, layer: layers_pb2.Layer, alpha: float, beta: float, output: str) -> None:
+    """Clip(alpha * x + beta, 0, 1): HardSigmoid spelled with differentiable ops."""
+    shifted = ctx.tensor(layer, "shifted")
+    _affine(ctx, layer, alpha, beta, shifted)
+    bounds = [ctx.constant(layer, "zero", 0.0), ctx.constant(layer, "one", 1.0)]
+    ctx.node(layer, "Clip", [shifted, *bounds], [output], step="clip")
+
+
+def _hard_sigmoid_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    params = layer.activation
+    _clipped_line(ctx, layer, params.alpha, params.beta, layer.outputs[0])
+
+
+def _hard_swish_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    """x * HardSigmoid(x) with alpha 1/6 and beta 1/2, as the spec defines hard swish."""
+    gate = ctx.tensor(layer, "gate")
+    _clipped_line(ctx, layer, 1 / 6, 0.5, gate)
+    ctx.node(layer, "Mul", [layer.inputs[0], gate], [layer.outputs[0]], step="gate_product")
+
+
+_REWRITES: dict[int, Builder] = {
+    ActivationType.ELU: _elu_rewrite,
+    ActivationType.SOFTPLUS: _softplus_rewrite,
+    ActivationType.HARD_SIGMOID: _hard_sigmoid_rewrite,
+    ActivationType.HARD_SWISH: _hard_swish_rewrite,
+}
+
+
+def emit_activation(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    kind = layer.activation.type
+    if ctx.needs_gradient(layer) and kind in _REWRITES:
+        _REWRITES[kind](ctx, layer)
+        return
+    build = _PLAIN.get(kind)
+    if build is None:
+        allowed = ", ".join(ActivationType.Name(t) for t in _PLAIN)
+        raise MlspecError(f"{where(layer)}.activation.type: not set; use one of {allowed}")
+    build(ctx, layer)
+
+
+def emit_softmax(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    """Also records the logits, so cross-entropy on the probabilities can be computed stably."""
+    axis = int(layer.softmax.axis) or -1
+    ctx.node(layer, "Softmax", [layer.inputs[0]], [layer.outputs[0]], axis=axis)
+    ctx.logits_of[layer.outputs[0]] = layer.inputs[0]

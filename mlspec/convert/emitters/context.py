@@ -1,0 +1,113 @@
+"""The state every emitter appends to while a spec is turned into one ONNX graph.
+
+Emitters only see this object, so naming rules (initializers "{layer}.{field}", nodes and
+intermediate tensors "{layer}/{step}") and the training-graph bookkeeping the artifacts step
+reads are enforced in one place rather than in every layer family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnx
+from onnx import numpy_helper
+
+from mlspec._proto import layers_pb2, model_pb2
+from mlspec.spec.errors import MlspecError
+from mlspec.spec.kinds import kind_message
+from mlspec.spec.shapes import Dim, infer_shapes
+from mlspec.spec.tensor_info import UNKNOWN, TensorInfo
+from mlspec.spec.weights import to_float32, to_numpy
+
+
+def where(layer: layers_pb2.Layer) -> str:
+    return f'layers["{layer.name}"]'
+
+
+@dataclass
+class EmitContext:
+    model: model_pb2.Model
+    training: bool
+    # Layers between an updatable tensor and a loss; only these need differentiable ops.
+    backprop: frozenset[str] = frozenset()
+    nodes: list[onnx.NodeProto] = field(default_factory=list)
+    initializers: dict[str, onnx.TensorProto] = field(default_factory=dict)
+    frozen_stateful: list[str] = field(default_factory=list)
+    running_stat_outputs: dict[str, str] = field(default_factory=dict)
+    logits_of: dict[str, str] = field(default_factory=dict)
+    dropout_mode_inputs: list[str] = field(default_factory=list)
+    _node_names: set[str] = field(default_factory=set)
+
+    def needs_gradient(self, layer: layers_pb2.Layer) -> bool:
+        """Whether this layer must be emitted with ops that onnxruntime-training can differentiate."""
+        return self.training and layer.name in self.backprop
+
+    def weight(self, layer: layers_pb2.Layer, field_name: str) -> str:
+        """Register the layer's tensor as a float32 initializer named "{layer}.{field}"."""
+        name = f"{layer.name}.{field_name}"
+        if name not in self.initializers:
+            message = kind_message(layer)
+            if not message.HasField(field_name):
+                raise MlspecError(f"{where(layer)}.{field_name}: missing; the layer needs this tensor")
+            array = to_float32(getattr(message, field_name), f"{where(layer)}.{field_name}")
+            self.initializers[name] = numpy_helper.from_array(array, name)
+        return name
+
+    def weight_array(self, layer: layers_pb2.Layer, field_name: str) -> npt.NDArray[np.float64]:
+        """A tensor's values for folding into constants (frozen layers only), in float64."""
+        message = kind_message(layer)
+        if not message.HasField(field_name):
+            raise MlspecError(f"{where(layer)}.{field_name}: missing; the layer needs this tensor")
+        return to_numpy(getattr(message, field_name), f"{where(layer)}.{field_name}").astype(np.float64)
+
+    def constant(self, layer: layers_pb2.Layer, suffix: str, value: npt.ArrayLike, dtype: Any = None) -> str:
+        """A graph constant the spec does not hold as a weight, named "{layer}/{suffix}"."""
+        name = f"{layer.name}/{suffix}"
+        array = np.asarray(value, dtype=dtype if dtype is not None else np.float32)
+        self.initializers[name] = numpy_helper.from_array(array, name)
+        return name
+
+    def add_initializer(self, name: str, array: npt.NDArray[Any]) -> str:
+        self.initializers[name] = numpy_helper.from_array(array, name)
+        return name
+
+    def node(
+        self,
+        layer: layers_pb2.Layer,
+        op_type: str,
+        inputs: list[str],
+        outputs: list[str],
+        *,
+        step: str = "",
+        domain: str = "",
+        **attributes: Any,
+    ) -> onnx.NodeProto:
+        """Append a node named after its layer, so an ORT error message points at the layer."""
+        name = f"{layer.name}/{step}" if step else layer.name
+        if name in self._node_names:
+            raise AssertionError(f"two nodes named {name!r}: give each step of an emitter its own name")
+        self._node_names.add(name)
+        node = onnx.helper.make_node(op_type, inputs, outputs, name=name, domain=domain, **attributes)
+        self.nodes.append(node)
+        return node
+
+    @staticmethod
+    def tensor(layer: layers_pb2.Layer, step: str) -> str:
+        """Name of an intermediate tensor inside a layer's subgraph."""
+        return f"{layer.name}/{step}"
+
+    @cached_property
+    def _shapes(self) -> dict[str, TensorInfo]:
+        return infer_shapes(self.model)
+
+    def tensor_info(self, tensor: str) -> TensorInfo:
+        """What mlspec's shape inference knows of a spec tensor (dtype and dims)."""
+        return self._shapes.get(tensor, UNKNOWN)
+
+    def dims(self, tensor: str) -> tuple[Dim, ...] | None:
+        """The spec-level dims of a tensor (ints, symbols or None), or None when the rank is unknown."""
+        return self.tensor_info(tensor).dims

@@ -1,0 +1,23 @@
+"""Emitter for dropout: Identity for inference, a switchable Dropout for training.
+
+In training onnxruntime needs the mask output declared and an explicit training_mode input
+(ORT_NOTES.md). The training_mode input is a named boolean constant listed in
+GraphBuild.dropout_mode_inputs, so the eval model can turn dropout off without another graph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlspec._proto import layers_pb2
+from mlspec.convert.emitters.context import EmitContext
+
+
+def emit_dropout(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    if not ctx.training:
+        ctx.node(layer, "Identity", [layer.inputs[0]], [layer.outputs[0]])
+        return
+    ratio = ctx.constant(layer, "ratio", layer.dropout.rate)
+    mode = ctx.constant(layer, "training_mode", True, dtype=np.bool_)
+    ctx.node(layer, "Dropout", [layer.inputs[0], ratio, mode], [layer.outputs[0], ctx.tensor(layer, "mask")])
+    ctx.dropout_mode_inputs.append(mode)

@@ -1,0 +1,40 @@
+"""Reference convolution (1-D and 2-D, strides, dilations, groups, every padding mode)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mlspec.reference.context import Array, LayerContext
+from mlspec.reference.windows import Window, resolve_pads, taps
+
+
+def convolution(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
+    """Cross-correlation as in ONNX Conv: sum over kernel taps of the tap's weights times the input."""
+    params = ctx.layer.convolution
+    x = ctx.as_float(inputs[0])
+    weights = ctx.weight("weights")
+    window = Window.of(params.kernel_shape, params.strides, params.dilations)
+    kernel = window.kernel
+    groups = int(params.groups) or 1
+    pads = resolve_pads(params.padding, x.shape[2:], window, ctx.where)
+    padded = np.pad(x, [(0, 0), (0, 0), *pads])
+
+    batch, channels = x.shape[:2]
+    out_channels = weights.shape[0]
+    per_group = weights.reshape(groups, out_channels // groups, channels // groups, *kernel)
+    total: Array | None = None
+    for offset, cells in taps(padded.shape[2:], window):
+        spatial: tuple[Any, ...] = (slice(None), slice(None), *cells)
+        patch = padded[spatial]
+        patch = patch.reshape(batch, groups, channels // groups, *patch.shape[2:])
+        tap_index: tuple[Any, ...] = (..., *offset)
+        tap = per_group[tap_index]
+        contribution = np.einsum("ngc...,gmc->ngm...", patch, tap)
+        total = contribution if total is None else total + contribution
+    assert total is not None  # a kernel has at least one tap
+    y = total.reshape(batch, out_channels, *total.shape[3:])
+    if params.has_bias:
+        y = y + ctx.weight("bias").reshape(-1, *([1] * len(kernel)))
+    return [y]
