@@ -90,13 +90,12 @@ def _parameter(
         values += [("range min", param.range.min), ("range max", param.range.max)]
     elif which == "set":
         values += [("allowed value", value) for value in param.set.values]
-    for label, value in values:
-        if not (math.isfinite(value) and bound.test(value)):
-            problems.append(
-                Problem(
-                    where, f"{label} {value:g} must be {bound.text}", f"keep every {name} value {bound.text}"
-                )
-            )
+    bad = [
+        f"{label} {value:g}" for label, value in values if not (math.isfinite(value) and bound.test(value))
+    ]
+    if bad:
+        message = f"{name} must be {bound.text}; got {', '.join(bad)}"
+        problems.append(Problem(where, message, f"keep every {name} value {bound.text}"))
     return problems
 
 

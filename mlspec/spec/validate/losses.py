@@ -157,7 +157,7 @@ def _target(context: Context, loss: training_pb2.LossLayer, where: str) -> list[
     kind = loss.WhichOneof("kind")
     if kind == "categorical_cross_entropy":
         return _class_target(context, name, target, at)
-    if kind in _ELEMENTWISE:
+    if kind in _ELEMENTWISE and loss.input in context.producer_index:
         return _like_input(context.info(loss.input), name, target, at)
     return []
 
