@@ -1,0 +1,215 @@
+"""manifest.json: everything a runtime needs to drive the artifacts besides the ONNX files.
+
+The runtime reads nothing else, so the manifest names every tensor it must feed, read or write
+back, and carries the hyperparameter constraints so overrides can be refused without the spec.
+
+Keys (format_version 1):
+
+- ``format``: always ``"mlspec-ort-training-artifacts"``; ``format_version``: integer, bumped
+  on any incompatible change.
+- ``spec_version``: the spec's schema version; ``spec_sha256``: SHA-256 of the spec's
+  deterministic protobuf serialisation, to tell which spec the artifacts came from.
+- ``model_name``: the spec's metadata name.
+- ``inputs`` / ``training_inputs``: features as ``{name, dtype, shape, role}``. ``dtype`` is
+  ``float32``, ``int64`` or ``string``; ``shape`` lists ints, symbols (``"batch"``) or null;
+  ``role`` is ``input`` (the network reads it) or ``target`` (only a loss reads it).
+- ``feed_order``: the training model's user inputs, in the order ORT expects them.
+  ``eval_feed_order``: the same for the eval model.
+- ``label_mapping``: target name -> ``{kind, labels}``. ``kind`` ``"string"`` or ``"int64"``:
+  the runtime maps each label to its index in ``labels`` before feeding int64 indices.
+  Targets absent here are already int64 class indices (or float tensors).
+- ``class_labels``: the classifier's labels (strings or ints), empty for other models.
+- ``losses``: ``{name, kind, weight, input, target, from_logits, delta}`` per spec loss;
+  ``kind`` is one of ``categorical_cross_entropy``, ``mean_squared_error``,
+  ``binary_cross_entropy``, ``l1``, ``huber``. The training loss is the weighted sum.
+- ``loss_output``: the loss tensor's name in both the training and eval models (output 0).
+- ``trainable`` / ``frozen``: ``{name, layer, field}`` per checkpoint parameter. ``frozen``
+  holds batch-norm running statistics, which the write-back updates.
+- ``running_stat_writeback``: ``{parameter, output_index}`` pairs: after each training step the
+  training model's output at ``output_index`` is copied into ``parameter``.
+- ``training_outputs``: every training-model output name after the loss, in order.
+- ``eval_outputs``: the eval model's outputs: the loss, then model outputs with inference semantics.
+- ``optimizer``: ``kind`` (``sgd``, ``adam``, ``adamw``); ``ort_kind`` (``sgd`` or ``adamw``,
+  the node in optimizer_model.onnx); ``model_settings``: values baked into
+  optimizer_model.onnx (a different value means regenerating that model); ``graph_settings``:
+  hyperparameter name -> checkpoint parameter holding it inside the training graph (assign to
+  change it); ``state``: checkpoint parameters holding optimizer state in the training graph
+  (momentum buffers).
+- ``hyperparameters``: name -> ``{type, default, range | set}``; ``type`` is ``double``,
+  ``int`` or ``bool``; ``range`` is ``[min, max]`` (closed), ``set`` the allowed values. Names
+  follow docs/ARCHITECTURE.md (learning_rate, mini_batch_size, epochs, shuffle, seed, momentum,
+  nesterov, beta1, beta2, eps, weight_decay, clip_norm, clip_value).
+- ``clipping``: ``"norm"``, ``"value"`` or null. ``lr_schedule``: ``{kind, ...}`` or null with
+  the spec's schedule fields (step: step_epochs, gamma; cosine: min_lr; linear_warmup:
+  warmup_steps, start_factor).
+- ``stock_ort``: ``{runs_alone, needs_mlspec_runtime_for}``: whether a plain ORT loop
+  (Module, Optimizer.step, lazy_reset_grad) trains these artifacts with the spec's semantics,
+  and the list of features only the mlspec runtime provides.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mlspec._proto import parameters_pb2
+from mlspec.spec import hyper
+from mlspec.spec.atomic import write_bytes_atomic
+from mlspec.spec.errors import MlspecError
+
+FORMAT = "mlspec-ort-training-artifacts"
+FORMAT_VERSION = 1
+FILE_NAME = "manifest.json"
+
+Dim = int | str | None
+Scalar = int | float | bool
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    dtype: str
+    shape: list[Dim]
+    role: str
+
+
+@dataclass(frozen=True)
+class LabelMapping:
+    kind: str
+    labels: list[Any]
+
+
+@dataclass(frozen=True)
+class LossEntry:
+    name: str
+    kind: str
+    weight: float
+    input: str
+    target: str
+    from_logits: bool = False
+    delta: float = 0.0
+
+
+@dataclass(frozen=True)
+class ParameterRef:
+    name: str
+    layer: str
+    field: str
+
+
+@dataclass(frozen=True)
+class WriteBack:
+    parameter: str
+    output_index: int
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    type: str
+    default: Scalar
+    range: list[float] | None = None
+    set: list[float] | None = None
+
+    def violation(self, name: str, value: Scalar) -> str | None:
+        """The project-wide refusal message for `value`, or None when it is allowed."""
+        if self.type == "bool":
+            return None if isinstance(value, bool) else f"{name}={value!r} must be true or false"
+        param: hyper.NumericParameter = (
+            parameters_pb2.DoubleParameter() if self.type == "double" else parameters_pb2.Int64Parameter()
+        )
+        if self.range is not None:
+            param.range.min, param.range.max = self.range
+        elif self.set is not None:
+            param.set.values.extend(self.set)  # type: ignore[arg-type]
+        return hyper.violation(name, param, value)
+
+
+@dataclass(frozen=True)
+class OptimizerInfo:
+    kind: str
+    ort_kind: str
+    model_settings: dict[str, float]
+    graph_settings: dict[str, str]
+    state: list[str]
+
+
+@dataclass(frozen=True)
+class StockOrt:
+    runs_alone: bool
+    needs_mlspec_runtime_for: list[str]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    spec_version: int
+    spec_sha256: str
+    model_name: str
+    inputs: list[Feature]
+    training_inputs: list[Feature]
+    feed_order: list[str]
+    eval_feed_order: list[str]
+    label_mapping: dict[str, LabelMapping]
+    class_labels: list[Any]
+    losses: list[LossEntry]
+    loss_output: str
+    trainable: list[ParameterRef]
+    frozen: list[ParameterRef]
+    running_stat_writeback: list[WriteBack]
+    training_outputs: list[str]
+    eval_outputs: list[str]
+    optimizer: OptimizerInfo
+    hyperparameters: dict[str, Hyperparameter]
+    clipping: str | None
+    lr_schedule: dict[str, Any] | None
+    stock_ort: StockOrt
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    def save(self, directory: Path) -> None:
+        write_bytes_atomic(directory / FILE_NAME, self.to_json().encode("utf-8"))
+
+    @classmethod
+    def from_json(cls, text: str, where: str = FILE_NAME) -> Manifest:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MlspecError(f"{where}: not valid JSON: {exc}") from exc
+        if data.get("format") != FORMAT:
+            raise MlspecError(f"{where}: not an mlspec artifacts manifest (format {data.get('format')!r})")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise MlspecError(
+                f"{where}: format_version {data.get('format_version')} is not supported; "
+                f"this mlspec reads {FORMAT_VERSION}; convert the spec again"
+            )
+        try:
+            return cls(
+                **{
+                    **data,
+                    "inputs": [Feature(**f) for f in data["inputs"]],
+                    "training_inputs": [Feature(**f) for f in data["training_inputs"]],
+                    "label_mapping": {k: LabelMapping(**v) for k, v in data["label_mapping"].items()},
+                    "losses": [LossEntry(**entry) for entry in data["losses"]],
+                    "trainable": [ParameterRef(**p) for p in data["trainable"]],
+                    "frozen": [ParameterRef(**p) for p in data["frozen"]],
+                    "running_stat_writeback": [WriteBack(**w) for w in data["running_stat_writeback"]],
+                    "optimizer": OptimizerInfo(**data["optimizer"]),
+                    "hyperparameters": {k: Hyperparameter(**v) for k, v in data["hyperparameters"].items()},
+                    "stock_ort": StockOrt(**data["stock_ort"]),
+                }
+            )
+        except (KeyError, TypeError) as exc:
+            raise MlspecError(f"{where}: malformed manifest ({exc}); convert the spec again") from exc
+
+    @classmethod
+    def load(cls, directory: Path) -> Manifest:
+        path = Path(directory) / FILE_NAME
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MlspecError(f"{path}: cannot read the artifacts manifest: {exc.strerror}") from exc
+        return cls.from_json(text, str(path))

@@ -1,0 +1,162 @@
+"""Assemble the manifest from the spec and what conversion produced (see manifest.py for the keys)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mlspec._proto import model_pb2, tensor_pb2
+from mlspec.convert.losses import LOSS_OUTPUT
+from mlspec.convert.manifest import (
+    Feature,
+    LabelMapping,
+    LossEntry,
+    Manifest,
+    OptimizerInfo,
+    ParameterRef,
+    StockOrt,
+    WriteBack,
+)
+from mlspec.convert.optimizers import OptimizerPlan, hyper_parameter_name, momentum_buffer_name
+from mlspec.spec.errors import MlspecError
+from mlspec.spec.graph import class_labels
+from mlspec.spec.kinds import layer_tensors
+from mlspec.spec.shapes import feature_info
+from mlspec.spec.tensor_info import STRING, Dim
+
+_DTYPES = {
+    tensor_pb2.FLOAT32: "float32",
+    tensor_pb2.FLOAT16: "float16",
+    tensor_pb2.DOUBLE: "float64",
+    tensor_pb2.INT64: "int64",
+    tensor_pb2.INT32: "int32",
+    STRING: "string",
+}
+
+
+@dataclass(frozen=True)
+class ManifestParts:
+    model: model_pb2.Model
+    spec_sha256: str
+    plan: OptimizerPlan
+    losses: list[LossEntry]
+    trainable: list[str]
+    frozen: list[str]
+    running: dict[str, str]
+    training_inputs: list[str]
+    eval_inputs: list[str]
+    training_outputs: list[str]
+    eval_outputs: list[str]
+
+
+def build_manifest(parts: ManifestParts) -> Manifest:
+    model = parts.model
+    owners = _tensor_owners(model)
+    targets = {entry.target for entry in parts.losses}
+    writeback = [
+        WriteBack(parameter=name, output_index=parts.training_outputs.index(output))
+        for name, output in parts.running.items()
+    ]
+    stock_needs = _needs_mlspec_runtime(model, parts, writeback)
+    return Manifest(
+        spec_version=int(model.spec_version),
+        spec_sha256=parts.spec_sha256,
+        model_name=model.metadata.name,
+        inputs=[_feature(f, "input") for f in model.description.inputs],
+        training_inputs=[
+            _feature(f, "target" if f.name in targets else "input") for f in model.description.training_inputs
+        ],
+        feed_order=parts.training_inputs,
+        eval_feed_order=parts.eval_inputs,
+        label_mapping=_label_mapping(model, parts.losses),
+        class_labels=list(class_labels(model)),
+        losses=parts.losses,
+        loss_output=LOSS_OUTPUT,
+        trainable=[owners.get(name, _guess_owner(name)) for name in parts.trainable],
+        frozen=[owners.get(name, _guess_owner(name)) for name in parts.frozen],
+        running_stat_writeback=writeback,
+        training_outputs=parts.training_outputs[1:],
+        eval_outputs=parts.eval_outputs,
+        optimizer=OptimizerInfo(
+            kind=parts.plan.kind,
+            ort_kind=parts.plan.ort_kind,
+            model_settings=parts.plan.model_settings(parts.plan.defaults()),
+            graph_settings={name: hyper_parameter_name(name) for name in parts.plan.graph_settings},
+            state=[momentum_buffer_name(name) for name in parts.trainable] if parts.plan.has_momentum else [],
+        ),
+        hyperparameters=parts.plan.hyperparameters,
+        clipping=parts.plan.clipping,
+        lr_schedule=_schedule(model),
+        stock_ort=StockOrt(
+            runs_alone=not stock_needs[0], needs_mlspec_runtime_for=stock_needs[0] + stock_needs[1]
+        ),
+    )
+
+
+def _needs_mlspec_runtime(
+    model: model_pb2.Model, parts: ManifestParts, writeback: list[WriteBack]
+) -> tuple[list[str], list[str]]:
+    """(features without which a plain ORT loop trains differently, conveniences only mlspec adds)."""
+    essential: list[str] = []
+    if writeback:
+        essential.append("batch_norm_running_statistics_writeback")
+    if model.update_parameters.HasField("lr_schedule"):
+        essential.append("lr_schedule")
+    convenience = ["learning_rate_restore_on_resume", "hyperparameter_override_validation"]
+    if _label_mapping(model, parts.losses):
+        convenience.append("label_mapping")
+    if parts.plan.ort_kind == "adamw":
+        convenience.append("optimizer_model_regeneration_for_beta_eps_overrides")
+    return essential, convenience
+
+
+def _feature(feature: tensor_pb2.FeatureDescription, role: str) -> Feature:
+    info = feature_info(feature)
+    dims: list[Dim] = list(info.dims) if info.dims is not None else []
+    return Feature(name=feature.name, dtype=_DTYPES.get(info.dtype, "unknown"), shape=dims, role=role)
+
+
+def _label_mapping(model: model_pb2.Model, losses: list[LossEntry]) -> dict[str, LabelMapping]:
+    labels = class_labels(model)
+    kind = model.classifier.WhichOneof("labels") if model.HasField("classifier") else None
+    features = {f.name: f for f in model.description.training_inputs}
+    mapping: dict[str, LabelMapping] = {}
+    for entry in losses:
+        if entry.kind != "categorical_cross_entropy":
+            continue
+        feature_kind = features[entry.target].type.WhichOneof("kind")
+        if feature_kind == "string_type":
+            if kind != "string_labels":
+                raise MlspecError(
+                    f'loss_layers["{entry.name}"].target: {entry.target!r} holds strings but the model has '
+                    "no string class labels to map them to; add classifier.string_labels"
+                )
+            mapping[entry.target] = LabelMapping(kind="string", labels=list(labels))
+        elif kind == "int64_labels":
+            mapping[entry.target] = LabelMapping(kind="int64", labels=list(labels))
+    return mapping
+
+
+def _schedule(model: model_pb2.Model) -> dict[str, Any] | None:
+    update = model.update_parameters
+    if not update.HasField("lr_schedule"):
+        return None
+    kind = update.lr_schedule.WhichOneof("kind")
+    if kind is None:
+        return None
+    message = getattr(update.lr_schedule, kind)
+    return {"kind": kind, **{f.name: getattr(message, f.name) for f in message.DESCRIPTOR.fields}}
+
+
+def _tensor_owners(model: model_pb2.Model) -> dict[str, ParameterRef]:
+    owners: dict[str, ParameterRef] = {}
+    for layer in model.network.layers:
+        for field_name, _ in layer_tensors(layer):
+            name = f"{layer.name}.{field_name}"
+            owners[name] = ParameterRef(name=name, layer=layer.name, field=field_name)
+    return owners
+
+
+def _guess_owner(name: str) -> ParameterRef:
+    layer, _, field_name = name.rpartition(".")
+    return ParameterRef(name=name, layer=layer, field=field_name)
