@@ -44,7 +44,7 @@ class TrainingRun:
         callbacks: Sequence[Callback],
         cancel: threading.Event,
         validate: Callable[[], EvaluationResult] | None,
-        checkpoint: Callable[[], None] | None,
+        checkpoint: Callable[[], object] | None,
         checkpoint_every: int,
     ) -> None:
         self.session = session
