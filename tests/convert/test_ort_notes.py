@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-
-import onnxruntime
 
 from mlspec.convert import ort_backend
 from mlspec.convert.artifact_graphs import finish_eval_model
@@ -78,7 +77,7 @@ def test_the_adapter_imports_training_without_torch() -> None:
 
 
 def test_generate_artifacts_needs_an_existing_directory(tmp_path: Path) -> None:
-    with pytest.raises(Exception, match="(?i)no such file|not exist|fail"):
+    with pytest.raises(Exception, match=r"(?i)no such file|not exist|fail"):
         ort_artifacts.generate_artifacts(
             _linear(),
             requires_grad=["fc.weights"],
@@ -100,9 +99,8 @@ def test_builtin_loss_output_names_come_from_a_process_wide_counter(tmp_path: Pa
 
 
 def test_cross_entropy_with_a_weight_array_raises() -> None:
-    with pytest.raises(ValueError, match="truth value"):
-        with onnxblock.base(_linear()):
-            onnxblock.loss.CrossEntropyLoss(weight=np.ones(3, np.float32))("logits", "labels")
+    with pytest.raises(ValueError, match="truth value"), onnxblock.base(_linear()):
+        onnxblock.loss.CrossEntropyLoss(weight=np.ones(3, np.float32))("logits", "labels")
 
 
 def test_learning_rate_resets_on_reload_while_step_state_survives(tmp_path: Path) -> None:
@@ -135,7 +133,7 @@ def test_gradients_accumulate_until_lazy_reset_grad(tmp_path: Path) -> None:
 def test_cross_entropy_labels_must_be_int64(tmp_path: Path) -> None:
     _, module, _ = _session(_generate(_linear(), tmp_path / "a"))
     module(X, Y)  # type: ignore[operator]
-    with pytest.raises(Exception, match="(?i)type|int64"):
+    with pytest.raises(Exception, match=r"(?i)type|int64"):
         module(X, Y.astype(np.int32))  # type: ignore[operator]
 
 
