@@ -1,0 +1,138 @@
+"""Spec -> ONNX Runtime training artifacts plus inference model and manifest, written all at once.
+
+Everything is generated into a hidden sibling directory and moved into place only when every
+file exists and has passed onnx.checker, so a failed or interrupted conversion never leaves a
+half-written artifact directory and never damages artifacts from an earlier run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import onnx
+
+from mlspec._proto import model_pb2
+from mlspec.convert.artifact_graphs import finish_eval_model, finish_training_model, user_inputs
+from mlspec.convert.graph import build_graph, to_onnx
+from mlspec.convert.losses import build_losses
+from mlspec.convert.manifest import FILE_NAME, Manifest
+from mlspec.convert.manifest_builder import ManifestParts, build_manifest
+from mlspec.convert.optimizers import plan_optimizer, state_initializers, state_names
+from mlspec.convert.ort_backend import OPTIMIZER_MODEL, build_optimizer_model, generate_training_models
+from mlspec.spec.errors import MlspecError
+from mlspec.spec.validate import validate
+
+TRAINING_MODEL = "training_model.onnx"
+EVAL_MODEL = "eval_model.onnx"
+CHECKPOINT = "checkpoint"
+INFERENCE_MODEL = "inference_model.onnx"
+ARTIFACT_FILES = (TRAINING_MODEL, EVAL_MODEL, OPTIMIZER_MODEL, CHECKPOINT, INFERENCE_MODEL, FILE_NAME)
+
+
+def to_training_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> Manifest:
+    """Write the six artifact files into `out_dir` (created if missing) and return the manifest."""
+    validate(model)
+    target = Path(out_dir)
+    _check_target(target)
+    build = build_graph(model, training=True)
+    if not build.trainable:
+        raise MlspecError("network: no layer has updatable tensors; mark a layer updatable before converting")
+    losses = build_losses(model, build.logits_of)
+    plan = plan_optimizer(model)
+    trainable = list(build.trainable)
+    initializers = {tensor.name: tensor for tensor in build.onnx_model.graph.initializer}
+    base = onnx.ModelProto()
+    base.CopyFrom(build.onnx_model)
+    base.graph.initializer.extend(state_initializers(plan, {name: initializers[name] for name in trainable}))
+    frozen = [*build.frozen_stateful, *state_names(plan, trainable)]
+    running = dict(build.running_stat_outputs)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _staging_directory(target) as staging:
+        generate_training_models(
+            base,
+            append_loss=losses.append_to,
+            trainable=trainable,
+            frozen=frozen,
+            additional_outputs=list(running.values()),
+            directory=staging,
+        )
+        training = finish_training_model(onnx.load(os.fspath(staging / TRAINING_MODEL)), plan, trainable)
+        evaluation = finish_eval_model(
+            onnx.load(os.fspath(staging / EVAL_MODEL)),
+            running_outputs=list(running.values()),
+            model_outputs=list(build.onnx_model.graph.output),
+            dropout_mode_inputs=list(build.dropout_mode_inputs),
+        )
+        opset = next(o.version for o in base.opset_import if o.domain in ("", "ai.onnx"))
+        optimizer = build_optimizer_model(plan.ort_kind, plan.model_settings(plan.defaults()), opset)
+        inference = to_onnx(model)
+        for name, proto in (
+            (TRAINING_MODEL, training),
+            (EVAL_MODEL, evaluation),
+            (OPTIMIZER_MODEL, optimizer),
+            (INFERENCE_MODEL, inference),
+        ):
+            onnx.save(proto, os.fspath(staging / name))
+            onnx.checker.check_model(os.fspath(staging / name), full_check=True)
+        parameter_names = set(trainable) | set(frozen)
+        manifest = build_manifest(
+            ManifestParts(
+                model=model,
+                spec_sha256=hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest(),
+                plan=plan,
+                losses=losses.entries,
+                trainable=trainable,
+                frozen=list(build.frozen_stateful),
+                running=running,
+                training_inputs=user_inputs(training, parameter_names),
+                eval_inputs=user_inputs(evaluation, parameter_names),
+                training_outputs=[output.name for output in training.graph.output],
+                eval_outputs=[output.name for output in evaluation.graph.output],
+            )
+        )
+        manifest.save(staging)
+        _move_into_place(staging, target)
+    return manifest
+
+
+def _check_target(target: Path) -> None:
+    if target.exists() and not target.is_dir():
+        raise MlspecError(f"{target}: exists and is not a directory; give a directory for the artifacts")
+    if target.is_dir():
+        foreign = sorted(entry.name for entry in target.iterdir() if entry.name not in ARTIFACT_FILES)
+        if foreign:
+            raise MlspecError(
+                f"{target}: holds files that are not mlspec artifacts ({', '.join(foreign[:3])}); "
+                "give an empty or new directory"
+            )
+
+
+@contextlib.contextmanager
+def _staging_directory(target: Path) -> Iterator[Path]:
+    """A fresh directory next to `target` (same filesystem, so the final rename is atomic)."""
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial"))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    """Swap the finished set in with renames; the old set is removed only after the new one is in."""
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    retired = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".old"))
+    os.replace(target, retired / "set")
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(retired / "set", target)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
