@@ -1,0 +1,162 @@
+"""Recognising a classifier in an ONNX graph and finding its class labels.
+
+A graph output written by a Softmax over the last axis of a [batch, classes] tensor makes the
+model a classifier whose probabilities are that output. Exporters that already emit a label
+output (mlspec's own exporter, skl2onnx-style graphs) compute it from the probabilities or the
+logits with ArgMax, optionally followed by a lookup in a constant label table; such an output
+becomes the classifier's predicted feature instead of network layers, and its table supplies
+the labels.
+
+Label sources, first match wins: the `labels` argument; the model metadata key `class_labels`,
+holding a JSON array or a comma-separated list; the lookup table; "0", "1", ... otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+
+from mlspec.convert.importers.onnx_graph import OnnxImportError, PreparedGraph
+
+LABELS_METADATA_KEY = "class_labels"
+_DEFAULT_LABEL_NAMES = ("label", "classLabel", "predicted_label")
+
+
+@dataclass
+class ClassifierFinding:
+    probabilities: str
+    classes: int
+    labels: list[str] | list[int]
+    label_output: str
+    # Nodes computing the label output from the probabilities; they are not mapped to layers.
+    label_nodes: list[onnx.NodeProto] = field(default_factory=list)
+
+
+def find_classifier(
+    prepared: PreparedGraph, labels: Sequence[str] | None, where: str
+) -> ClassifierFinding | None:
+    producers = {output: node for node in prepared.nodes for output in node.output}
+    softmax = next(
+        (
+            producers[name]
+            for name in prepared.output_names()
+            if name in producers and producers[name].op_type == "Softmax" and producers[name].domain == ""
+        ),
+        None,
+    )
+    if softmax is None:
+        return None
+    probabilities = softmax.output[0]
+    dims = prepared.dims(probabilities)
+    axis = next((int(a.i) for a in softmax.attribute if a.name == "axis"), -1)
+    if dims is None or len(dims) != 2 or axis not in (-1, 1):
+        return None
+    classes = dims[1] if isinstance(dims[1], int) else len(labels) if labels else None
+    if classes is None:
+        raise OnnxImportError(
+            f'{where}: softmax output "{probabilities}" has an unknown number of classes; '
+            "pass the class labels (labels=[...] or --labels a,b,...)"
+        )
+    label_output, label_nodes = _label_chain(prepared, producers, probabilities, softmax.input[0])
+    chosen = _choose_labels(prepared, labels, label_nodes, classes, where)
+    name = label_output or _free_label_name(prepared)
+    return ClassifierFinding(probabilities, classes, chosen, name, label_nodes)
+
+
+def _label_chain(
+    prepared: PreparedGraph, producers: dict[str, onnx.NodeProto], probabilities: str, logits: str
+) -> tuple[str, list[onnx.NodeProto]]:
+    """The first graph output computed from the scores by an ArgMax chain, with that chain."""
+    for output in prepared.output_names():
+        if output == probabilities:
+            continue
+        nodes: list[onnx.NodeProto] = []
+        pending = [output]
+        seen: set[str] = set()
+        valid = True
+        while pending and valid:
+            tensor = pending.pop()
+            if tensor in seen or tensor in (probabilities, logits) or tensor in prepared.constants:
+                continue
+            seen.add(tensor)
+            node = producers.get(tensor)
+            if node is None:
+                valid = False
+                break
+            nodes.append(node)
+            pending.extend(name for name in node.input if name)
+        if valid and any(node.op_type == "ArgMax" for node in nodes):
+            return output, nodes
+    return "", []
+
+
+def _choose_labels(
+    prepared: PreparedGraph,
+    labels: Sequence[str] | None,
+    label_nodes: list[onnx.NodeProto],
+    classes: int,
+    where: str,
+) -> list[str] | list[int]:
+    if labels is not None:
+        return _checked(list(labels), classes, where, "labels argument")
+    metadata = {prop.key: prop.value for prop in prepared.model.metadata_props}
+    if LABELS_METADATA_KEY in metadata:
+        return _checked(_parse_labels(metadata[LABELS_METADATA_KEY]), classes, where, "metadata class_labels")
+    table = _lookup_table(prepared, label_nodes, classes)
+    if table is not None:
+        return table
+    return [str(index) for index in range(classes)]
+
+
+def _checked(values: list[str], classes: int, where: str, source: str) -> list[str]:
+    if len(values) != classes:
+        raise OnnxImportError(
+            f"{where}: {source} lists {len(values)} labels, but the softmax yields {classes} classes; "
+            f"give exactly {classes} labels"
+        )
+    if len(set(values)) != len(values):
+        raise OnnxImportError(f"{where}: {source} repeats a label; class labels must be unique")
+    return values
+
+
+def _parse_labels(text: str) -> list[str]:
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            parsed = json.loads(stripped)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, list):
+            return [str(value) for value in parsed]
+    return [part.strip() for part in stripped.split(",")]
+
+
+def _lookup_table(
+    prepared: PreparedGraph, label_nodes: list[onnx.NodeProto], classes: int
+) -> list[str] | list[int] | None:
+    for node in label_nodes:
+        for name in node.input:
+            value = prepared.constants.get(name)
+            if value is None or value.size != classes or value.ndim != 1:
+                continue
+            if value.dtype.kind in "OSU":
+                return [v.decode() if isinstance(v, bytes) else str(v) for v in value.tolist()]
+            if value.dtype.kind == "i" and node.op_type == "Gather":
+                return [int(v) for v in value.astype(np.int64).tolist()]
+    return None
+
+
+def _free_label_name(prepared: PreparedGraph) -> str:
+    taken = set(prepared.types) | set(prepared.input_names())
+    taken.update(name for node in prepared.nodes for name in node.output)
+    for candidate in _DEFAULT_LABEL_NAMES:
+        if candidate not in taken:
+            return candidate
+    index = 1
+    while f"label_{index}" in taken:
+        index += 1
+    return f"label_{index}"

@@ -1,0 +1,307 @@
+"""Preparing an ONNX graph for mapping: one opset, known shapes, constants folded, aliases gone.
+
+Exporters write the same network in many ways: weights as initializers or as Constant nodes,
+reshape targets computed at run time from Shape -> Gather -> Unsqueeze -> Concat, Identity
+chains between layers, and opsets from 9 to 21 whose operators changed meaning over time
+(Clip's bounds moved from attributes to inputs, Softmax stopped flattening to 2-D). Mapping
+stays simple only if it sees one canonical graph, so this module:
+
+1. upgrades the model to opset 21 with onnx's version converter (the opset our exporter emits,
+   so frozen `onnx_node` layers keep their meaning when written back out);
+2. runs ONNX shape inference, so mappers know ranks and channel counts;
+3. removes Identity nodes, keeping graph output names;
+4. folds every node whose inputs are all known into a constant. Shape() of a tensor whose only
+   unknown dim is the leading batch folds too: the batch entry becomes BATCH_SENTINEL, which
+   survives ops that only move values around (Gather, Concat, Unsqueeze, ...), so a Reshape
+   target built at run time arrives as e.g. [BATCH_SENTINEL, -1] and maps to a batch-keeping
+   reshape.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper, shape_inference, version_converter
+from onnx.reference import ReferenceEvaluator
+
+from mlspec.spec.errors import MlspecError
+
+TARGET_OPSET = 21
+MIN_OPSET = 9
+BATCH_SENTINEL = -7_340_033
+"""Stands for the batch size inside folded shape tensors; fits int32 so Cast keeps it."""
+
+# Ops that only select, reorder or repackage values: the batch sentinel passes through them
+# unchanged, so their result is still a meaningful shape. Arithmetic on it would not be.
+_VALUE_MOVING_OPS = frozenset(
+    {"Gather", "Concat", "Unsqueeze", "Squeeze", "Slice", "Cast", "Reshape", "Flatten", "Identity"}
+)
+# Never folded: their value differs from run to run.
+_RANDOM_OPS = frozenset(
+    {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
+)
+
+_SOFTMAX_LIKE = frozenset({"Softmax", "LogSoftmax", "Hardmax"})
+_SOFTMAX_CHANGE = 13
+_PARKING_DOMAIN = "mlspec.import.parked"
+
+Dim = int | str | None
+
+
+class OnnxImportError(MlspecError):
+    """An ONNX model that mlspec cannot import, with the reason and what to do instead."""
+
+
+@dataclass
+class PreparedGraph:
+    """The opset-21 graph with what mapping needs to know about every tensor."""
+
+    model: onnx.ModelProto
+    nodes: list[onnx.NodeProto]
+    constants: dict[str, np.ndarray] = field(default_factory=dict)
+    folded_by: dict[str, onnx.NodeProto] = field(default_factory=dict)
+    types: dict[str, onnx.TypeProto] = field(default_factory=dict)
+
+    @property
+    def graph(self) -> onnx.GraphProto:
+        return self.model.graph
+
+    def input_names(self) -> list[str]:
+        initializers = {init.name for init in self.graph.initializer}
+        return [value.name for value in self.graph.input if value.name not in initializers]
+
+    def output_names(self) -> list[str]:
+        return [value.name for value in self.graph.output]
+
+    def dims(self, name: str) -> tuple[Dim, ...] | None:
+        """Dims from shape inference: ints, symbol names, or None per unknown dim."""
+        tensor_type = self.types.get(name)
+        if tensor_type is None or not tensor_type.HasField("tensor_type"):
+            return None
+        if not tensor_type.tensor_type.HasField("shape"):
+            return None
+        result: list[Dim] = []
+        for dim in tensor_type.tensor_type.shape.dim:
+            if dim.HasField("dim_value"):
+                result.append(int(dim.dim_value))
+            elif dim.HasField("dim_param"):
+                result.append(dim.dim_param)
+            else:
+                result.append(None)
+        return tuple(result)
+
+    def elem_type(self, name: str) -> int:
+        tensor_type = self.types.get(name)
+        if tensor_type is None or not tensor_type.HasField("tensor_type"):
+            return onnx.TensorProto.UNDEFINED
+        return int(tensor_type.tensor_type.elem_type)
+
+
+def load_onnx(source: str | os.PathLike[str] | onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
+    """The model and a label naming it in error messages."""
+    if isinstance(source, onnx.ModelProto):
+        copy = onnx.ModelProto()
+        copy.CopyFrom(source)
+        return copy, copy.graph.name or "ONNX model"
+    path = Path(source)
+    if not path.is_file():
+        raise OnnxImportError(f"{path}: no such ONNX file")
+    try:
+        return onnx.load(str(path)), str(path)
+    except Exception as exc:  # onnx raises DecodeError, OSError or its own errors
+        raise OnnxImportError(f"{path}: not a readable ONNX model ({exc})") from exc
+
+
+def prepare(model: onnx.ModelProto, where: str) -> PreparedGraph:
+    _collapse_identities(model.graph)
+    upgraded = _to_target_opset(model, where)
+    prepared = PreparedGraph(upgraded, list(upgraded.graph.node))
+    prepared.types = _inferred_types(upgraded)
+    for init in upgraded.graph.initializer:
+        prepared.constants[init.name] = numpy_helper.to_array(init)
+    _fold_constants(prepared)
+    return prepared
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx"):
+            return int(opset.version)
+    return 1
+
+
+def _to_target_opset(model: onnx.ModelProto, where: str) -> onnx.ModelProto:
+    version = default_opset(model)
+    if version > TARGET_OPSET:
+        raise OnnxImportError(
+            f"{where}: opset {version} is newer than mlspec imports ({MIN_OPSET} to {TARGET_OPSET}); "
+            f"re-export with opset_version={TARGET_OPSET}"
+        )
+    if version < MIN_OPSET:
+        raise OnnxImportError(
+            f"{where}: opset {version} is older than mlspec imports ({MIN_OPSET} to {TARGET_OPSET}); "
+            "re-export with a newer opset"
+        )
+    if version == TARGET_OPSET:
+        return model
+    try:
+        inferred = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        parked = _park_last_axis_softmax(inferred) if version < _SOFTMAX_CHANGE else []
+        upgraded = version_converter.convert_version(inferred, TARGET_OPSET)
+    except Exception as exc:  # the converter raises bare RuntimeErrors from C++
+        raise OnnxImportError(
+            f"{where}: cannot upgrade opset {version} to {TARGET_OPSET} ({exc}); "
+            f"re-export the model with opset_version={TARGET_OPSET}"
+        ) from exc
+    if parked:
+        _unpark(upgraded)
+    return upgraded
+
+
+def _park_last_axis_softmax(model: onnx.ModelProto) -> list[onnx.NodeProto]:
+    """Hide softmax-like nodes over the last axis from the converter, as axis=-1 nodes.
+
+    Before opset 13 these ops flattened their input to 2-D at `axis`. Over the last axis that is
+    the same as the opset-13 op with axis=-1, but the converter, not always knowing the rank,
+    rewrites every such node into Shape -> Flatten -> Softmax -> Reshape, which hides the final
+    Softmax that makes a classifier. A node in a private domain passes through untouched.
+    """
+    graph = model.graph
+    types = {value.name: value.type for value in (*graph.input, *graph.value_info, *graph.output)}
+    parked: list[onnx.NodeProto] = []
+    for node in model.graph.node:
+        if node.op_type not in _SOFTMAX_LIKE or node.domain not in ("", "ai.onnx"):
+            continue
+        # Input and output share their shape; either may be the one inference or the file knows.
+        known = [types[n] for n in (node.input[0], node.output[0]) if n in types]
+        ranks = [len(t.tensor_type.shape.dim) for t in known if t.tensor_type.HasField("shape")]
+        if not ranks:
+            continue
+        rank = ranks[0]
+        axis = next((int(a.i) for a in node.attribute if a.name == "axis"), 1)
+        if axis % rank != rank - 1:
+            continue
+        node.domain = _PARKING_DOMAIN
+        del node.attribute[:]
+        node.attribute.append(onnx.helper.make_attribute("axis", -1))
+        parked.append(node)
+    if parked:
+        model.opset_import.append(onnx.helper.make_opsetid(_PARKING_DOMAIN, 1))
+    return parked
+
+
+def _unpark(model: onnx.ModelProto) -> None:
+    for node in model.graph.node:
+        if node.domain == _PARKING_DOMAIN:
+            node.domain = ""
+    kept = [opset for opset in model.opset_import if opset.domain != _PARKING_DOMAIN]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+
+
+def _inferred_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
+    try:
+        inferred = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception:  # unknown custom ops or inconsistent hints: map without inferred types
+        inferred = model
+    graph = inferred.graph
+    return {value.name: value.type for value in (*graph.input, *graph.value_info, *graph.output)}
+
+
+def _collapse_identities(graph: onnx.GraphProto) -> None:
+    """Drop Identity nodes, pointing consumers at the source; graph output names win.
+
+    Done first, so that the converter and shape inference see a graph output's declared shape
+    on the node that really computes it (exporters rename outputs through an Identity).
+    """
+    outputs = {value.name for value in graph.output}
+    fixed = {value.name for value in graph.input} | {init.name for init in graph.initializer}
+    nodes = list(graph.node)
+    kept: list[onnx.NodeProto] = []
+    for node in nodes:
+        if node.op_type != "Identity" or node.domain not in ("", "ai.onnx"):
+            kept.append(node)
+            continue
+        source, alias = node.input[0], node.output[0]
+        if alias not in outputs:
+            _rename(nodes, alias, source)
+        elif source in outputs or source in fixed:
+            kept.append(node)  # both names must survive; an onnx_node Identity keeps them
+        else:
+            _rename(nodes, source, alias)
+    del graph.node[:]
+    graph.node.extend(kept)
+
+
+def _rename(nodes: list[onnx.NodeProto], old: str, new: str) -> None:
+    for node in nodes:
+        for index, name in enumerate(node.input):
+            if name == old:
+                node.input[index] = new
+        for index, name in enumerate(node.output):
+            if name == old:
+                node.output[index] = new
+
+
+def _fold_constants(prepared: PreparedGraph) -> None:
+    outputs = set(prepared.output_names())
+    remaining: list[onnx.NodeProto] = []
+    for node in prepared.nodes:
+        values = None if outputs.intersection(node.output) else _evaluate(prepared, node)
+        if values is None:
+            remaining.append(node)
+            continue
+        for name, value in zip(node.output, values, strict=False):
+            if name:
+                prepared.constants[name] = value
+                prepared.folded_by[name] = node
+    prepared.nodes = remaining
+
+
+def _evaluate(prepared: PreparedGraph, node: onnx.NodeProto) -> list[np.ndarray] | None:
+    """The node's outputs when they follow from known values alone, else None."""
+    if node.domain not in ("", "ai.onnx") or node.op_type in _RANDOM_OPS:
+        return None
+    if any(attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for attr in node.attribute):
+        return None
+    if node.op_type == "Shape":
+        shape = _shape_value(prepared, node)
+        return None if shape is None else [shape]
+    inputs = {name: prepared.constants.get(name) for name in node.input if name}
+    known = {name: value for name, value in inputs.items() if value is not None}
+    if len(known) != len(inputs):
+        return None
+    if node.op_type not in _VALUE_MOVING_OPS and any(has_sentinel(v) for v in known.values()):
+        return None
+    try:
+        results = ReferenceEvaluator(node, opsets={"": TARGET_OPSET}).run(None, known)
+    except Exception:  # an op the reference evaluator lacks: keep the node as it is
+        return None
+    return [np.asarray(value) for value in results]
+
+
+def _shape_value(prepared: PreparedGraph, node: onnx.NodeProto) -> np.ndarray | None:
+    dims = prepared.dims(node.input[0])
+    if dims is None:
+        return None
+    values: list[int] = []
+    for axis, dim in enumerate(dims):
+        if isinstance(dim, int):
+            values.append(dim)
+        elif axis == 0:
+            values.append(BATCH_SENTINEL)
+        else:
+            return None
+    attrs = {attr.name: onnx.helper.get_attribute_value(attr) for attr in node.attribute}
+    start = int(attrs.get("start", 0))
+    end = attrs.get("end")
+    return np.array(values[start : None if end is None else int(end)], dtype=np.int64)
+
+
+def has_sentinel(value: np.ndarray) -> bool:
+    """Whether a folded value still stands for something known only at run time (the batch)."""
+    return value.dtype.kind == "i" and bool(np.any(value == BATCH_SENTINEL))

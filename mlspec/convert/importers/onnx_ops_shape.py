@@ -1,0 +1,129 @@
+"""Mappers for ops that move values around: Softmax, Flatten, Reshape, Transpose, Concat, Dropout.
+
+mlspec's kinds all keep the leading batch axis, while the ONNX ops may touch it. Each mapper
+accepts only the forms that leave axis 0 alone (Reshape's target must start with the batch: a
+0, a folded Shape entry, or a -1 / fixed size that provably equals it); the rest stay frozen
+onnx_node layers.
+"""
+
+from __future__ import annotations
+
+import math
+
+from mlspec._proto import layers_pb2
+from mlspec.convert.importers.onnx_context import Mapper, NodeContext
+from mlspec.convert.importers.onnx_graph import BATCH_SENTINEL, Dim
+
+
+def _softmax(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
+    rank = ctx.rank(0)
+    axis = int(ctx.attr("axis", -1))
+    resolved = axis + rank if axis < 0 and rank is not None else axis
+    if not ctx.is_activation(0) or resolved == 0:
+        return None
+    layer = ctx.layer()
+    last = axis == -1 or (rank is not None and resolved == rank - 1)
+    layer.softmax.axis = 0 if last else resolved
+    return [layer]
+
+
+def _flatten(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
+    rank = ctx.rank(0)
+    axis = int(ctx.attr("axis", 1))
+    if axis < 0:
+        if rank is None:
+            return None
+        axis += rank
+    if not ctx.is_activation(0) or axis == 0:
+        return None
+    layer = ctx.layer()
+    layer.flatten.axis = axis
+    return [layer]
+
+
+def _per_example_target(
+    target: list[int], dims: tuple[Dim, ...] | None, allow_zero: bool
+) -> list[int] | None:
+    """The target without its batch entry, with ONNX's 0 ("copy this dim") resolved; or None."""
+    if not target:
+        return None
+    first, rest = target[0], list(target[1:])
+    if BATCH_SENTINEL in rest or (allow_zero and 0 in target):
+        return None
+    for index, size in enumerate(rest):
+        if size == 0:
+            known = dims[index + 1] if dims is not None and index + 1 < len(dims) else None
+            if not isinstance(known, int):
+                return None
+            rest[index] = known
+    if first in (BATCH_SENTINEL, 0):
+        return rest
+    if dims is None or any(not isinstance(d, int) for d in dims[1:]):
+        return None
+    per_example = math.prod(int(d) for d in dims[1:] if isinstance(d, int))
+    known = math.prod(size for size in rest if size != -1)
+    # A -1 or fixed size first is the batch only when the rest accounts for one whole example.
+    if first == -1 and -1 not in rest and known == per_example:
+        return rest
+    fits = per_example % known == 0 if -1 in rest else known == per_example
+    if first == dims[0] and fits:
+        return rest
+    return None
+
+
+def _reshape(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
+    target = ctx.ints(1)
+    if target is None or not ctx.is_activation(0):
+        return None
+    rest = _per_example_target(target, ctx.dims(0), bool(ctx.attr("allowzero", 0)))
+    if rest is None:
+        return None
+    layer = ctx.layer()
+    layer.reshape.target_shape[:] = rest
+    return [layer]
+
+
+def _transpose(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
+    rank = ctx.rank(0)
+    perm = ctx.attr("perm", None)
+    if perm is None:
+        if rank is None:
+            return None
+        perm = list(reversed(range(rank)))
+    perm = [int(p) for p in perm]
+    if not ctx.is_activation(0) or not perm or perm[0] != 0:
+        return None
+    layer = ctx.layer()
+    layer.transpose.perm[:] = perm
+    return [layer]
+
+
+def _concat(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
+    inputs = list(ctx.node.input)
+    rank = ctx.rank(0)
+    axis = int(ctx.attr("axis", 1))
+    resolved = axis + rank if axis < 0 and rank is not None else axis
+    if resolved == 0 or not all(ctx.is_activation(i) for i in range(len(inputs))):
+        return None
+    layer = ctx.layer(inputs=inputs)
+    layer.concat.axis = axis
+    return [layer]
+
+
+def _dropout(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
+    ratio = ctx.scalar(1) if ctx.input(1) else 0.5
+    if ratio is None or ctx.output_used(1) or not ctx.is_activation(0):
+        return None
+    layer = ctx.layer()
+    layer.dropout.rate = ratio
+    return [layer]
+
+
+MAPPERS: dict[str, Mapper] = {
+    "Softmax": _softmax,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Transpose": _transpose,
+    "Concat": _concat,
+    "Dropout": _dropout,
+}
