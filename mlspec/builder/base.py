@@ -1,7 +1,9 @@
 """What every part of the builder shares: the model being edited and the all-or-nothing edit.
 
 Each public edit runs inside ``_edit``: the model is snapshotted first and restored in place if
-anything goes wrong, so a caller holding ``builder.spec`` never sees a half-applied change.
+anything goes wrong, so a caller holding ``builder.spec`` never sees a half-applied change. The
+Model object stays the same one; sub-messages a caller fetched before a refused edit (a layer,
+``update_parameters``) are detached by the restore, so fetch them again from ``builder.spec``.
 Edits that should leave a working spec (surgery, updatability, losses, optimizer) also run
 validation and are refused if they add a problem the spec did not already have; that way a
 network still being assembled (no outputs yet) can be made updatable step by step, while a spec

@@ -81,7 +81,7 @@ class LayerAdders(BuilderBase):
         if clashing:
             raise SpecEditError(f"{where}: output {clashing[0]!r} is already produced; outputs must be new")
         self._model.network.layers.append(layer)
-        return layer
+        return self._model.network.layers[-1]
 
     def _new_layer(self, name: str, inputs: Sequence[str], output: str | None) -> layers_pb2.Layer:
         return layers_pb2.Layer(name=name, inputs=list(inputs), outputs=[output or name])

@@ -57,9 +57,12 @@ def int_param(default: int, allowed: Allowed) -> parameters_pb2.Int64Parameter:
 def raise_on_problems(owner: str, update: training_pb2.UpdateParameters) -> None:
     problems = hyperparameters.check(update, required=False)
     if problems:
-        raise MlspecError(
-            f"{owner}: " + "; ".join(f"{p.where.rsplit('.', 1)[-1]}: {p.message}" for p in problems)
-        )
+        listed = "; ".join(_named(p.where.rsplit(".", 1)[-1], p.message) for p in problems)
+        raise MlspecError(f"{owner}: {listed}")
+
+
+def _named(field: str, message: str) -> str:
+    return message if field in message else f"{field}: {message}"
 
 
 class _OptimizerParams:
