@@ -42,6 +42,12 @@ def padding_attributes(
         dims = ctx.dims(layer.inputs[0])
         sizes = dims[2:] if dims is not None and len(dims) == rank + 2 else None
         if sizes is None or not all(isinstance(n, int) for n in sizes):
+            if any(d != 1 for d in dilations):
+                raise MlspecError(
+                    f"{where(layer)}: same padding with strides {list(strides)} and dilations "
+                    f"{list(dilations)} needs fixed spatial input sizes (onnxruntime has no dilated "
+                    "auto_pad). Fix: give the input fixed spatial dims, or use explicit padding"
+                )
             return {"auto_pad": "SAME_LOWER" if padding.same.lower else "SAME_UPPER"}
         totals = [
             max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
