@@ -18,12 +18,12 @@ M = TypeVar("M", bound=Message)
 # Doubles must compare equal after a round trip, so NaN is left out; infinities are kept.
 _DOUBLES = st.floats(allow_nan=False, width=64)
 _INT64 = st.integers(-(2**63), 2**63 - 1)
-_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=8)
 _BYTES = st.binary(max_size=16)
 _MAX_REPEATED = 2
 
 
-def _scalar(field: FieldDescriptor) -> st.SearchStrategy[Any]:
+def _scalar(field: Any) -> st.SearchStrategy[Any]:
     kind = field.type
     if kind == FieldDescriptor.TYPE_DOUBLE:
         return _DOUBLES
@@ -33,7 +33,7 @@ def _scalar(field: FieldDescriptor) -> st.SearchStrategy[Any]:
         return _TEXT
     if kind == FieldDescriptor.TYPE_BYTES:
         return _BYTES
-    if kind == FieldDescriptor.TYPE_ENUM:
+    if kind == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
         return st.sampled_from([value.number for value in field.enum_type.values])
     if kind == FieldDescriptor.TYPE_INT64:
         return _INT64
@@ -51,19 +51,17 @@ def filled(draw: st.DrawFn, message_type: type[M], forced: Mapping[str, str] | N
 def _fill(draw: st.DrawFn, message: Message, forced: Mapping[str, str]) -> None:
     descriptor = message.DESCRIPTOR
     chosen: dict[str, str | None] = {}
-    for oneof in descriptor.oneofs:
-        names: list[str | None] = [None, *(f.name for f in oneof.fields)]
-        chosen[oneof.name] = forced.get(oneof.name) or draw(st.sampled_from(names))
+    for group in descriptor.oneofs:
+        names: list[str | None] = [None, *(f.name for f in group.fields)]
+        chosen[group.name] = forced.get(group.name) or draw(st.sampled_from(names))
     for field in descriptor.fields:
         oneof = field.containing_oneof
         if oneof is not None and chosen[oneof.name] != field.name:
             continue
-        _fill_field(draw, message, field, forced, in_oneof=oneof is not None)
+        _fill_field(draw, message, field, in_oneof=oneof is not None)
 
 
-def _fill_field(
-    draw: st.DrawFn, message: Message, field: FieldDescriptor, forced: Mapping[str, str], *, in_oneof: bool
-) -> None:
+def _fill_field(draw: st.DrawFn, message: Message, field: Any, *, in_oneof: bool) -> None:
     target: Any = getattr(message, field.name)
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         target.update(draw(st.dictionaries(_TEXT, _TEXT, max_size=_MAX_REPEATED)))

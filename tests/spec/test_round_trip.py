@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from google.protobuf.message import Message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,9 +31,7 @@ def round_trip(model: model_pb2.Model) -> None:
             assert loaded.SerializeToString(deterministic=True) == model.SerializeToString(deterministic=True)
 
 
-def oneof_members(
-    message_type: type[layers_pb2.Layer] | type[training_pb2.LossLayer] | type, oneof: str
-) -> list[str]:
+def oneof_members(message_type: type[Message], oneof: str) -> list[str]:
     return [field.name for field in message_type.DESCRIPTOR.oneofs_by_name[oneof].fields]
 
 
