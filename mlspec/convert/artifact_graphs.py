@@ -19,6 +19,7 @@ from mlspec.convert.optimizers import OptimizerPlan, insert_gradient_transforms
 
 MAX_IR_VERSION = 10
 GRADIENT_BUFFER_SUFFIX = "_grad.accumulation.buffer"
+GRADIENT_FLAG_SUFFIX = "_grad.accumulation.out"
 LAZY_RESET_INPUT = "lazy_reset_grad"
 
 
@@ -84,3 +85,8 @@ def user_inputs(model: onnx.ModelProto, parameters: Collection[str]) -> list[str
         and not value.name.endswith(GRADIENT_BUFFER_SUFFIX)
         and value.name != LAZY_RESET_INPUT
     ]
+
+
+def user_outputs(model: onnx.ModelProto) -> list[str]:
+    """The outputs Module returns: ORT hides its gradient-accumulation flags."""
+    return [value.name for value in model.graph.output if not value.name.endswith(GRADIENT_FLAG_SUFFIX)]

@@ -18,7 +18,7 @@ from pathlib import Path
 import onnx
 
 from mlspec._proto import model_pb2
-from mlspec.convert.artifact_graphs import finish_eval_model, finish_training_model, user_inputs
+from mlspec.convert.artifact_graphs import finish_eval_model, finish_training_model, user_inputs, user_outputs
 from mlspec.convert.graph import build_graph, to_onnx
 from mlspec.convert.losses import build_losses
 from mlspec.convert.manifest import FILE_NAME, Manifest
@@ -92,7 +92,7 @@ def to_training_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str
                 running=running,
                 training_inputs=user_inputs(training, parameter_names),
                 eval_inputs=user_inputs(evaluation, parameter_names),
-                training_outputs=[output.name for output in training.graph.output],
+                training_outputs=user_outputs(training),
                 eval_outputs=[output.name for output in evaluation.graph.output],
             )
         )

@@ -11,11 +11,12 @@ optimizer detail ORT lacks already runs inside the training graph (see optimizer
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,6 @@ import onnxruntime.training.api as ort_api  # noqa: E402
 import onnxruntime.training.artifacts as ort_artifacts  # noqa: E402
 from onnxruntime.training import onnxblock  # noqa: E402
 
-_ERRORS_ONLY = 3
 MAX_IR_VERSION = 10
 LR_PROPERTY = "mlspec.learning_rate"
 SETTING_PROPERTY_PREFIX = "mlspec.setting."
@@ -62,6 +62,27 @@ class _AppendSubgraph(onnxblock.Block):  # type: ignore[misc]
         return self._append(self.base.graph)
 
 
+@contextlib.contextmanager
+def _native_stderr_captured() -> Iterator[None]:
+    """Swallow the ~20 info lines ORT's native graph optimizer prints per generation.
+
+    They bypass set_default_logger_severity (the gradient builder logs through its own session
+    options), so file descriptor 2 is pointed at a scratch file for the call. Failures still
+    surface as Python exceptions carrying ORT's message.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 def generate_training_models(
     base: onnx.ModelProto,
     *,
@@ -76,21 +97,20 @@ def generate_training_models(
     The optimizer model is written separately (write_optimizer_model) because a hyperparameter
     override must be able to rebuild it alone.
     """
-    onnxruntime.set_default_logger_severity(_ERRORS_ONLY)
-    ort_artifacts.generate_artifacts(
-        base,
-        requires_grad=list(trainable),
-        frozen_params=list(frozen),
-        loss=_AppendSubgraph(append_loss),
-        optimizer=None,
-        artifact_directory=os.fspath(directory),
-        additional_output_names=list(additional_outputs) or None,
-    )
+    with _native_stderr_captured():
+        ort_artifacts.generate_artifacts(
+            base,
+            requires_grad=list(trainable),
+            frozen_params=list(frozen),
+            loss=_AppendSubgraph(append_loss),
+            optimizer=None,
+            artifact_directory=os.fspath(directory),
+            additional_output_names=list(additional_outputs) or None,
+        )
 
 
 def build_optimizer_model(ort_kind: str, settings: Mapping[str, float], opset: int) -> onnx.ModelProto:
     """optimizer_model.onnx for stock SGD or PyTorch-style AdamW with the given baked settings."""
-    onnxruntime.set_default_logger_severity(_ERRORS_ONLY)
     if ort_kind == "sgd":
         block = onnxblock.optim.SGD()
     else:
