@@ -49,6 +49,7 @@ class Surgery(BuilderBase):
     ) -> None:
         """Grow a dense or convolution layer to `new_outputs` channels, old rows untouched."""
         with self._edit(f'widen layers["{layer_name}"] to {new_outputs}', validate=True):
+            shapes = self._shapes()  # before any change, while every shape still fits
             layer, message, old = self._resizable(layer_name)
             if new_outputs <= old:
                 raise SpecEditError(
@@ -64,11 +65,12 @@ class Surgery(BuilderBase):
             if message.has_bias:
                 _append_rows(message.bias, initializer.bias((extra,), fan_in, rng), axis=0)
             message.output_channels = new_outputs
-            self._resize_downstream(layer, old, new_outputs, labels)
+            self._resize_downstream(layer, old, new_outputs, labels, shapes)
 
     def narrow(self, layer_name: str, new_outputs: int) -> None:
         """Shrink a dense or convolution layer to its first `new_outputs` channels."""
         with self._edit(f'narrow layers["{layer_name}"] to {new_outputs}', validate=True):
+            shapes = self._shapes()  # before any change, while every shape still fits
             layer, message, old = self._resizable(layer_name)
             if not 1 <= new_outputs < old:
                 raise SpecEditError(f'layers["{layer_name}"]: narrow to {new_outputs} needs 1 to {old - 1}')
@@ -76,7 +78,7 @@ class Surgery(BuilderBase):
             if message.has_bias:
                 _keep_rows(message.bias, new_outputs, axis=0)
             message.output_channels = new_outputs
-            self._resize_downstream(layer, old, new_outputs, None)
+            self._resize_downstream(layer, old, new_outputs, None, shapes)
 
     def widen_classifier(
         self,
@@ -95,6 +97,7 @@ class Surgery(BuilderBase):
         """The dense or convolution layer behind predicted_probabilities_name (through softmax etc.)."""
         if not self._model.HasField("classifier"):
             raise SpecEditError("the spec is not a classifier; it has no class probabilities")
+        self._complete_description()
         producers = graph.producers(self._model)
         tensor = self._model.classifier.predicted_probabilities_name
         while (layer := producers.get(tensor)) is not None:
@@ -147,8 +150,14 @@ class Surgery(BuilderBase):
             )
         return layer, message, int(message.output_channels)
 
-    def _resize_downstream(self, layer: layers_pb2.Layer, old: int, new: int, labels: Labels | None) -> None:
-        shapes = self._shapes()
+    def _resize_downstream(
+        self,
+        layer: layers_pb2.Layer,
+        old: int,
+        new: int,
+        labels: Labels | None,
+        shapes: dict[str, TensorInfo],
+    ) -> None:
         consumers = graph.consumers(self._model)
         rank = shapes[layer.outputs[0]].rank if layer.outputs[0] in shapes else None
         if rank is None:
