@@ -111,8 +111,11 @@ def build_losses(model: model_pb2.Model, logits_of: Mapping[str, str]) -> LossGr
             value if weight == 1.0 else build.op("Mul", [value, build.const("weight", weight)], "weighted")
         )
         result.entries.append(_entry(loss, kind, weight))
-    final = "Identity" if len(terms) == 1 else "Sum"
-    result.nodes.append(helper.make_node(final, terms, [LOSS_OUTPUT], name="loss/total"))
+    # A chain of Add rather than Sum: ORT 1.19.2 has no gradient for Sum.
+    total = terms[0]
+    for index, term in enumerate(terms[1:], start=1):
+        total = _Builder(result, "loss/total").op("Add", [total, term], f"partial_{index}")
+    result.nodes.append(helper.make_node("Identity", [total], [LOSS_OUTPUT], name="loss/total"))
     result.target_inputs = list({value.name: value for value in result.target_inputs}.values())
     return result
 

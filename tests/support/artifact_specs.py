@@ -216,6 +216,10 @@ class SpecMaker:
         update.shuffle.default_value = True
         update.seed.CopyFrom(int_parameter(0, (0, 2**31 - 1)))
 
+    def spec_with_sgd(self, lr: float = 0.1) -> model_pb2.Model:
+        self.sgd(lr)
+        return self.spec()
+
     def spec(self) -> model_pb2.Model:
         shapes = infer_shapes(self.model)
         del self.model.description.outputs[:]
