@@ -57,6 +57,7 @@ def build_graph(model: model_pb2.Model, *, training: bool) -> GraphBuild:
     """The ONNX graph of `model`; training=True emits the forms onnxruntime-training can differentiate."""
     if training:
         require_gradient_paths(model)
+    opset_imports = _opset_imports(model)
     backprop = frozenset(backprop_layers(model)) if training else frozenset()
     ctx = EmitContext(model, training, backprop)
     for layer in model.network.layers:
@@ -73,7 +74,7 @@ def build_graph(model: model_pb2.Model, *, training: bool) -> GraphBuild:
     )
     onnx_model = onnx.helper.make_model(
         graph,
-        opset_imports=_opset_imports(model),
+        opset_imports=opset_imports,
         ir_version=IR_VERSION,
         producer_name="mlspec",
         producer_version=__version__,
