@@ -2,6 +2,16 @@
 
 Rules are grouped by concern, one module each; `find_problems` runs them all so that a user
 fixing a spec sees every problem in one pass rather than one per attempt.
+
+Core ML's update-model validator is the floor: every rule it has is here (spec version,
+trainable kinds, flagged weights, loss placement, each hyperparameter, training inputs). mlspec
+deliberately allows more in these places:
+- several losses, each with a weight, of five kinds, on probabilities or on logits;
+- gradients pass through every kind the catalogue marks `passes_gradient` (concat, add,
+  multiply, reshape, flatten, transpose, pooling, batch and layer norm, dropout, activations),
+  not only through the few layers Core ML accepts between a loss and an updatable layer;
+- batch_norm, layer_norm and embedding layers can be updatable, besides dense and convolution;
+- every value a later user may choose (range ends, set members) is checked, not only defaults.
 """
 
 from __future__ import annotations
