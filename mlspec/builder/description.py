@@ -51,11 +51,13 @@ def refresh_output_types(model: model_pb2.Model, shapes: dict[str, TensorInfo]) 
 
 
 def set_output_names(model: model_pb2.Model, names: Sequence[str]) -> None:
-    """Make the declared outputs exactly `names`, keeping the descriptions of those that stay."""
-    old = {feature.name: feature.short_description for feature in model.description.outputs}
+    """Make the declared outputs exactly `names`, keeping what was declared for those that stay."""
+    old = {feature.name: tensor_pb2.FeatureDescription() for feature in model.description.outputs}
+    for feature in model.description.outputs:
+        old[feature.name].CopyFrom(feature)
     del model.description.outputs[:]
     for name in names:
-        model.description.outputs.add(name=name, short_description=old.get(name, ""))
+        model.description.outputs.add().CopyFrom(old.get(name, tensor_pb2.FeatureDescription(name=name)))
 
 
 def set_labels(model: model_pb2.Model, labels: Labels) -> None:
