@@ -90,3 +90,22 @@ def user_inputs(model: onnx.ModelProto, parameters: Collection[str]) -> list[str
 def user_outputs(model: onnx.ModelProto) -> list[str]:
     """The outputs Module returns: ORT hides its gradient-accumulation flags."""
     return [value.name for value in model.graph.output if not value.name.endswith(GRADIENT_FLAG_SUFFIX)]
+
+
+def checkable_training_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy that onnx.checker can judge: ORT's gradient kernels moved out of the ONNX domain.
+
+    ORT registers a few gradient ops (MaxPoolGrad, AveragePoolGrad, ...) in the default ONNX
+    domain, where the checker, knowing no such ops, rejects them. In the copy those nodes move
+    to com.microsoft, which the checker leaves alone, so every other node is still fully checked.
+    """
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for node in copy.graph.node:
+        if node.domain in ("", "ai.onnx") and node.op_type.endswith("Grad") and not _known_onnx_op(node.op_type):
+            node.domain = "com.microsoft"
+    return copy
+
+
+def _known_onnx_op(op_type: str) -> bool:
+    return bool(onnx.defs.has(op_type))
