@@ -102,7 +102,8 @@ def checkable_training_model(model: onnx.ModelProto) -> onnx.ModelProto:
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     for node in copy.graph.node:
-        if node.domain in ("", "ai.onnx") and node.op_type.endswith("Grad") and not _known_onnx_op(node.op_type):
+        ort_only = node.op_type.endswith("Grad") and not _known_onnx_op(node.op_type)
+        if node.domain in ("", "ai.onnx") and ort_only:
             node.domain = "com.microsoft"
     return copy
 
