@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-import numpy as np
 import numpy.typing as npt
 
 from mlspec._proto import model_pb2
@@ -52,7 +51,7 @@ class EvaluationResult:
     count: int
 
 
-def write_back(spec: model_pb2.Model, parameters: Mapping[str, npt.NDArray[np.generic]]) -> model_pb2.Model:
+def write_back(spec: model_pb2.Model, parameters: Mapping[str, npt.NDArray[Any]]) -> model_pb2.Model:
     """A copy of `spec` whose weights named "{layer}.{field}" take the given values.
 
     `parameters` holds the trained and running-statistic tensors (never generic-node constants,

@@ -17,6 +17,7 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -81,7 +82,7 @@ class Trainer:
 
     @classmethod
     def from_spec(
-        cls, model: ModelSource, work_dir: str | os.PathLike[str] | None = None, **overrides: object
+        cls, model: ModelSource, work_dir: str | os.PathLike[str] | None = None, **overrides: Any
     ) -> Trainer:
         """Check overrides against the spec, then convert it into `work_dir` (or a temporary one)."""
         spec, spec_path = _read_spec(model)
@@ -107,7 +108,7 @@ class Trainer:
 
     @classmethod
     def from_artifacts(
-        cls, artifact_dir: str | os.PathLike[str], spec: ModelSource | None = None, **overrides: object
+        cls, artifact_dir: str | os.PathLike[str], spec: ModelSource | None = None, **overrides: Any
     ) -> Trainer:
         """Train existing artifacts; give the spec they came from to get `updated_model()` back."""
         directory = Path(artifact_dir)
@@ -185,13 +186,13 @@ class Trainer:
         source = as_source(data, self._feeds(self.manifest.eval_feed_order), where="evaluation data")
         return self._evaluate_source(source)
 
-    def predict(self, data: object) -> dict[str, npt.NDArray[np.generic]]:
+    def predict(self, data: object) -> dict[str, npt.NDArray[Any]]:
         """Outputs of the inference model (the spec's outputs) with the current weights."""
         source = as_source(data, inputs_only(self._features), where="prediction data")
         model = to_onnx(self.updated_model()).SerializeToString()
         return run_inference(model, source.batch(slice(None)))
 
-    def parameters(self) -> dict[str, npt.NDArray[np.generic]]:
+    def parameters(self) -> dict[str, npt.NDArray[np.float32]]:
         """The trained tensors and batch-norm running statistics, by "{layer}.{field}"."""
         names = {ref.name for ref in (*self.manifest.trainable, *self.manifest.frozen)}
         return {name: value for name, value in self._session.parameters().items() if name in names}

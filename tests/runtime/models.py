@@ -31,13 +31,32 @@ def classifier(
     builder.add_softmax("probs", "fc")
     builder.make_updatable(["fc", "hidden"] if hidden else ["fc"])
     builder.set_loss("categorical_cross_entropy", "probs")
-    params = optimizer or SgdParams(lr=0.1, batch=4, momentum=0.5)
+    params = optimizer or default_sgd()
     params.set_batch(4, [1, 2, 4, 8, 16])
     builder.set_optimizer(params)
     builder.set_epochs(epochs, (1, 6))
     builder.set_shuffle(True)
     builder.set_seed(0)
     return builder.spec
+
+
+def default_sgd() -> SgdParams:
+    """SGD with every allowed range pinned here, so tests do not depend on builder defaults."""
+    params = SgdParams(lr=0.1, batch=4, momentum=0.5)
+    params.set_lr(0.1, (0.0, 1.0))
+    params.set_momentum(0.5, (0.0, 1.0))
+    params.set_weight_decay(0.0, (0.0, 1.0))
+    return params
+
+
+def pinned_adam() -> AdamParams:
+    params = AdamParams(lr=0.05, batch=4)
+    params.set_lr(0.05, (0.0, 1.0))
+    params.set_beta1(0.9, (0.5, 0.99))
+    params.set_beta2(0.999, (0.9, 0.9999))
+    params.set_eps(1e-8, (1e-10, 0.5))
+    params.set_weight_decay(0.0, (0.0, 1.0))
+    return params
 
 
 def regressor(
@@ -66,3 +85,31 @@ def blobs(count: int, *, seed: int = 0) -> tuple[npt.NDArray[np.float32], npt.ND
     centres = np.eye(len(LABELS), FEATURES) * 3.0
     x = (centres[classes] + rng.normal(0, 0.5, (count, FEATURES))).astype(np.float32)
     return x, np.array(LABELS)[classes]
+
+
+def cnn(*, seed: int = 0) -> model_pb2.Model:
+    """BNNS-style: conv -> batch norm -> relu -> max pool -> dense -> softmax on 1x6x6 images."""
+    builder = NetworkBuilder(class_labels=list(LABELS), seed=seed)
+    builder.add_input("image", [1, 6, 6])
+    builder.add_convolution("conv", "image", 4, (3, 3), padding="same")
+    builder.add_batch_norm("bn", "conv", momentum=0.8)
+    builder.add_activation("relu", "bn", "relu")
+    builder.add_pooling("pool", "relu", "max", (2, 2), strides=(2, 2))
+    builder.add_flatten("flat", "pool")
+    builder.add_inner_product("fc", "flat", len(LABELS))
+    builder.add_softmax("probs", "fc")
+    builder.make_updatable(["conv", "bn", "fc"])
+    builder.set_loss("categorical_cross_entropy", "probs")
+    builder.set_optimizer(AdamParams(lr=0.01, batch=4))
+    builder.set_epochs(2)
+    return builder.spec
+
+
+def images(count: int, *, seed: int = 0) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Random 1x6x6 images whose class is the brightest third of the image, as indices."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(1.0, 1.0, (count, 1, 6, 6)).astype(np.float32)
+    classes = rng.integers(0, len(LABELS), count)
+    for index, label in enumerate(classes):
+        x[index, 0, :, 2 * label : 2 * label + 2] += 2.0
+    return x, classes.astype(np.int64)

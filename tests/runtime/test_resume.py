@@ -1,0 +1,143 @@
+"""Checkpoints survive a real SIGKILL, and resuming ends exactly where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mlspec
+from mlspec.builder import AdamParams
+from mlspec.runtime import CheckpointError, Trainer, TrainingEvent
+from mlspec.runtime.checkpoints import POINTER, load_latest
+from tests.runtime.models import blobs, classifier
+
+REPO = Path(__file__).resolve().parents[2]
+CHILD = """
+import sys, time
+from pathlib import Path
+from mlspec.runtime import Trainer
+
+spec, data, checkpoints, output, marker = (Path(arg) for arg in sys.argv[1:6])
+trainer = Trainer.from_spec(spec, epochs=4)
+
+def pause_after_epoch_two(event):
+    if event.kind == "mini_batch_end" and event.epoch == 2 and event.batch_index == 0:
+        marker.write_text("two epochs done and checkpointed")
+        time.sleep(120)
+
+trainer.train(data, checkpoint_dir=checkpoints, checkpoint_every=1, callbacks=[pause_after_epoch_two])
+trainer.save(output)
+"""
+
+
+def _assert_same_weights(actual: Trainer, expected: Trainer) -> None:
+    for name, value in expected.parameters().items():
+        np.testing.assert_allclose(actual.parameters()[name], value, rtol=0, atol=1e-6, err_msg=name)
+
+
+def test_sigkill_after_epoch_two_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+    spec_path, data_path = tmp_path / "model.mlspec", tmp_path / "train.npz"
+    mlspec.save(classifier(hidden=4), spec_path)
+    spec_bytes = spec_path.read_bytes()
+    x, y = blobs(20, seed=4)
+    np.savez(data_path, x=x, label=y)
+    checkpoints, outputs, marker = tmp_path / "checkpoints", tmp_path / "out", tmp_path / "marker"
+    outputs.mkdir()
+    output = outputs / "updated.mlspec"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    args = [str(p) for p in (spec_path, data_path, checkpoints, output, marker)]
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
+            assert time.monotonic() < deadline, "the child never finished two epochs"
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait(30)
+        if child.stderr:
+            child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+
+    assert list(outputs.iterdir()) == []  # neither the result nor a temporary file
+    assert spec_path.read_bytes() == spec_bytes
+    names = sorted(p.name for p in checkpoints.iterdir())
+    assert names == [POINTER, "step-00000010.ckpt"]  # 2 epochs x 5 batches of 4
+
+    resumed = Trainer.from_spec(spec_path, epochs=4)
+    result = resumed.train(data_path, checkpoint_dir=checkpoints, resume=True)
+    assert (result.resumed_from_epoch, result.epochs_completed, result.steps) == (2, 4, 20)
+    resumed.save(output)
+
+    uninterrupted = Trainer.from_spec(spec_path, epochs=4)
+    expected = uninterrupted.train(data_path)
+    _assert_same_weights(resumed, uninterrupted)
+    assert result.epoch_losses == pytest.approx(expected.epoch_losses, rel=1e-6)
+    assert spec_path.read_bytes() == spec_bytes
+    assert mlspec.load(output).network.layers[0].name == "hidden"
+
+
+def _adam() -> mlspec.Model:
+    return classifier(AdamParams(lr=0.05, batch=4), epochs=3)
+
+
+def test_cancel_mid_epoch_checkpoint_and_resume_is_exact(tmp_path: Path) -> None:
+    x, y = blobs(10, seed=2)
+    interrupted = Trainer.from_spec(_adam())
+
+    def cancel_at_five(event: TrainingEvent) -> None:
+        if event.kind == "mini_batch_end" and event.step == 5:
+            interrupted.cancel()
+
+    result = interrupted.train((x, y), callbacks=[cancel_at_five])
+    assert result.cancelled and result.steps == 5 and result.epoch_losses and len(result.epoch_losses) == 1
+    interrupted.save_checkpoint(tmp_path / "ckpt")
+
+    resumed = Trainer.from_spec(_adam())
+    finished = resumed.train((x, y), checkpoint_dir=tmp_path / "ckpt", resume=True)
+    uninterrupted = Trainer.from_spec(_adam())
+    expected = uninterrupted.train((x, y))
+    assert finished.steps == expected.steps == 9
+    assert finished.epoch_losses == pytest.approx(expected.epoch_losses, rel=1e-6)
+    _assert_same_weights(resumed, uninterrupted)
+
+
+def test_a_write_interrupted_between_files_leaves_the_previous_checkpoint_usable(tmp_path: Path) -> None:
+    x, y = blobs(8, seed=1)
+    directory = tmp_path / "ckpt"
+    first = Trainer.from_spec(_adam(), epochs=1)
+    first.train((x, y), checkpoint_dir=directory)
+    found = load_latest(directory)
+    assert found is not None and found[0].step == 2
+    # What a kill mid-save leaves: a half-written ORT file and a temporary pointer never renamed.
+    (directory / "step-00000099.ckpt").write_bytes(b"half written")
+    (directory / f".{POINTER}.abc.tmp").write_text("{")
+    again = load_latest(directory)
+    assert again is not None and again[1].name == "step-00000002.ckpt"
+    resumed = Trainer.from_spec(_adam(), epochs=2)
+    assert resumed.train((x, y), checkpoint_dir=directory, resume=True).steps == 4
+    assert sorted(p.name for p in directory.iterdir()) == [POINTER, "step-00000004.ckpt"]
+
+
+def test_resume_refuses_different_data_or_settings(tmp_path: Path) -> None:
+    x, y = blobs(8, seed=1)
+    directory = tmp_path / "ckpt"
+    Trainer.from_spec(_adam(), epochs=1).train((x, y), checkpoint_dir=directory)
+    with pytest.raises(CheckpointError, match="mini_batch_size was 4, now 8"):
+        Trainer.from_spec(_adam(), mini_batch_size=8).train((x, y), checkpoint_dir=directory, resume=True)
+    with pytest.raises(CheckpointError, match="it trained on 8 examples, this data has 6"):
+        Trainer.from_spec(_adam()).train((x[:6], y[:6]), checkpoint_dir=directory, resume=True)
+    (directory / POINTER).write_text("not json")
+    with pytest.raises(CheckpointError, match="not a checkpoint pointer written by mlspec"):
+        Trainer.from_spec(_adam()).train((x, y), checkpoint_dir=directory, resume=True)
