@@ -47,7 +47,17 @@ def refresh_output_types(model: model_pb2.Model, shapes: dict[str, TensorInfo]) 
             continue
         feature_type = tensor_feature_type(shapes.get(feature.name))
         if feature_type is not None:
+            _keep_declared_dims(feature_type, feature.type)
             feature.type.CopyFrom(feature_type)
+
+
+def _keep_declared_dims(inferred: tensor_pb2.FeatureType, declared: tensor_pb2.FeatureType) -> None:
+    """Where inference leaves a dimension open, keep what the spec declared for it."""
+    if declared.WhichOneof("kind") != "tensor" or len(declared.tensor.shape) != len(inferred.tensor.shape):
+        return
+    for mine, theirs in zip(inferred.tensor.shape, declared.tensor.shape, strict=True):
+        if mine.WhichOneof("value") is None:
+            mine.CopyFrom(theirs)
 
 
 def set_output_names(model: model_pb2.Model, names: Sequence[str]) -> None:

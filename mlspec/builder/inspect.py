@@ -165,4 +165,5 @@ def _oneof_fields(message: Message) -> dict[str, Any]:
 
 
 def _plain_fields(message: Message) -> dict[str, Any]:
-    return {descriptor.name: value for descriptor, value in message.ListFields()}
+    """Every scalar field, zeros included (proto3 would otherwise hide a min_lr of 0)."""
+    return {field.name: getattr(message, field.name) for field in message.DESCRIPTOR.fields}

@@ -18,42 +18,59 @@ from __future__ import annotations
 from mlspec._proto import model_pb2, tensor_pb2, training_pb2
 from mlspec.builder.description import label_feature_type, tensor_feature_type
 from mlspec.spec import graph
-from mlspec.spec.errors import SpecEditError
 from mlspec.spec.shapes import TensorInfo
 
 
 def sync_training_inputs(model: model_pb2.Model, shapes: dict[str, TensorInfo]) -> None:
+    """Rebuild the training inputs from the losses; never raises, so reading a spec always works.
+
+    Where a target's type cannot be derived (the loss input's shape is unknown) the entry already
+    declared is kept, or an untyped one is written for validation to report. When two losses
+    share a target name the first one's type wins; ``target_conflict`` lets an edit refuse that
+    up front.
+    """
     losses = model.update_parameters.loss_layers
     if not losses:
         return
-    described = {f.name: f.short_description for f in model.description.training_inputs}
+    declared = {f.name: f for f in model.description.training_inputs}
     wanted: dict[str, tensor_pb2.FeatureDescription] = {}
     read = _model_inputs_read(model, [loss.input for loss in losses])
     for feature in model.description.inputs:
         if feature.name in read:
             wanted[feature.name] = feature
-    owner: dict[str, str] = {}
     for loss in losses:
-        feature = tensor_pb2.FeatureDescription(name=loss.target, type=target_type(model, loss, shapes))
-        previous = wanted.get(loss.target)
-        if previous is not None and previous.type != feature.type:
-            first = owner.get(loss.target, "a model input")
-            raise SpecEditError(
-                f'update_parameters.loss_layers["{loss.name}"].target: "{loss.target}" is also the target '
-                f"of {first} with a different type; give each loss its own target name"
-            )
-        wanted.setdefault(loss.target, feature)
-        owner.setdefault(loss.target, f'loss "{loss.name}"')
+        if loss.target in wanted:
+            continue
+        feature_type = target_type(model, loss, shapes)
+        feature = tensor_pb2.FeatureDescription(name=loss.target)
+        if feature_type is not None:
+            feature.type.CopyFrom(feature_type)
+        elif loss.target in declared:
+            feature.CopyFrom(declared[loss.target])
+        wanted[loss.target] = feature
     del model.description.training_inputs[:]
     for name, feature in wanted.items():
         entry = model.description.training_inputs.add()
         entry.CopyFrom(feature)
-        entry.short_description = described.get(name, feature.short_description)
+        if name in declared:
+            entry.short_description = declared[name].short_description
+
+
+def target_conflict(
+    model: model_pb2.Model, new: training_pb2.LossLayer, shapes: dict[str, TensorInfo]
+) -> str | None:
+    """Name the loss whose target shares `new`'s target name but needs another type, if any."""
+    wanted = target_type(model, new, shapes)
+    for loss in model.update_parameters.loss_layers:
+        if loss.target == new.target and target_type(model, loss, shapes) != wanted:
+            return loss.name
+    return None
 
 
 def target_type(
     model: model_pb2.Model, loss: training_pb2.LossLayer, shapes: dict[str, TensorInfo]
-) -> tensor_pb2.FeatureType:
+) -> tensor_pb2.FeatureType | None:
+    """The type the loss's target needs, or None when the loss input's shape is unknown."""
     if loss.WhichOneof("kind") == "categorical_cross_entropy":
         if model.HasField("classifier") and loss.target == model.classifier.predicted_feature_name:
             return label_feature_type(model)
@@ -61,13 +78,7 @@ def target_type(
         feature_type.int64_type.SetInParent()
         return feature_type
     info = shapes.get(loss.input)
-    like_input = tensor_feature_type(None if info is None else TensorInfo(tensor_pb2.FLOAT32, info.dims))
-    if like_input is None:
-        raise SpecEditError(
-            f'update_parameters.loss_layers["{loss.name}"]: the shape of its input "{loss.input}" is '
-            "unknown, so its target cannot be shaped; fix the network's shapes first"
-        )
-    return like_input
+    return tensor_feature_type(None if info is None else TensorInfo(tensor_pb2.FLOAT32, info.dims))
 
 
 def _model_inputs_read(model: model_pb2.Model, tensors: list[str]) -> set[str]:

@@ -22,6 +22,7 @@ from typing import Literal, get_args
 from mlspec._proto import training_pb2
 from mlspec.builder.base import BuilderBase
 from mlspec.builder.params import Allowed, OptimizerParams, int_param, normalise_allowed, raise_on_problems
+from mlspec.builder.training_inputs import target_conflict
 from mlspec.spec import graph, hyper, kinds, weights
 from mlspec.spec.errors import SpecEditError
 from mlspec.spec.io import SPEC_VERSION
@@ -178,6 +179,12 @@ class TrainingSetup(BuilderBase):
                 if delta <= 0:
                     raise SpecEditError(f"{where}.delta: {delta} must be positive")
                 message.delta = delta
+            other = target_conflict(self._model, loss, self._shapes())
+            if other is not None:
+                raise SpecEditError(
+                    f'{where}.target: "{loss.target}" is also the target of loss "{other}", which needs '
+                    "another type; give each loss its own target name"
+                )
             losses.append(loss)
 
     def _loss_name(self, kind: str) -> str:

@@ -87,3 +87,9 @@ def test_fp16_layers_lists_every_half_precision_layer() -> None:
     assert summary["fp16_layers"] == ["b", "d"]
     assert summary["layers"][1]["tensor_dtypes"] == {"weights": "float16", "bias": "float32"}
     assert weights.to_numpy(builder.spec.network.layers[3].inner_product.weights).dtype == np.float16
+
+
+def test_schedule_fields_are_shown_even_at_zero() -> None:
+    builder = three_class_classifier()
+    builder.set_cosine_schedule()
+    assert inspect_model(builder.spec)["lr_schedule"] == {"kind": "cosine", "min_lr": 0.0}

@@ -153,6 +153,20 @@ def test_several_weighted_losses_and_replacement() -> None:
     assert [f.name for f in spec.description.training_inputs] == ["x", "out_true"]
 
 
+def test_losses_sharing_a_target_must_agree_on_its_type() -> None:
+    builder = regressor()
+    builder.make_updatable(["fc1", "out"])
+    builder.set_loss("mean_squared_error", "out")
+    before = builder.spec.SerializeToString()
+    with pytest.raises(
+        SpecEditError, match='"out_true" is also the target of loss "mean_squared_error_loss"'
+    ):
+        builder.add_loss("l1", "fc1", target="out_true")
+    assert builder.spec.SerializeToString() == before
+    builder.add_loss("l1", "out", target="out_true")  # same shape: one shared training input
+    assert [f.name for f in builder.spec.description.training_inputs] == ["x", "out_true"]
+
+
 def test_set_epochs_twice_replaces() -> None:
     builder = three_class_classifier()
     builder.set_epochs(10, [1, 10, 50])
