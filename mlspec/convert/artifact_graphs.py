@@ -67,6 +67,10 @@ def _switch_off(graph: onnx.GraphProto, names: set[str]) -> None:
             graph.initializer[index].CopyFrom(
                 numpy_helper.from_array(false.reshape(tuple(tensor.dims)), tensor.name)
             )
+    consumed = {name for node in graph.node for name in node.input}
+    unused = [tensor for tensor in graph.initializer if tensor.name in names and tensor.name not in consumed]
+    for tensor in unused:  # ORT's generator already cut the Dropout edge; ORT warns about orphans
+        graph.initializer.remove(tensor)
     for node in graph.node:
         if node.op_type == "Constant" and node.output[0] in names:
             for attribute in node.attribute:

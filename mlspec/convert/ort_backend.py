@@ -45,6 +45,7 @@ import onnxruntime.training.artifacts as ort_artifacts  # noqa: E402
 from onnxruntime.training import onnxblock  # noqa: E402
 
 MAX_IR_VERSION = 10
+_ERRORS_ONLY = 3
 LR_PROPERTY = "mlspec.learning_rate"
 SETTING_PROPERTY_PREFIX = "mlspec.setting."
 INTERNAL_PROPERTY_PREFIX = "mlspec."
@@ -130,11 +131,6 @@ def build_optimizer_model(ort_kind: str, settings: Mapping[str, float], opset: i
             for attribute in node.attribute:
                 if attribute.name == "adam_mode":
                     attribute.i = 0  # PyTorch's AdamW; onnxblock hard-codes 1 (Hugging Face)
-    if ort_kind == "sgd":
-        for output in model.graph.output:
-            # onnxblock declares the update flag as [1]; SGDOptimizerV2 yields a scalar, and ORT
-            # warns about the mismatch on every load.
-            del output.type.tensor_type.shape.dim[:]
     model.ir_version = min(model.ir_version, MAX_IR_VERSION)
     return model
 
