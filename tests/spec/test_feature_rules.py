@@ -32,7 +32,8 @@ def test_tensor_feature_needs_dtype_and_shape() -> None:
     assert_problem(model, 'description.outputs["y"].type', "no shape")
     model = regressor()
     model.description.outputs[0].type.tensor.shape[1].size = 0
-    assert_problem(model, 'description.outputs["y"].type', "sizes [0]")
+    messages = [p.message for p in find_problems(model) if p.where == 'description.outputs["y"].type']
+    assert messages[0] == "has sizes [0] <= 0"
 
 
 def test_duplicate_feature_names() -> None:
@@ -80,3 +81,13 @@ def test_classifier_names() -> None:
     model.classifier.predicted_feature_name = "logits"
     model.description.outputs[1].CopyFrom(string_feature("logits"))
     assert_problem(model, "classifier.predicted_feature_name", "also a layer output")
+
+
+def test_declared_output_type_agrees_with_the_network() -> None:
+    model = classifier()
+    model.description.outputs[0].CopyFrom(tensor_feature("probs", ["batch", 4]))
+    assert_problem(model, 'description.outputs["probs"].type', "declared float32 [batch, 4]", "[batch, 3]")
+    model.description.outputs[0].CopyFrom(tensor_feature("probs", ["n", 3]))
+    assert find_problems(model) == []  # symbols are names, not numbers to compare
+    model.description.outputs[0].CopyFrom(tensor_feature("probs", ["batch", 3], tensor_pb2.DOUBLE))
+    assert_problem(model, 'description.outputs["probs"].type', "double", "float32")

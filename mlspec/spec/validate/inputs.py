@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from mlspec._proto import tensor_pb2
 from mlspec.spec.errors import Problem
-from mlspec.spec.tensor_info import feature_info
+from mlspec.spec.tensor_info import UNKNOWN_DTYPE, feature_info
 from mlspec.spec.validate.context import Context, feature_where, layer_where
 from mlspec.spec.weights import NUMPY_DTYPES, dtype_name
 
@@ -17,8 +17,37 @@ def check(context: Context) -> list[Problem]:
     problems: list[Problem] = []
     for section in ("inputs", "outputs", "training_inputs"):
         problems += _features(section, getattr(description, section))
+    problems += _declared_outputs(context)
     problems += _training_inputs(context)
     problems += _classifier(context)
+    return problems
+
+
+def _declared_outputs(context: Context) -> list[Problem]:
+    """A declared output type must agree with what the network computes, where both are known."""
+    problems: list[Problem] = []
+    label = context.model.classifier.predicted_feature_name if context.model.HasField("classifier") else ""
+    for index, feature in enumerate(context.model.description.outputs):
+        if feature.name not in context.producer_index or feature.name == label:
+            continue
+        declared, computed = feature_info(feature), context.info(feature.name)
+        if not declared.dims or computed.dims is None:
+            continue  # an empty declared shape is reported on its own
+        dtype_differs = (
+            UNKNOWN_DTYPE not in (declared.dtype, computed.dtype) and declared.dtype != computed.dtype
+        )
+        dims_differ = len(declared.dims) != len(computed.dims) or any(
+            isinstance(a, int) and isinstance(b, int) and a != b
+            for a, b in zip(declared.dims, computed.dims, strict=False)
+        )
+        if dtype_differs or dims_differ:
+            problems.append(
+                Problem(
+                    f"{feature_where('outputs', feature.name, index)}.type",
+                    f"is declared {declared}, but the network computes {computed}",
+                    f"declare {computed}",
+                )
+            )
     return problems
 
 
