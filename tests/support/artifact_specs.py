@@ -153,6 +153,13 @@ class SpecMaker:
     def dropout(self, name: str, x: str, y: str, rate: float) -> None:
         self._layer(name, [x], y).dropout.rate = rate
 
+    def onnx_node(self, name: str, x: str, y: str, op_type: str, dims: Dims) -> None:
+        message = self._layer(name, [x], y).onnx_node
+        message.op_type = op_type
+        message.node_inputs.append(x)
+        output_type = message.output_types.add(dtype=tensor_pb2.FLOAT32)
+        _set_dims(output_type, ["batch", *dims])
+
     def output(self, name: str) -> None:
         self.outputs.append(name)
 
