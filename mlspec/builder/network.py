@@ -132,12 +132,13 @@ class NetworkBuilder(LayerAdders, TrainingSetup, Surgery, Rewiring):
             )
             if name != label and name not in graph.producers(self._model):
                 raise SpecEditError(f'output "{name}" is not produced by any layer; add the layer first')
-            if self._auto_outputs:
-                self._auto_outputs = False
-                del self._model.description.outputs[:]
-            if any(feature.name == name for feature in self._model.description.outputs):
+            declared = [] if self._auto_outputs else [f.name for f in self._model.description.outputs]
+            if name in declared:
                 raise SpecEditError(f'output "{name}" is already declared')
+            if self._auto_outputs:
+                del self._model.description.outputs[:]
             self._model.description.outputs.add(name=name, short_description=short_description)
+        self._auto_outputs = False
 
     def set_class_labels(
         self,
@@ -156,7 +157,7 @@ class NetworkBuilder(LayerAdders, TrainingSetup, Surgery, Rewiring):
             if predicted_probabilities_name is not None:
                 info.predicted_probabilities_name = predicted_probabilities_name
             description.set_labels(self._model, labels)
-            self.mode = "classifier"
+        self.mode = "classifier"
 
     def set_metadata(
         self,

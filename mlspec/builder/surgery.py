@@ -110,11 +110,11 @@ class Surgery(BuilderBase):
             f'no dense or convolution layer found behind the probabilities "{tensor}"; widen a layer by name'
         )
 
-    def reinit(self, layer_name: str, init: InitLike = "kaiming_uniform", *, seed: int | None = None) -> None:
+    def reinit(self, layer_name: str, init: InitLike | None = None, *, seed: int | None = None) -> None:
         """Redraw a layer's weights (normalisers return to gamma 1, beta 0, mean 0, variance 1).
 
-        Flags and storage dtype are kept. Embeddings default to N(0, 1) whatever `init` says
-        unless an Initializer object is given.
+        `init` defaults to the kind's own default: kaiming_uniform for dense and convolution
+        (the recipe's bounds), N(0, 1) for embeddings. Flags and storage dtype are kept.
         """
         with self._edit(f'reinit layers["{layer_name}"]', validate=True):
             layer = self._layer(layer_name)
@@ -122,7 +122,8 @@ class Surgery(BuilderBase):
             rng = layer_rng(self._seed if seed is None else seed, layer_name)
             message = kinds.kind_message(layer)
             if kind in ("inner_product", "convolution", "embedding"):
-                chosen = normal() if kind == "embedding" and isinstance(init, str) else as_initializer(init)
+                default = normal() if kind == "embedding" else as_initializer("kaiming_uniform")
+                chosen = default if init is None else as_initializer(init)
                 shape = tuple(message.weights.shape)  # type: ignore[attr-defined]
                 fan_in, fan_out = fans(shape)
                 _store_like(message.weights, chosen.weights(shape, fan_in, fan_out, rng))  # type: ignore[attr-defined]
@@ -136,7 +137,9 @@ class Surgery(BuilderBase):
                     f'layers["{layer_name}"] is a {kind} layer, which has no weights to reinitialise'
                 )
 
-    def _resizable(self, layer_name: str) -> tuple[layers_pb2.Layer, layers_pb2.InnerProductLayer, int]:
+    def _resizable(
+        self, layer_name: str
+    ) -> tuple[layers_pb2.Layer, layers_pb2.InnerProductLayer | layers_pb2.ConvolutionLayer, int]:
         layer = self._layer(layer_name)
         kind = kinds.kind_of(layer)
         if kind not in ("inner_product", "convolution"):

@@ -226,3 +226,14 @@ def test_surgery_on_a_trained_setup_keeps_training_inputs_in_step() -> None:
     target = builder.spec.description.training_inputs[-1]
     assert [d.size or d.symbol for d in target.type.tensor.shape] == ["batch", 3]
     validate(builder.spec)
+
+
+def test_reinit_embedding_defaults_to_unit_normal_and_honours_an_explicit_choice() -> None:
+    builder = NetworkBuilder()
+    builder.add_input("tokens", (2,), dtype="int64")
+    builder.add_embedding("embed", "tokens", 200, 50, weights=np.zeros((200, 50)))
+    builder.reinit("embed", seed=1)
+    table = tensor(builder.spec, "embed", "weights")
+    assert table.std() == pytest.approx(1.0, rel=0.05) and abs(table.mean()) < 0.05
+    builder.reinit("embed", "zeros")
+    assert not tensor(builder.spec, "embed", "weights").any()
