@@ -127,8 +127,9 @@ def _backprop_paths(context: Context) -> list[Problem]:
     feeds_loss = _tensors_feeding(context, loss_inputs)
     problems: list[Problem] = []
     for index, layer in enumerate(layers):
-        if not layer.is_updatable or layer.WhichOneof("kind") is None:
-            continue
+        kind = layer.WhichOneof("kind")
+        if not layer.is_updatable or kind is None or not KINDS[kind].trainable:
+            continue  # an untrainable updatable layer is reported once, by _layer_level
         reached, blockers = _search(layers, readers, list(layer.outputs), loss_inputs, feeds_loss)
         if reached:
             continue
