@@ -1,0 +1,132 @@
+"""The rewrites exist to be differentiated: their ORT gradients match finite differences.
+
+For each kind onnxruntime-training cannot differentiate (ELU, softplus, hard sigmoid, hard
+swish, global max pooling) and for a frozen batch norm, the layer sits between an updatable
+layer and an MSE loss. The gradient ORT computes for the updatable weights must equal float64
+central differences of mlspec.reference; a rewrite with the right forward value but a broken
+gradient (NaN from an overflowing discarded branch, a wrong Clip bound) fails here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlspec._proto import layers_pb2, model_pb2
+from mlspec.convert import build_graph, to_training_artifacts
+from mlspec.convert.ort_backend import TrainingSession
+from mlspec.reference import evaluate
+from mlspec.spec.hyper import double_parameter, int_parameter
+from tests.convert.spec_factory import add_loss, feature, layer, network
+
+F32 = np.float32
+Activation = layers_pb2.ActivationLayer
+
+
+def trainable_model(
+    layers: list[layers_pb2.Layer], input_dims: list[Any], output_dims: list[Any]
+) -> model_pb2.Model:
+    model = network({"x": ["batch", *input_dims]}, layers)
+    model.description.outputs[0].CopyFrom(feature(layers[-1].outputs[0], ["batch", *output_dims]))
+    add_loss(model, layers[-1].outputs[0], ["batch", *output_dims])
+    sgd = model.update_parameters.optimizer.sgd
+    sgd.learning_rate.CopyFrom(double_parameter(0.1, (0.0, 1.0)))
+    sgd.mini_batch_size.CopyFrom(int_parameter(4, [4]))
+    model.update_parameters.epochs.CopyFrom(int_parameter(1, (1, 10)))
+    return model
+
+
+def mse(model: model_pb2.Model, feeds: dict[str, Any], overrides: dict[str, Any]) -> float:
+    output = model.update_parameters.loss_layers[0].input
+    values = evaluate(model, {"x": feeds["x"]}, dtype=np.float64, overrides=overrides, outputs=[output])
+    return float(np.mean((values[output] - feeds[f"{output}_target"]) ** 2))
+
+
+def assert_gradients_match(model: model_pb2.Model, feeds: dict[str, Any], tmp_path: Path) -> None:
+    to_training_artifacts(model, tmp_path / "artifacts")
+    session = TrainingSession(tmp_path / "artifacts")
+    weights = {name: value.astype(np.float64) for name, value in session.parameters().items()}
+    session.learning_rate = 0.0
+    session.train_step(feeds)
+    gradients = session.gradients()
+    assert gradients
+    step = 1e-6
+    for name, actual in gradients.items():
+        expected = np.zeros_like(weights[name])
+        for index in np.ndindex(expected.shape):
+            shifted = {key: value.copy() for key, value in weights.items()}
+            shifted[name][index] += step
+            upper = mse(model, feeds, shifted)
+            shifted[name][index] -= 2 * step
+            expected[index] = (upper - mse(model, feeds, shifted)) / (2 * step)
+        assert np.all(np.isfinite(actual)), name
+        scale = max(float(np.abs(expected).max()), 1e-8)
+        assert np.abs(actual - expected).max() <= 1e-3 * scale, f"{name}: {actual} vs {expected}"
+
+
+def dense(rng: np.random.Generator, n_in: int, n_out: int, scale: float) -> layers_pb2.Layer:
+    sizes: dict[str, Any] = {"input_channels": n_in, "output_channels": n_out, "has_bias": True}
+    weights = (rng.normal(size=(n_out, n_in)) * scale).astype(F32)
+    return layer(
+        "inner_product",
+        "fc",
+        ["x"],
+        updatable=True,
+        weights=weights,
+        bias=rng.normal(size=n_out).astype(F32),
+        **sizes,
+    )
+
+
+# Weight scales: exp-based rewrites see pre-activations past float32's exp overflow (about 88),
+# where a rewrite that lets Exp see the discarded branch's input yields NaN gradients; the
+# clipped ones stay mostly inside their linear region so the gradient is not all zero.
+WEIGHT_SCALES = {"ELU": 60.0, "SOFTPLUS": 60.0, "HARD_SIGMOID": 1.0, "HARD_SWISH": 2.0}
+
+
+@pytest.mark.parametrize("kind", sorted(WEIGHT_SCALES))
+def test_activation_rewrite_gradients(kind: str, tmp_path: Path) -> None:
+    rng = np.random.default_rng(len(kind))
+    act = layer("activation", "act", ["fc"], type=Activation.ActivationType.Value(kind), alpha=0.3, beta=0.45)
+    model = trainable_model([dense(rng, 3, 4, scale=WEIGHT_SCALES[kind]), act], [3], [4])
+    assert "act" in build_graph(model, training=True).onnx_model.graph.node[-1].name
+    x = rng.normal(size=(4, 3)).astype(F32)
+    assert_gradients_match(model, {"x": x, "act_target": rng.normal(size=(4, 4)).astype(F32)}, tmp_path)
+
+
+def conv_layer(rng: np.random.Generator) -> layers_pb2.Layer:
+    fields: dict[str, Any] = {
+        "input_channels": 1,
+        "output_channels": 2,
+        "kernel_shape": [2, 2],
+        "has_bias": True,
+    }
+    fields.update(weights=rng.normal(size=(2, 1, 2, 2)).astype(F32), bias=rng.normal(size=2).astype(F32))
+    return layer("convolution", "conv", ["x"], updatable=True, **fields)
+
+
+def test_global_max_pool_rewrite_gradients(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    pool_fields: dict[str, Any] = {"type": layers_pb2.PoolingLayer.MAX, "global": True}
+    layers = [
+        conv_layer(rng),
+        layer("pooling", "pool", ["conv"], **pool_fields),
+        layer("flatten", "flat", ["pool"]),
+    ]
+    model = trainable_model(layers, [1, 4, 4], [2])
+    x = rng.normal(size=(4, 1, 4, 4)).astype(F32)
+    assert_gradients_match(model, {"x": x, "flat_target": rng.normal(size=(4, 2)).astype(F32)}, tmp_path)
+
+
+def test_frozen_batch_norm_passes_gradients(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    stats: dict[str, Any] = {"channels": 2, "epsilon": 1e-3, "momentum": 0.9}
+    stats.update(gamma=np.array([1.5, -0.5], F32), beta=np.array([0.1, 0.2], F32))
+    stats.update(running_mean=np.array([0.3, -0.2], F32), running_variance=np.array([2.0, 0.5], F32))
+    layers = [conv_layer(rng), layer("batch_norm", "bn", ["conv"], **stats), layer("flatten", "flat", ["bn"])]
+    model = trainable_model(layers, [1, 3, 3], [8])
+    x = rng.normal(size=(4, 1, 3, 3)).astype(F32)
+    assert_gradients_match(model, {"x": x, "flat_target": rng.normal(size=(4, 8)).astype(F32)}, tmp_path)
