@@ -159,6 +159,24 @@ class NetworkBuilder(LayerAdders, TrainingSetup, Surgery, Rewiring):
             description.set_labels(self._model, labels)
         self.mode = "classifier"
 
+    def extend_class_labels(self, labels: Labels | None = None, *, count: int | None = None) -> None:
+        """Append labels, or `count` placeholders (user0, user1, ...; the next ints for int labels).
+
+        With neither, placeholders fill the labels up to the number of classes the
+        probabilities tensor has, which repairs a classifier whose last layer outgrew its labels.
+        """
+        with self._edit("extend class labels", validate=True):
+            current = graph.class_labels(self._model)
+            if labels is None:
+                if count is None:
+                    probabilities = self._model.classifier.predicted_probabilities_name
+                    classes = self._tensor_info(probabilities, "extend_class_labels").dims or ()
+                    count = classes[-1] - len(current) if classes and isinstance(classes[-1], int) else 0
+                labels = description.placeholder_labels(current, count)
+            if not self._model.HasField("classifier") or not labels:
+                raise SpecEditError("extend_class_labels: nothing to add (or the spec is not a classifier)")
+            description.set_labels(self._model, [*current, *labels])
+
     def set_metadata(
         self,
         *,

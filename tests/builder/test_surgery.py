@@ -237,3 +237,20 @@ def test_reinit_embedding_defaults_to_unit_normal_and_honours_an_explicit_choice
     assert table.std() == pytest.approx(1.0, rel=0.05) and abs(table.mean()) < 0.05
     builder.reinit("embed", "zeros")
     assert not tensor(builder.spec, "embed", "weights").any()
+
+
+def test_extend_class_labels_repairs_a_classifier_that_outgrew_its_labels() -> None:
+    builder = NetworkBuilder(mode="classifier", class_labels=["cat"])
+    builder.add_input("x", (4,))
+    builder.add_inner_product("fc", "x", 3)
+    builder.add_softmax("p", "fc")
+    assert any("1 labels, but" in str(problem) for problem in find_problems(builder.spec))
+    builder.extend_class_labels()
+    assert graph.class_labels(builder.spec) == ["cat", "user0", "user1"]
+    validate(builder.spec)
+    before = builder.spec.SerializeToString()
+    with pytest.raises(SpecEditError, match="4 labels, but"):
+        builder.extend_class_labels(count=1)
+    with pytest.raises(SpecEditError, match="unique|more than once"):
+        builder.extend_class_labels(["cat"])
+    assert builder.spec.SerializeToString() == before
