@@ -251,6 +251,6 @@ def test_extend_class_labels_repairs_a_classifier_that_outgrew_its_labels() -> N
     before = builder.spec.SerializeToString()
     with pytest.raises(SpecEditError, match="4 labels, but"):
         builder.extend_class_labels(count=1)
-    with pytest.raises(SpecEditError, match="unique|more than once"):
+    with pytest.raises(SpecEditError, match=r"unique|more than once"):
         builder.extend_class_labels(["cat"])
     assert builder.spec.SerializeToString() == before
