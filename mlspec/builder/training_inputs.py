@@ -25,7 +25,9 @@ def sync_training_inputs(model: model_pb2.Model, shapes: dict[str, TensorInfo]) 
     """Rebuild the training inputs from the losses; never raises, so reading a spec always works.
 
     Where a target's type cannot be derived (the loss input's shape is unknown) the entry already
-    declared is kept, or an untyped one is written for validation to report. When two losses
+    declared is kept, or an untyped one is written for validation to report. Declared class-index
+    targets are kept as they are; every other target follows the network (a widened regression
+    output widens its target). When two losses
     share a target name the first one's type wins; ``target_conflict`` lets an edit refuse that
     up front.
     """
@@ -43,10 +45,10 @@ def sync_training_inputs(model: model_pb2.Model, shapes: dict[str, TensorInfo]) 
             continue
         feature_type = target_type(model, loss, shapes)
         feature = tensor_pb2.FeatureDescription(name=loss.target)
-        if feature_type is not None:
-            feature.type.CopyFrom(feature_type)
-        elif loss.target in declared:
+        if loss.target in declared and (feature_type is None or _index_target(model, loss)):
             feature.CopyFrom(declared[loss.target])
+        elif feature_type is not None:
+            feature.type.CopyFrom(feature_type)
         wanted[loss.target] = feature
     del model.description.training_inputs[:]
     for name, feature in wanted.items():
@@ -54,6 +56,14 @@ def sync_training_inputs(model: model_pb2.Model, shapes: dict[str, TensorInfo]) 
         entry.CopyFrom(feature)
         if name in declared:
             entry.short_description = declared[name].short_description
+
+
+def _index_target(model: model_pb2.Model, loss: training_pb2.LossLayer) -> bool:
+    """A cross-entropy target holding class indices; several declarations of it are valid
+    (Int64Type, int64 [batch] or [batch, 1]), so one the spec already has is kept."""
+    if loss.WhichOneof("kind") != "categorical_cross_entropy":
+        return False
+    return not (model.HasField("classifier") and loss.target == model.classifier.predicted_feature_name)
 
 
 def target_conflict(

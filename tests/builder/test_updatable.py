@@ -365,3 +365,19 @@ def test_shuffle_seed_clipping_and_schedules() -> None:
     update = builder.spec.update_parameters  # the refused edits above restored the whole model
     assert not update.HasField("clipping") and not update.HasField("lr_schedule")
     assert find_problems(builder.spec) == []
+
+
+def test_declared_class_index_targets_are_kept() -> None:
+    builder = NetworkBuilder()
+    builder.add_input("x", (4,))
+    builder.add_inner_product("fc", "x", 3)
+    builder.make_updatable(["fc"])
+    builder.set_loss("categorical_cross_entropy", "fc", from_logits=True, target="klass")
+    target = builder.spec.description.training_inputs[-1]
+    target.type.Clear()
+    target.type.tensor.dtype = tensor_pb2.INT64
+    target.type.tensor.shape.add(symbol="batch")
+    target.type.tensor.shape.add(size=1)
+    builder.set_epochs(2)
+    kept = builder.spec.description.training_inputs[-1]
+    assert kept.type.WhichOneof("kind") == "tensor" and [d.size for d in kept.type.tensor.shape] == [0, 1]
