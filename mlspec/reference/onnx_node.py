@@ -15,7 +15,7 @@ from mlspec.reference.context import Array, LayerContext
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.weights import to_numpy
 
-OPSET = 21
+OPSET = 21  # the opset mlspec.convert emits
 
 
 def _in_run_dtype(ctx: LayerContext, array: Array) -> Array:
@@ -60,5 +60,7 @@ def onnx_node(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
         domain=params.domain,
     )
     node.attribute.extend(onnx.AttributeProto.FromString(raw) for raw in params.attributes)
-    evaluator = ReferenceEvaluator(node, opsets={params.domain: OPSET} if not params.domain else None)
+    # Default-domain ops follow opset 21, as in the converted model; onnx picks other domains' versions.
+    default_domain = params.domain in ("", "ai.onnx")
+    evaluator = ReferenceEvaluator(node, opsets={"": OPSET} if default_domain else None)
     return [np.asarray(value) for value in evaluator.run(None, feeds)]

@@ -213,3 +213,22 @@ def test_layers_off_the_training_path_keep_their_plain_ops() -> None:
     build, _ = training_forward(model, {"x": (rng.normal(size=(3, 4)) * 3).astype(F32)})
     assert {"Elu", "Softplus"} <= op_types(build)
     assert "HardSwish" not in op_types(build)
+
+
+def test_dropout_masks_follow_the_spec_seed() -> None:
+    """Same seed, same masks (reproducible runs); two dropout layers draw different masks."""
+    rng = np.random.default_rng(6)
+    layers = [
+        dense("fc", "x", 3, 40, rng),
+        layer("dropout", "d1", ["fc"], rate=0.5),
+        layer("dropout", "d2", ["fc"], rate=0.5),
+    ]
+    model = network({"x": ["batch", 3]}, layers, outputs=["d1", "d2"])
+    add_loss(model, "d1", ["batch", 40])
+    add_loss(model, "d2", ["batch", 40])
+    model.update_parameters.seed.default_value = 7
+    x = rng.normal(size=(4, 3)).astype(F32)
+    first = run_onnx(build_graph(model, training=True).onnx_model, {"x": x})
+    again = run_onnx(build_graph(model, training=True).onnx_model, {"x": x})
+    np.testing.assert_array_equal(first["d1"], again["d1"])
+    assert not np.array_equal(first["d1"] == 0, first["d2"] == 0)
