@@ -1,0 +1,192 @@
+"""Core ML .mlmodel (NeuralNetwork, NeuralNetworkClassifier, NeuralNetworkRegressor) -> mlspec.
+
+Reads the file with coremltools' protobuf definitions (the optional extra `mlspec[coreml]`);
+nothing else of coremltools runs. Layer kinds are mapped by coreml_layers (which documents the
+layout conventions), training settings by coreml_training. A layer kind mlspec does not map
+stops the import with one error naming every such layer and its kind, so a user learns the
+whole gap at once.
+
+A classifier's probabilities are the float tensor [batch, classes] that Core ML turns into its
+probability dictionary; the tensor is renamed to the dictionary output's name when the two
+differ, so outputs and loss inputs keep the names Core ML users know.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mlspec._proto import model_pb2, tensor_pb2
+from mlspec.builder.description import refresh_output_types
+from mlspec.convert.importers.coreml_layers import IMAGE, MAPPERS, VECTOR, CoreMLContext, UnmappableLayerError
+from mlspec.convert.importers.coreml_training import CoreMLImportError, feature_type, update_parameters
+from mlspec.spec.io import SPEC_VERSION
+from mlspec.spec.shapes import infer_shapes
+
+_NETWORK_TYPES = ("neuralNetwork", "neuralNetworkClassifier", "neuralNetworkRegressor")
+
+
+def import_coreml(path: str | os.PathLike[str]) -> model_pb2.Model:
+    source = Path(path)
+    coreml = _read(source)
+    which = coreml.WhichOneof("Type")
+    if which not in _NETWORK_TYPES:
+        raise CoreMLImportError(
+            f"{source}: a {which or 'empty'} model; mlspec imports {', '.join(_NETWORK_TYPES)} models"
+        )
+    network = getattr(coreml, which)
+    if len(network.preprocessing):
+        raise CoreMLImportError(
+            f"{source}: image preprocessing (scale/bias) is not supported; remove it and feed "
+            "preprocessed arrays"
+        )
+    if network.arrayInputShapeMapping != 0:
+        raise CoreMLImportError(f"{source}: only the classic rank-5 array shape mapping is supported")
+    model = model_pb2.Model(spec_version=SPEC_VERSION)
+    context = CoreMLContext()
+    context.id_inputs = {
+        layer.input[0] for layer in network.layers if layer.WhichOneof("layer") == "embedding"
+    } & {feature.name for feature in coreml.description.input}
+    _describe_inputs(model, coreml.description, context, source)
+    _map_layers(network.layers, context, source)
+    model.network.layers.extend(context.layers)
+    if which == "neuralNetworkClassifier":
+        _classifier(model, coreml.description, network, source)
+    _describe_outputs(model, coreml.description)
+    model.is_updatable = bool(coreml.isUpdatable)
+    if network.HasField("updateParams"):
+        label = _label_training_input(model, coreml.description)
+        model.update_parameters.CopyFrom(update_parameters(network.updateParams, label))
+        _training_inputs(model, coreml.description, label, source)
+    _metadata(model, coreml.description.metadata, source)
+    return model
+
+
+def _read(source: Path) -> Any:
+    try:
+        from coremltools.proto import Model_pb2  # noqa: PLC0415 (optional dependency)
+    except ImportError as exc:
+        raise CoreMLImportError(
+            "Core ML import needs coremltools' protobuf definitions; install mlspec[coreml]"
+        ) from exc
+    if source.is_dir():
+        raise CoreMLImportError(
+            f"{source}: an .mlpackage (ML Program); mlspec imports NeuralNetwork .mlmodel files"
+        )
+    if not source.is_file():
+        raise CoreMLImportError(f"{source}: no such Core ML file")
+    try:
+        return Model_pb2.Model.FromString(source.read_bytes())
+    except Exception as exc:  # protobuf DecodeError
+        raise CoreMLImportError(f"{source}: not a readable Core ML model ({exc})") from exc
+
+
+def _describe_inputs(model: model_pb2.Model, description: Any, context: CoreMLContext, source: Path) -> None:
+    for feature in description.input:
+        where = f'{source}: input "{feature.name}"'
+        ours = model.description.inputs.add(name=feature.name, short_description=feature.shortDescription)
+        ours.type.CopyFrom(feature_type(feature.type, where))
+        if not ours.type.HasField("tensor"):
+            continue
+        tensor = ours.type.tensor
+        if feature.name in context.id_inputs:
+            tensor.dtype = tensor_pb2.INT64
+        per_example = len(tensor.shape) - 1
+        if per_example not in (1, 3):
+            raise CoreMLImportError(
+                f"{where}: shape of rank {per_example}; Core ML arrays are [C] or [C, H, W]"
+            )
+        context.ranks[feature.name] = VECTOR if per_example == 1 else IMAGE
+
+
+def _map_layers(layers: Any, context: CoreMLContext, source: Path) -> None:
+    refused: list[str] = []
+    for layer in layers:
+        kind = layer.WhichOneof("layer")
+        mapper = MAPPERS.get(kind or "")
+        if mapper is None:
+            refused.append(f'layers["{layer.name}"] ({kind})')
+            continue
+        try:
+            mapper(context, layer)
+        except UnmappableLayerError as exc:
+            refused.append(f'layers["{layer.name}"] ({kind}: {exc})')
+    if refused:
+        raise CoreMLImportError(
+            f"{source}: {len(refused)} layer(s) have no mlspec equivalent: {'; '.join(refused)}. "
+            f"mlspec maps these Core ML layer kinds: {', '.join(MAPPERS)}"
+        )
+
+
+def _classifier(model: model_pb2.Model, description: Any, network: Any, source: Path) -> None:
+    info = model.classifier
+    which = network.WhichOneof("ClassLabels")
+    if which == "stringClassLabels":
+        info.string_labels.values.extend(network.stringClassLabels.vector)
+    elif which == "int64ClassLabels":
+        info.int64_labels.values.extend(network.int64ClassLabels.vector)
+    else:
+        raise CoreMLImportError(f"{source}: the classifier has no class labels")
+    produced = {name for layer in model.network.layers for name in layer.outputs}
+    blob = network.labelProbabilityLayerName or description.predictedProbabilitiesName
+    if blob not in produced:
+        blob = model.network.layers[-1].outputs[0]
+    wanted = description.predictedProbabilitiesName or blob
+    if wanted != blob:
+        _rename_tensor(model, network.updateParams, blob, wanted)
+    info.predicted_probabilities_name = wanted
+    info.predicted_feature_name = description.predictedFeatureName or "classLabel"
+
+
+def _rename_tensor(model: model_pb2.Model, update_params: Any, old: str, new: str) -> None:
+    for layer in model.network.layers:
+        layer.inputs[:] = [new if name == old else name for name in layer.inputs]
+        layer.outputs[:] = [new if name == old else name for name in layer.outputs]
+    for loss in update_params.lossLayers:
+        body = getattr(loss, loss.WhichOneof("LossLayerType") or "categoricalCrossEntropyLossLayer")
+        if body.input == old:
+            body.input = new
+
+
+def _describe_outputs(model: model_pb2.Model, description: Any) -> None:
+    for feature in description.output:
+        model.description.outputs.add(name=feature.name, short_description=feature.shortDescription)
+    refresh_output_types(model, infer_shapes(model))
+
+
+def _label_training_input(model: model_pb2.Model, description: Any) -> str:
+    if not model.HasField("classifier"):
+        return ""
+    label = model.classifier.predicted_feature_name
+    return label if any(f.name == label for f in description.trainingInput) else ""
+
+
+def _training_inputs(model: model_pb2.Model, description: Any, label: str, source: Path) -> None:
+    inputs = {feature.name: feature for feature in model.description.inputs}
+    class_targets = {
+        loss.target
+        for loss in model.update_parameters.loss_layers
+        if loss.HasField("categorical_cross_entropy")
+    }
+    for feature in description.trainingInput:
+        ours = model.description.training_inputs.add(
+            name=feature.name, short_description=feature.shortDescription
+        )
+        if feature.name in inputs:
+            ours.type.CopyFrom(inputs[feature.name].type)
+        elif feature.name == label:
+            ours.type.CopyFrom(next(f.type for f in model.description.outputs if f.name == label))
+        else:
+            where = f'{source}: training input "{feature.name}"'
+            ours.type.CopyFrom(feature_type(feature.type, where, class_index=feature.name in class_targets))
+
+
+def _metadata(model: model_pb2.Model, metadata: Any, source: Path) -> None:
+    ours = model.metadata
+    ours.name = source.stem
+    ours.short_description = metadata.shortDescription
+    ours.version = metadata.versionString
+    ours.author = metadata.author
+    ours.license = metadata.license
+    ours.user_defined.update(dict(metadata.userDefined))
