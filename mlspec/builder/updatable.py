@@ -137,6 +137,27 @@ class TrainingSetup(BuilderBase):
             replace=False,
         )
 
+    def rename_target(self, old: str, new: str) -> None:
+        """Rename a loss target (and so its training input), keeping its description.
+
+        Renaming a classifier's label target away from predicted_feature_name turns it into a
+        class-index (int64) target, since only that name is fed as a label.
+        """
+        with self._edit(f'rename target "{old}" to "{new}"', validate=True):
+            losses = [loss for loss in self._model.update_parameters.loss_layers if loss.target == old]
+            if not losses:
+                targets = sorted({loss.target for loss in self._model.update_parameters.loss_layers})
+                raise SpecEditError(
+                    f'no loss has target "{old}"; targets are: {", ".join(targets) or "(none)"}'
+                )
+            if new in self._known_tensors() or new in graph.training_input_names(self._model):
+                raise SpecEditError(f'"{new}" already names a tensor or training input; pick another name')
+            for loss in losses:
+                loss.target = new
+            for feature in self._model.description.training_inputs:
+                if feature.name == old:
+                    feature.name = new
+
     def clear_losses(self) -> None:
         with self._edit("clear losses", validate=True):
             del self._model.update_parameters.loss_layers[:]

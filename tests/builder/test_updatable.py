@@ -381,3 +381,23 @@ def test_declared_class_index_targets_are_kept() -> None:
     builder.set_epochs(2)
     kept = builder.spec.description.training_inputs[-1]
     assert kept.type.WhichOneof("kind") == "tensor" and [d.size for d in kept.type.tensor.shape] == [0, 1]
+
+
+def test_rename_target_keeps_the_description_and_refuses_clashes() -> None:
+    builder = regressor()
+    builder.make_updatable(["out"])
+    builder.set_loss("mean_squared_error", "out")
+    builder.spec.description.training_inputs[1].short_description = "expected output"
+    builder.rename_target("out_true", "y")
+    spec = builder.spec
+    assert spec.update_parameters.loss_layers[0].target == "y"
+    assert [(f.name, f.short_description) for f in spec.description.training_inputs] == [
+        ("x", ""),
+        ("y", "expected output"),
+    ]
+    before = spec.SerializeToString()
+    with pytest.raises(SpecEditError, match='"x" already names a tensor'):
+        builder.rename_target("y", "x")
+    with pytest.raises(SpecEditError, match='no loss has target "nope"; targets are: y'):
+        builder.rename_target("nope", "z")
+    assert builder.spec.SerializeToString() == before
