@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mlspec._proto import layers_pb2, model_pb2
 from mlspec.spec.kinds import TRAINABLE_KINDS
 from mlspec.spec.validate import find_problems
+from mlspec.spec.weights import make_tensor, to_numpy
 
 from .factories import activation, classifier, dense, regressor, simple_layer, tensor_feature, weights
 from .helpers import assert_problem
@@ -147,3 +149,12 @@ def test_updatable_layer_no_loss_depends_on() -> None:
     model = regressor()
     model.network.layers.append(dense("orphan", "x", "unused", 4, 2, updatable=True))
     assert_problem(model, 'layers["orphan"]', "no loss depends on its output")
+
+
+def test_trained_weights_are_float32() -> None:
+    model = classifier()
+    fc1 = model.network.layers[0].inner_product
+    fc1.weights.CopyFrom(make_tensor(to_numpy(fc1.weights).astype(np.float16), is_updatable=True))
+    assert_problem(model, 'layers["fc1"].weights', "FLOAT16", "float32")
+    fc1.weights.is_updatable = False
+    assert find_problems(model) == []  # frozen float16 weights are fine

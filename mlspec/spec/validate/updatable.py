@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from mlspec._proto import layers_pb2
+from mlspec._proto import layers_pb2, tensor_pb2
 from mlspec.spec.errors import Problem
 from mlspec.spec.kinds import KINDS, TRAINABLE_KINDS, layer_tensors
 from mlspec.spec.validate.context import Context, layer_where
+from mlspec.spec.weights import dtype_name
 
 
 def check(context: Context) -> list[Problem]:
@@ -89,29 +90,43 @@ def _layer_level(context: Context) -> list[Problem]:
                     "set is_updatable on the tensors to train, or clear the layer's flag",
                 )
             )
-        for field, _ in flagged:
-            if not layer.is_updatable:
-                problems.append(
-                    Problem(
-                        f"{where}.{field}",
-                        "is flagged is_updatable, but the layer is not updatable",
-                        "set the layer's is_updatable, or clear the tensor's flag",
-                    )
-                )
-            elif field not in trainable_fields:
-                problems.append(
-                    Problem(
-                        f"{where}.{field}",
-                        f"is flagged is_updatable, but {kind} only trains {', '.join(trainable_fields)}"
-                        + (
-                            " (running statistics follow the data, not gradients)"
-                            if kind == "batch_norm"
-                            else ""
-                        ),
-                        "clear the flag on this tensor",
-                    )
-                )
+        for field, tensor in flagged:
+            problems += _flagged_tensor(layer, f"{where}.{field}", field, tensor)
     return problems
+
+
+def _flagged_tensor(
+    layer: layers_pb2.Layer, where: str, field: str, tensor: tensor_pb2.Tensor
+) -> list[Problem]:
+    kind = layer.WhichOneof("kind")
+    trainable_fields = KINDS[kind].trainable_fields if kind else ()
+    if not layer.is_updatable:
+        return [
+            Problem(
+                where,
+                "is flagged is_updatable, but the layer is not updatable",
+                "set the layer's is_updatable, or clear the tensor's flag",
+            )
+        ]
+    if field not in trainable_fields:
+        why = " (running statistics follow the data, not gradients)" if kind == "batch_norm" else ""
+        return [
+            Problem(
+                where,
+                f"is flagged is_updatable, but {kind} only trains {', '.join(trainable_fields)}{why}",
+                "clear the flag on this tensor",
+            )
+        ]
+    if tensor.dtype != tensor_pb2.FLOAT32:
+        return [
+            Problem(
+                where,
+                f"is flagged is_updatable but stored as {dtype_name(tensor.dtype)}; "
+                "training updates float32 weights",
+                "store the weights as float32 (array.astype(numpy.float32)) or clear the flag",
+            )
+        ]
+    return []
 
 
 def _backprop_paths(context: Context) -> list[Problem]:
