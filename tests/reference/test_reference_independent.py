@@ -15,7 +15,8 @@ import pytest
 
 from mlspec import MlspecError
 from mlspec._proto import layers_pb2
-from mlspec.reference import evaluate
+from mlspec.reference import LAYER_FUNCTIONS, evaluate
+from mlspec.spec.kinds import KINDS
 from tests.convert.spec_factory import layer, network, padding
 
 F64 = np.float64
@@ -242,3 +243,7 @@ def test_classifier_label_is_the_label_of_the_most_probable_class() -> None:
     got = evaluate(model, {"x": x})
     assert got["label"].tolist() == ["left", "right"]
     assert set(got) == {"fc", "probs", "label"}
+
+
+def test_every_kind_of_the_catalogue_has_a_reference() -> None:
+    assert set(LAYER_FUNCTIONS) == set(KINDS)
