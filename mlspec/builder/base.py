@@ -65,6 +65,10 @@ class BuilderBase:
             self._model.CopyFrom(snapshot)
             raise
 
+    def _seed_for(self, seed: int | None) -> int:
+        """A call's own seed, else the builder's: one seed makes a whole network reproducible."""
+        return self._seed if seed is None else seed
+
     def _layer(self, name: str) -> layers_pb2.Layer:
         return graph.find_layer(self._model, name)
 

@@ -24,7 +24,7 @@ from mlspec.builder.arrays import fill, fill_weights_and_bias
 from mlspec.builder.base import BuilderBase, set_dims
 from mlspec.builder.initializers import InitLike, normal
 from mlspec.spec import weights
-from mlspec.spec.errors import MlspecError, SpecEditError
+from mlspec.spec.errors import SpecEditError
 from mlspec.spec.shapes import Dim
 
 PaddingLike = Literal["valid", "same", "same_lower"] | Sequence[int]
@@ -55,7 +55,9 @@ def make_padding(padding: PaddingLike, where: str) -> layers_pb2.Padding:
     elif padding in ("same", "same_lower"):
         message.same.lower = padding == "same_lower"
     elif isinstance(padding, str):
-        raise MlspecError(f"{where}: padding {padding!r} is not one of valid, same, same_lower or a pad list")
+        raise SpecEditError(
+            f"{where}: padding {padding!r} is not one of valid, same, same_lower or a pad list"
+        )
     else:
         message.explicit.pads.extend(int(p) for p in padding)
     return message
@@ -95,9 +97,6 @@ class LayerAdders(BuilderBase):
                 f"{who}: axis {axis} of {tensor!r} has no fixed size; pass the size explicitly"
             )
         return dim
-
-    def _seed_for(self, seed: int | None) -> int:
-        return self._seed if seed is None else seed
 
     def add_inner_product(
         self,

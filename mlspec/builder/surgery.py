@@ -57,7 +57,7 @@ class Surgery(BuilderBase):
                 )
             extra = new_outputs - old
             initializer = as_initializer(init)
-            rng = layer_rng(self._seed if seed is None else seed, layer_name)
+            rng = layer_rng(self._seed_for(seed), layer_name)
             full_shape = (new_outputs, *message.weights.shape[1:])
             fan_in, fan_out = fans(full_shape)
             new_rows = initializer.weights((extra, *full_shape[1:]), fan_in, fan_out, rng)
@@ -119,7 +119,7 @@ class Surgery(BuilderBase):
         with self._edit(f'reinit layers["{layer_name}"]', validate=True):
             layer = self._layer(layer_name)
             kind = kinds.kind_of(layer)
-            rng = layer_rng(self._seed if seed is None else seed, layer_name)
+            rng = layer_rng(self._seed_for(seed), layer_name)
             message = kinds.kind_message(layer)
             if kind in ("inner_product", "convolution", "embedding"):
                 default = normal() if kind == "embedding" else as_initializer("kaiming_uniform")
