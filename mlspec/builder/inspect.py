@@ -10,7 +10,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from mlspec._proto import model_pb2, parameters_pb2, tensor_pb2
+from mlspec._proto import model_pb2, parameters_pb2, tensor_pb2, training_pb2
 from mlspec.spec import graph, kinds, weights
 from mlspec.spec.shapes import dtype_label, feature_info, infer_shapes
 
@@ -103,7 +103,7 @@ def _classifier(model: model_pb2.Model) -> dict[str, Any] | None:
     }
 
 
-def _loss(loss: Any) -> dict[str, Any]:
+def _loss(loss: training_pb2.LossLayer) -> dict[str, Any]:
     kind = loss.WhichOneof("kind")
     return {
         "name": loss.name,
@@ -115,7 +115,7 @@ def _loss(loss: Any) -> dict[str, Any]:
     }
 
 
-def _loss_options(loss: Any, kind: str | None) -> dict[str, Any]:
+def _loss_options(loss: training_pb2.LossLayer, kind: str | None) -> dict[str, Any]:
     """Options shown even at their default, so readers need not know proto3's omitted zeros."""
     if kind in ("categorical_cross_entropy", "binary_cross_entropy"):
         return {"from_logits": getattr(loss, kind).from_logits}
@@ -134,7 +134,7 @@ def _param(param: parameters_pb2.DoubleParameter | parameters_pb2.Int64Parameter
     return result
 
 
-def _optimizer(update: Any) -> dict[str, Any] | None:
+def _optimizer(update: training_pb2.UpdateParameters) -> dict[str, Any] | None:
     kind = update.optimizer.WhichOneof("kind")
     if kind is None:
         return None
@@ -148,7 +148,7 @@ def _optimizer(update: Any) -> dict[str, Any] | None:
     return {"kind": kind, "hyperparameters": settings}
 
 
-def _clipping(update: Any) -> dict[str, Any] | None:
+def _clipping(update: training_pb2.UpdateParameters) -> dict[str, Any] | None:
     kind = update.clipping.WhichOneof("kind")
     if kind is None:
         return None
