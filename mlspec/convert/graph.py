@@ -65,20 +65,15 @@ def build_graph(model: model_pb2.Model, *, training: bool) -> GraphBuild:
     output_names = _output_names(model, training=training)
     if model.classifier.predicted_feature_name in output_names:
         emit_predicted_label(ctx, model)
-    graph = onnx.helper.make_graph(
-        ctx.nodes,
-        model.metadata.name or "mlspec_model",
-        [_input_info(feature) for feature in model.description.inputs],
-        [_output_info(ctx, model, name) for name in output_names],
-        initializer=list(ctx.initializers.values()),
-    )
-    onnx_model = onnx.helper.make_model(
-        graph,
-        opset_imports=opset_imports,
-        ir_version=IR_VERSION,
-        producer_name="mlspec",
-        producer_version=__version__,
-    )
+    # Assembled in place: onnx.helper.make_model would copy the whole graph, weights included.
+    onnx_model = onnx.ModelProto(ir_version=IR_VERSION, producer_name="mlspec", producer_version=__version__)
+    onnx_model.opset_import.extend(opset_imports)
+    graph = onnx_model.graph
+    graph.name = model.metadata.name or "mlspec_model"
+    graph.node.extend(ctx.nodes)
+    graph.input.extend(_input_info(feature) for feature in model.description.inputs)
+    graph.output.extend(_output_info(ctx, model, name) for name in output_names)
+    graph.initializer.extend(ctx.initializers.values())
     _copy_metadata(model, onnx_model)
     return GraphBuild(
         onnx_model=onnx_model,

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import onnx
 from onnx import numpy_helper
 
-from mlspec._proto import layers_pb2, model_pb2
+from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.kinds import kind_message
 from mlspec.spec.shapes import Dim, infer_shapes
@@ -26,6 +26,13 @@ from mlspec.spec.weights import to_float32, to_numpy
 
 def where(layer: layers_pb2.Layer) -> str:
     return f'layers["{layer.name}"]'
+
+
+def _tensor(layer: layers_pb2.Layer, field_name: str) -> tensor_pb2.Tensor:
+    message = kind_message(layer)
+    if not message.HasField(field_name):
+        raise MlspecError(f"{where(layer)}.{field_name}: missing; the layer needs this tensor")
+    return getattr(message, field_name)  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -50,26 +57,18 @@ class EmitContext:
         """Register the layer's tensor as a float32 initializer named "{layer}.{field}"."""
         name = f"{layer.name}.{field_name}"
         if name not in self.initializers:
-            message = kind_message(layer)
-            if not message.HasField(field_name):
-                raise MlspecError(f"{where(layer)}.{field_name}: missing; the layer needs this tensor")
-            array = to_float32(getattr(message, field_name), f"{where(layer)}.{field_name}")
-            self.initializers[name] = numpy_helper.from_array(array, name)
+            self.add_initializer(name, to_float32(_tensor(layer, field_name), f"{where(layer)}.{field_name}"))
         return name
 
     def weight_array(self, layer: layers_pb2.Layer, field_name: str) -> npt.NDArray[np.float64]:
         """A tensor's values for folding into constants (frozen layers only), in float64."""
-        message = kind_message(layer)
-        if not message.HasField(field_name):
-            raise MlspecError(f"{where(layer)}.{field_name}: missing; the layer needs this tensor")
-        return to_numpy(getattr(message, field_name), f"{where(layer)}.{field_name}").astype(np.float64)
+        return to_numpy(_tensor(layer, field_name), f"{where(layer)}.{field_name}").astype(np.float64)
 
-    def constant(self, layer: layers_pb2.Layer, suffix: str, value: npt.ArrayLike, dtype: Any = None) -> str:
+    def constant(
+        self, layer: layers_pb2.Layer, suffix: str, value: npt.ArrayLike, dtype: Any = np.float32
+    ) -> str:
         """A graph constant the spec does not hold as a weight, named "{layer}/{suffix}"."""
-        name = f"{layer.name}/{suffix}"
-        array = np.asarray(value, dtype=dtype if dtype is not None else np.float32)
-        self.initializers[name] = numpy_helper.from_array(array, name)
-        return name
+        return self.add_initializer(f"{layer.name}/{suffix}", np.asarray(value, dtype=dtype))
 
     def add_initializer(self, name: str, array: npt.NDArray[Any]) -> str:
         self.initializers[name] = numpy_helper.from_array(array, name)
