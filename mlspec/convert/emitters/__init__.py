@@ -11,6 +11,7 @@ from mlspec.convert.emitters import (
     dense,
     dropout,
     elementwise,
+    embedding,
     norm,
     onnx_node,
     pooling,
@@ -36,7 +37,7 @@ EMITTERS: dict[str, Emitter] = {
     "multiply": elementwise.emit_multiply,
     "dropout": dropout.emit_dropout,
     "layer_norm": norm.emit_layer_norm,
-    "embedding": dense.emit_embedding,
+    "embedding": embedding.emit_embedding,
     "onnx_node": onnx_node.emit_onnx_node,
 }
 

@@ -1,4 +1,4 @@
-"""Emitters for weight-lookup and weight-product kinds: inner_product and embedding."""
+"""Emitter for the dense (inner product) layer."""
 
 from __future__ import annotations
 
@@ -28,7 +28,3 @@ def emit_inner_product(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     product = ctx.tensor(layer, "matmul")
     ctx.node(layer, "MatMul", [source, transposed], [product], step="matmul")
     ctx.node(layer, "Add", [product, *bias], [target], step="bias")
-
-
-def emit_embedding(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
-    ctx.node(layer, "Gather", [ctx.weight(layer, "weights"), layer.inputs[0]], [layer.outputs[0]], axis=0)
