@@ -38,19 +38,36 @@ def cnn_classifier(path: Path, *, adam: bool = True) -> tuple[Any, CnnWeights]:
         [("image", datatypes.Array(3, 6, 6))], [("labelProbability", datatypes.Array(3))], mode="classifier"
     )
     builder.add_convolution(
-        "conv", kernel_channels=3, output_channels=4, height=3, width=3, stride_height=1, stride_width=1,
-        border_mode="same", groups=1, W=weights.conv, b=weights.conv_bias, has_bias=True,
-        input_name="image", output_name="conv_out",
-    )  # fmt: skip
+        "conv",
+        kernel_channels=3,
+        output_channels=4,
+        height=3,
+        width=3,
+        stride_height=1,
+        stride_width=1,
+        border_mode="same",
+        groups=1,
+        W=weights.conv,
+        b=weights.conv_bias,
+        has_bias=True,
+        input_name="image",
+        output_name="conv_out",
+    )
     builder.add_activation("relu", "RELU", "conv_out", "relu_out")
     builder.add_pooling(
         "pool", 2, 2, 2, 2, "MAX", padding_type="VALID", input_name="relu_out", output_name="pooled"
     )
     builder.add_flatten("flatten", 0, "pooled", "flat")
     builder.add_inner_product(
-        "dense", W=weights.dense, b=weights.dense_bias, input_channels=36, output_channels=3, has_bias=True,
-        input_name="flat", output_name="logits",
-    )  # fmt: skip
+        "dense",
+        W=weights.dense,
+        b=weights.dense_bias,
+        input_channels=36,
+        output_channels=3,
+        has_bias=True,
+        input_name="flat",
+        output_name="logits",
+    )
     builder.add_softmax("softmax", "logits", "labelProbability")
     builder.set_class_labels(LABELS)
     builder.make_updatable(["dense", "conv"])
@@ -78,14 +95,26 @@ def mlp_regressor(path: Path) -> Any:
     rng = np.random.default_rng(5)
     builder = NeuralNetworkBuilder([("x", datatypes.Array(4))], [("y", datatypes.Array(2))], mode="regressor")
     builder.add_inner_product(
-        "hidden", W=rng.standard_normal((5, 4)).astype(np.float32), b=np.zeros(5, np.float32),
-        input_channels=4, output_channels=5, has_bias=True, input_name="x", output_name="h",
-    )  # fmt: skip
+        "hidden",
+        W=rng.standard_normal((5, 4)).astype(np.float32),
+        b=np.zeros(5, np.float32),
+        input_channels=4,
+        output_channels=5,
+        has_bias=True,
+        input_name="x",
+        output_name="h",
+    )
     builder.add_activation("tanh", "TANH", "h", "t")
     builder.add_inner_product(
-        "out", W=rng.standard_normal((2, 5)).astype(np.float32), b=None, input_channels=5,
-        output_channels=2, has_bias=False, input_name="t", output_name="y",
-    )  # fmt: skip
+        "out",
+        W=rng.standard_normal((2, 5)).astype(np.float32),
+        b=None,
+        input_channels=5,
+        output_channels=2,
+        has_bias=False,
+        input_name="t",
+        output_name="y",
+    )
     builder.make_updatable(["out"])
     builder.set_mean_squared_error_loss("mse", input_feature=("y", datatypes.Array(2)))
     sgd = SgdParams(lr=0.1, batch=2, momentum=0.25)

@@ -161,8 +161,16 @@ def test_vectors_and_images_meet_through_adapters(tmp_path: Path) -> None:
     builder.add_pooling("gap", 1, 1, 1, 1, "AVERAGE", "VALID", "img", "g", is_global=True)
     builder.add_elementwise("mix", ["g", "v"], "m", mode="ADD")
     w = rng.standard_normal((3, 2)).astype(np.float32)
-    builder.add_inner_product("fc", W=w, b=None, input_channels=2, output_channels=3, has_bias=False,
-                              input_name="m", output_name="y")  # fmt: skip
+    builder.add_inner_product(
+        "fc",
+        W=w,
+        b=None,
+        input_channels=2,
+        output_channels=3,
+        has_bias=False,
+        input_name="m",
+        output_name="y",
+    )
     save_spec(builder.spec, str(tmp_path / "mix.mlmodel"))
     spec = import_coreml(tmp_path / "mix.mlmodel")
     assert kinds(spec) == ["pooling", "reshape", "add", "flatten", "inner_product"]
