@@ -223,3 +223,20 @@ def test_onnxblock_default_adamw_is_the_hugging_face_form_not_pytorch(tmp_path: 
     expected = _reference(start, ref.AdamW(0.05, eps=1e-3, weight_decay=0.1))
     worst = max(float(np.max(np.abs(state.parameters[n].data - expected[n]))) for n in start)
     assert worst > 1e-4
+
+
+def test_momentum_buffers_are_checkpoint_state_written_in_place_by_the_training_graph(tmp_path: Path) -> None:
+    """The in-graph momentum relies on InPlaceAccumulatorV2 overwriting a frozen checkpoint tensor."""
+    directory = _artifacts(tmp_path, lambda m: m.sgd(0.1, momentum=0.9))
+    session = TrainingSession(directory)
+    assert session.manifest.optimizer.state == ["mlspec.momentum/fc.weights", "mlspec.momentum/fc.bias"]
+    start = session.parameters()
+    session.train_step({"x": BATCHES[0][0], "t": BATCHES[0][1]})
+    state = ort_api.CheckpointState.load_checkpoint(str(directory / "checkpoint"))
+    np.testing.assert_array_equal(state.parameters["mlspec.momentum/fc.weights"].data, 0.0)  # file untouched
+    session.save_checkpoint(tmp_path / "after", {})
+    saved = ort_api.CheckpointState.load_checkpoint(str(tmp_path / "after"))
+    expected = _gradients(start, *BATCHES[0])["fc.weights"]
+    np.testing.assert_allclose(
+        saved.parameters["mlspec.momentum/fc.weights"].data, expected, rtol=1e-5, atol=1e-7
+    )
