@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from mlspec._proto import layers_pb2, tensor_pb2
 from mlspec.spec.kinds import KINDS
+from mlspec.spec.layer_attributes import ShapeError, check_attributes, is_global, kernel_sizes, pads, per_axis
 from mlspec.spec.tensor_info import (
     UNKNOWN,
     UNKNOWN_DTYPE,
@@ -22,15 +23,7 @@ from mlspec.spec.tensor_info import (
     tensor_type_info,
 )
 
-
-class ShapeError(Exception):
-    """One misfit in one layer; `field` is appended to the layer's location, e.g. ".kernel_shape"."""
-
-    def __init__(self, message: str, fix: str = "", field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.fix = fix
-        self.field = field
+__all__ = ["ShapeError", "infer_layer"]
 
 
 Rule = Callable[[layers_pb2.Layer, list[TensorInfo]], TensorInfo]
@@ -41,6 +34,7 @@ def infer_layer(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> list[Tenso
     kind = layer.WhichOneof("kind")
     if kind is None:
         return []
+    check_attributes(layer)
     info = KINDS[kind]
     if len(inputs) < info.min_inputs or (info.max_inputs is not None and len(inputs) > info.max_inputs):
         return []
@@ -83,12 +77,6 @@ def _min_rank(layer: layers_pb2.Layer, inputs: list[TensorInfo], rank: int, layo
             "reshape the input or feed a tensor with the batch axis included",
         )
     return dims
-
-
-def _positive(value: int, field: str, what: str) -> None:
-    if value <= 0:
-        name = field.lstrip(".")
-        raise ShapeError(f"{name} is {value}; {what} must be > 0", f"set {name} to a positive size", field)
 
 
 def _axis(axis: int, rank: int, field: str, *, zero_means: int) -> int:
@@ -139,43 +127,7 @@ def _broadcast(a: Dim, b: Dim) -> Dim:
     return None
 
 
-# ---- windows (convolution, pooling) --------------------------------------------------------------
-
-
-def _per_axis(values: Sequence[int], rank: int, field: str) -> tuple[int, ...]:
-    """Strides or dilations: empty means 1 on every spatial axis."""
-    if not values:
-        return (1,) * rank
-    if len(values) != rank:
-        raise ShapeError(
-            f"{field.lstrip('.')} has {len(values)} entries for {rank} spatial axes",
-            f"give one value per spatial axis ({rank}) or none for 1",
-            field,
-        )
-    if any(v <= 0 for v in values):
-        raise ShapeError(f"{field.lstrip('.')} {list(values)} has a value <= 0", "use values >= 1", field)
-    return tuple(values)
-
-
-def _pads(padding: layers_pb2.Padding, rank: int, field: str) -> list[tuple[int, int]] | None:
-    """(begin, end) per spatial axis, or None for same padding. No kind set means valid."""
-    which = padding.WhichOneof("kind")
-    if which == "same":
-        return None
-    if which != "explicit":
-        return [(0, 0)] * rank
-    pads = list(padding.explicit.pads)
-    if len(pads) != 2 * rank:
-        raise ShapeError(
-            f"explicit pads has {len(pads)} entries; {rank} spatial axes need {2 * rank} "
-            "(all begins, then all ends)",
-            f"give {2 * rank} pads",
-            field + ".explicit.pads",
-        )
-    if any(p < 0 for p in pads):
-        message = f"explicit pads {pads} has a negative value"
-        raise ShapeError(message, "use pads >= 0", f"{field}.explicit.pads")
-    return [(pads[i], pads[i + rank]) for i in range(rank)]
+# ---- windows (convolution, pooling) ----------------------------------------------------------------
 
 
 def _window_dims(
@@ -205,21 +157,9 @@ def _window_dims(
     return tuple(result)
 
 
-def _kernel(kernel: Sequence[int], allowed_ranks: tuple[int, ...]) -> tuple[int, ...]:
-    if len(kernel) not in allowed_ranks:
-        raise ShapeError(
-            f"kernel_shape has {len(kernel)} entries; give 1 (1-D) or 2 (2-D)",
-            "set kernel_shape to [k] or [kh, kw]",
-            ".kernel_shape",
-        )
-    if any(k <= 0 for k in kernel):
-        raise ShapeError(f"kernel_shape {list(kernel)} has a value <= 0", "use sizes >= 1", ".kernel_shape")
-    return tuple(kernel)
-
-
 def _convolution(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
     spec = layer.convolution
-    kernel = _kernel(spec.kernel_shape, (1, 2))
+    kernel = kernel_sizes(spec.kernel_shape)
     rank = len(kernel)
     dims = _float_input(layer, inputs)
     if len(dims) != rank + 2:
@@ -227,16 +167,6 @@ def _convolution(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInf
             f"{_describe(layer, inputs, 0)} has rank {len(dims)}, but a {rank}-D convolution needs "
             f"[batch, channels, {', '.join(['length'] if rank == 1 else ['height', 'width'])}]",
             "match kernel_shape to the input's spatial axes",
-        )
-    _positive(spec.input_channels, ".input_channels", "the channel count")
-    _positive(spec.output_channels, ".output_channels", "the channel count")
-    groups = spec.groups or 1
-    if groups < 0 or spec.input_channels % groups or spec.output_channels % groups:
-        raise ShapeError(
-            f"groups {groups} must divide input_channels {spec.input_channels} "
-            f"and output_channels {spec.output_channels}",
-            "use a common divisor (input_channels for depthwise convolution)",
-            ".groups",
         )
     if isinstance(dims[1], int) and dims[1] != spec.input_channels:
         raise ShapeError(
@@ -246,17 +176,14 @@ def _convolution(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInf
             f"or feed {spec.input_channels} channels",
             ".input_channels",
         )
-    strides = _per_axis(spec.strides, rank, ".strides")
-    dilations = _per_axis(spec.dilations, rank, ".dilations")
-    pads = _pads(spec.padding, rank, ".padding")
-    spatial = _window_dims(dims[2:], kernel, strides, dilations, pads)
+    strides = per_axis(spec.strides, rank, ".strides")
+    dilations = per_axis(spec.dilations, rank, ".dilations")
+    spatial = _window_dims(dims[2:], kernel, strides, dilations, pads(spec.padding, rank))
     return TensorInfo(inputs[0].dtype, (dims[0], spec.output_channels, *spatial))
 
 
 def _pooling(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
     spec = layer.pooling
-    if spec.type == layers_pb2.PoolingLayer.POOLING_TYPE_UNSPECIFIED:
-        raise ShapeError("pooling type is unset", "set type to MAX or AVERAGE", ".type")
     dims = _float_input(layer, inputs)
     if len(dims) not in (3, 4):
         raise ShapeError(
@@ -265,25 +192,18 @@ def _pooling(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
             "reshape the input to put channels on axis 1",
         )
     rank = len(dims) - 2
-    if getattr(spec, "global"):  # a Python keyword, so protobuf offers no attribute syntax
+    if is_global(spec):
         return TensorInfo(inputs[0].dtype, (*dims[:2], *(1,) * rank))
     if len(spec.kernel_shape) != rank:
         raise ShapeError(
-            f"kernel_shape has {len(spec.kernel_shape)} entries for {rank} spatial axes",
+            f"kernel_shape has {len(spec.kernel_shape)} entries for the {rank} spatial axes of "
+            f"{_describe(layer, inputs, 0)}",
             f"give {rank} kernel sizes, or set global",
             ".kernel_shape",
         )
-    kernel = _kernel(spec.kernel_shape, (rank,))
-    strides = _per_axis(spec.strides, rank, ".strides")
-    pads = _pads(spec.padding, rank, ".padding")
-    if pads is not None and any(max(p) >= k for p, k in zip(pads, kernel, strict=True)):
-        raise ShapeError(
-            f"explicit pads {list(spec.padding.explicit.pads)} must each be smaller "
-            f"than the kernel {list(kernel)}",
-            "reduce the padding or use same padding",
-            ".padding.explicit.pads",
-        )
-    spatial = _window_dims(dims[2:], kernel, strides, (1,) * rank, pads)
+    kernel = kernel_sizes(spec.kernel_shape)
+    strides = per_axis(spec.strides, rank, ".strides")
+    spatial = _window_dims(dims[2:], kernel, strides, (1,) * rank, pads(spec.padding, rank))
     return TensorInfo(inputs[0].dtype, (*dims[:2], *spatial))
 
 
@@ -294,8 +214,6 @@ def _inner_product(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorI
     spec = layer.inner_product
     _float_input(layer, inputs)
     dims = _min_rank(layer, inputs, 2, "[batch, ..., input_channels]")
-    _positive(spec.input_channels, ".input_channels", "the input size")
-    _positive(spec.output_channels, ".output_channels", "the output size")
     if isinstance(dims[-1], int) and dims[-1] != spec.input_channels:
         raise ShapeError(
             f"{_describe(layer, inputs, 0)} has {dims[-1]} features on its last axis, "
@@ -310,7 +228,6 @@ def _batch_norm(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo
     spec = layer.batch_norm
     _float_input(layer, inputs)
     dims = _min_rank(layer, inputs, 2, "[batch, channels, ...]")
-    _positive(spec.channels, ".channels", "the channel count")
     if isinstance(dims[1], int) and dims[1] != spec.channels:
         raise ShapeError(
             f"{_describe(layer, inputs, 0)} has {dims[1]} channels on axis 1, "
@@ -322,10 +239,6 @@ def _batch_norm(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo
 
 
 def _activation(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
-    if layer.activation.type == layers_pb2.ActivationLayer.ACTIVATION_TYPE_UNSPECIFIED:
-        kinds = layers_pb2.ActivationLayer.ActivationType.keys()
-        names = ", ".join(n for n in kinds if "UNSPECIFIED" not in n)
-        raise ShapeError("activation type is unset", f"set type to one of {names}", ".type")
     _float_input(layer, inputs)
     return inputs[0]
 
@@ -353,12 +266,6 @@ def _flatten(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
 def _reshape(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
     dims = _dims(inputs[0])
     target = list(layer.reshape.target_shape)
-    if target.count(-1) > 1 or any(d == 0 or d < -1 for d in target):
-        raise ShapeError(
-            f"target_shape {target} may hold positive sizes and at most one -1",
-            "list the per-example shape (without the batch), with -1 for one inferred size",
-            ".target_shape",
-        )
     have = _product(dims[1:])
     known = math.prod(d for d in target if d != -1)
     out: list[Dim] = list(target)
@@ -383,9 +290,9 @@ def _reshape(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
 def _transpose(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
     dims = _dims(inputs[0])
     perm = list(layer.transpose.perm)
-    if sorted(perm) != list(range(len(dims))):
+    if len(perm) != len(dims):
         raise ShapeError(
-            f"perm {perm} is not a permutation of the {len(dims)} axes of {_describe(layer, inputs, 0)}",
+            f"perm {perm} has {len(perm)} entries for the {len(dims)} axes of {_describe(layer, inputs, 0)}",
             f"list each of 0..{len(dims) - 1} once (the batch axis included)",
             ".perm",
         )
@@ -453,12 +360,6 @@ def _dropout(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
 def _layer_norm(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
     normalized = list(layer.layer_norm.normalized_shape)
     dims = _float_input(layer, inputs)
-    if not normalized or any(d <= 0 for d in normalized):
-        raise ShapeError(
-            f"normalized_shape {normalized} must list one or more positive sizes",
-            "set it to the trailing dims to normalise, e.g. [features]",
-            ".normalized_shape",
-        )
     if len(dims) <= len(normalized):
         raise ShapeError(
             f"{_describe(layer, inputs, 0)} has rank {len(dims)}; normalized_shape {normalized} "
@@ -486,8 +387,6 @@ def _embedding(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
             "embedding looks up int64 (or int32) ids",
             "feed integer ids (an int64 feature or int64 tensor)",
         )
-    _positive(spec.vocab_size, ".vocab_size", "the vocabulary size")
-    _positive(spec.embedding_dim, ".embedding_dim", "the embedding size")
     dtype = spec.weights.dtype if spec.HasField("weights") and spec.weights.dtype else tensor_pb2.FLOAT32
     return TensorInfo(dtype, (*_dims(tensor), spec.embedding_dim))
 
@@ -497,12 +396,6 @@ def _onnx_node(layer: layers_pb2.Layer) -> list[TensorInfo]:
     declared = layer.onnx_node.output_types
     if not declared:
         return [UNKNOWN] * len(layer.outputs)
-    if len(declared) != len(layer.outputs):
-        raise ShapeError(
-            f"{len(declared)} output_types for {len(layer.outputs)} outputs",
-            "declare one output type per output, or none",
-            ".onnx_node.output_types",
-        )
     return [tensor_type_info(t) for t in declared]
 
 

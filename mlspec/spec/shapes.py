@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from mlspec._proto import model_pb2
 from mlspec.spec.errors import Problem
-from mlspec.spec.shape_rules import ShapeError, infer_layer
+from mlspec.spec.layer_attributes import ShapeError, check_attributes
+from mlspec.spec.shape_rules import infer_layer
 from mlspec.spec.tensor_info import (
     BATCH,
     STRING,
@@ -58,12 +59,14 @@ def check_shapes(model: model_pb2.Model) -> ShapeReport:
         # An undefined input is the graph rules' finding; here it only makes the outputs unknown.
         inputs = [report.tensors.get(name) for name in layer.inputs]
         outputs: list[TensorInfo] = []
-        if all(info is not None for info in inputs):
-            try:
+        try:
+            if all(info is not None for info in inputs):
                 outputs = infer_layer(layer, [info for info in inputs if info is not None])
-            except ShapeError as error:
-                where = f'layers["{layer.name}"]{error.field}'
-                report.problems.append(Problem(where, error.message, error.fix))
+            else:
+                check_attributes(layer)
+        except ShapeError as error:
+            where = f'layers["{layer.name}"]{error.field}'
+            report.problems.append(Problem(where, error.message, error.fix))
         for index, name in enumerate(layer.outputs):
             if name not in inputs_by_name:  # shadowing an input is a graph problem; keep the input
                 report.tensors[name] = outputs[index] if index < len(outputs) else UNKNOWN

@@ -241,7 +241,8 @@ def test_transpose_matches_numpy(perm: list[int]) -> None:
 
 
 def test_transpose_needs_a_permutation() -> None:
-    assert "not a permutation" in problem_of(layer_of("transpose", perm=[0, 1]), ("x", [2, 3, 4]))
+    assert "2 entries for the 3 axes" in problem_of(layer_of("transpose", perm=[0, 1]), ("x", [2, 3, 4]))
+    assert "not a permutation" in problem_of(layer_of("transpose", perm=[0, 0, 1]), ("x", [2, 3, 4]))
 
 
 @pytest.mark.parametrize(("axis", "kept"), [(0, 1), (1, 1), (2, 2), (-1, 3), (4, 4)])
@@ -368,3 +369,31 @@ def test_one_bad_layer_does_not_hide_the_next() -> None:
         'layers["l"].input_channels',
         'layers["r"].target_shape',
     ]
+
+
+@pytest.mark.parametrize(
+    ("layer", "field"),
+    [
+        (layer_of("activation", ["y"]), ".type"),
+        (
+            layer_of("convolution", ["y"], input_channels=4, output_channels=6, kernel_shape=[3], groups=4),
+            ".groups",
+        ),
+        (layer_of("pooling", ["y"], type=layers_pb2.PoolingLayer.MAX, kernel_shape=[0, 2]), ".kernel_shape"),
+        (layer_of("reshape", ["y"], target_shape=[-1, -1]), ".target_shape"),
+        (layer_of("embedding", ["y"], vocab_size=0, embedding_dim=3), ".vocab_size"),
+    ],
+)
+def test_attributes_are_checked_past_unknown_shapes(layer: layers_pb2.Layer, field: str) -> None:
+    """After an imported node without declared types, a layer's own attributes are still checked."""
+    model = one_layer(layer_of("onnx_node", op_type="Erf"), ("x", ["batch", 3]))
+    layer.name, layer.outputs[0] = "after", "z"
+    model.network.layers.append(layer)
+    [problem] = check_shapes(model).problems
+    assert problem.where == f'layers["after"]{field}' and problem.fix
+
+
+def test_attributes_are_checked_when_inputs_are_undefined() -> None:
+    model = one_layer(layer_of("activation", ["nowhere"]))
+    [problem] = check_shapes(model).problems
+    assert problem.where == 'layers["l"].type'
