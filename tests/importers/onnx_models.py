@@ -13,6 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from mlspec._proto import model_pb2
 from mlspec.convert import to_onnx
+from mlspec.spec.validate import find_problems
 
 RNG_SEED = 1234
 
@@ -103,7 +104,8 @@ def run_onnx(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, 
 def assert_export_matches(
     original: onnx.ModelProto, spec: model_pb2.Model, feeds: dict[str, np.ndarray], atol: float = 1e-5
 ) -> dict[str, np.ndarray]:
-    """The imported spec's export yields every original output, equal within `atol`."""
+    """The imported spec is valid and its export yields every original output, equal within `atol`."""
+    assert find_problems(spec) == []
     expected = run_onnx(original, feeds)
     actual = run_onnx(to_onnx(spec), feeds)
     for name, value in expected.items():

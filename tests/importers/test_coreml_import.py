@@ -209,3 +209,85 @@ def test_imported_classifier_trains_within_its_core_ml_limits(tmp_path: Path) ->
     assert result.epoch_losses[-1] < result.epoch_losses[0]
     frozen_before = to_numpy(spec.network.layers[0].convolution.weights)
     assert not np.array_equal(to_numpy(updated.network.layers[0].convolution.weights), frozen_before)
+
+
+def test_layer_family_follows_core_ml_layout(tmp_path: Path) -> None:
+    """batchnorm, leakyReLU, permute, channel-last flatten, dense, embedding, add, scalar multiply,
+    hard sigmoid, concat, reshape and softmax over C, checked against numpy on the builder arrays."""
+    rng = np.random.default_rng(8)
+    gamma, beta = rng.uniform(0.5, 1.5, 2), rng.standard_normal(2)
+    mean, variance = rng.standard_normal(2), rng.uniform(0.5, 1.5, 2)
+    dense = rng.standard_normal((3, 32)).astype(np.float32) * 0.2
+    table = rng.standard_normal((3, 5)).astype(np.float32)  # Core ML: [output_channels, input_dim]
+    builder = NeuralNetworkBuilder(
+        [("x", datatypes.Array(2, 4, 4)), ("ids", datatypes.Array(1))], [("out", None)]
+    )
+    builder.add_batchnorm(
+        "bn", 2, gamma, beta, mean, variance, input_name="x", output_name="bn", epsilon=1e-3
+    )
+    builder.add_activation("leaky", "LEAKYRELU", "bn", "lr", params=[0.1])
+    builder.add_permute("swap", (0, 1, 3, 2), "lr", "pm")
+    builder.add_flatten("flat", 1, "pm", "fl")
+    builder.add_inner_product(
+        "dense",
+        W=dense,
+        b=None,
+        input_channels=32,
+        output_channels=3,
+        has_bias=False,
+        input_name="fl",
+        output_name="ip",
+    )
+    builder.add_embedding(
+        "embed",
+        W=table,
+        b=None,
+        input_dim=5,
+        output_channels=3,
+        has_bias=False,
+        input_name="ids",
+        output_name="emb",
+    )
+    builder.add_elementwise("sum", ["ip", "emb"], "s", mode="ADD")
+    builder.add_elementwise("double", ["s"], "m", mode="MULTIPLY", alpha=2.0)
+    builder.add_activation("hard", "SIGMOID_HARD", "m", "hs", params=[0.3, 0.4])
+    builder.add_elementwise("cat", ["hs", "emb"], "cat", mode="CONCAT")
+    builder.add_reshape("image", "cat", "rs", (6, 1, 1), 0)
+    builder.add_softmax("soft", "rs", "out")
+    save_spec(builder.spec, str(tmp_path / "family.mlmodel"))
+    spec = import_coreml(tmp_path / "family.mlmodel")
+    assert find_problems(spec) == []
+    ids_type = spec.description.inputs[1].type.tensor
+    assert ids_type.dtype == 3  # INT64: the embedding's ids
+    assert kinds(spec) == [
+        "batch_norm",
+        "activation",
+        "transpose",
+        "transpose",
+        "flatten",
+        "inner_product",
+        "embedding",
+        "flatten",
+        "add",
+        "activation",
+        "activation",
+        "concat",
+        "reshape",
+        "softmax",
+    ]
+
+    x = image_batch(4, 2, 4, 4)
+    ids = np.array([[0], [4], [2], [1]], dtype=np.int64)
+    got = run_onnx(to_onnx(spec), {"x": x, "ids": ids})["out"]
+
+    normed = (x - mean[None, :, None, None]) / np.sqrt(variance[None, :, None, None] + 1e-3)
+    normed = normed * gamma[None, :, None, None] + beta[None, :, None, None]
+    leaky = np.where(normed > 0, normed, 0.1 * normed)
+    swapped = leaky.transpose(0, 1, 3, 2)
+    flat = swapped.transpose(0, 2, 3, 1).reshape(4, 32)  # channel-last: H, W, C order
+    embedded = table.T[ids[:, 0]]
+    hard = np.clip(0.3 * (2.0 * (flat @ dense.T + embedded)) + 0.4, 0, 1)
+    joined = np.concatenate([hard, embedded], axis=1)
+    expected = np.exp(joined) / np.exp(joined).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(got.reshape(4, 6), expected, atol=1e-5)
+    assert got.shape == (4, 6, 1, 1)

@@ -288,6 +288,9 @@ def test_unknown_ops_become_frozen_nodes_that_still_run() -> None:
     assert found.count("onnx_node") >= 6
     ops = [layer.onnx_node.op_type for layer in spec.network.layers if layer.HasField("onnx_node")]
     assert {"Pad", "Sqrt", "Abs", "ReduceMean", "Sub", "Mul", "Where"} <= set(ops)
+    pad = next(layer.onnx_node for layer in spec.network.layers if layer.onnx_node.op_type == "Pad")
+    assert [constant.name for constant in pad.constants] == ["pads"]
+    assert [(d.symbol or d.size) for d in pad.output_types[0].shape] == ["batch", 3, 7]
     assert_export_matches(original, spec, {"x": image_batch(2, 3, 4)})
 
 
