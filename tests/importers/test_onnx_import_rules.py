@@ -60,6 +60,38 @@ def test_labels_argument_wins_and_must_match_the_class_count() -> None:
         import_onnx(model, labels=["x", "y"])
 
 
+def test_labels_for_a_model_without_a_final_softmax_are_refused() -> None:
+    b = GraphBuilder()
+    out = b.node("Relu", [b.node("Gemm", ["x", b.random("w", 3, 4)], transB=1)])
+    with pytest.raises(OnnxImportError, match="no graph output is a Softmax"):
+        import_onnx(b.build([("x", FLOAT, ["batch", 4])], [out]), labels=["a", "b", "c"])
+
+
+def test_tf2onnx_style_nhwc_input_and_squeeze_stay_typed() -> None:
+    b = GraphBuilder(opset=13)
+    nchw = b.node("Transpose", ["input_1"], perm=[0, 3, 1, 2])
+    conv = b.node("Relu", [b.node("Conv", [nchw, b.random("k", 4, 3, 3, 3)], auto_pad="VALID")])
+    pooled = b.node("GlobalAveragePool", [conv])
+    squeezed = b.node("Squeeze", [pooled, b.ints("axes", [2, 3])])
+    dense = b.node("Add", [b.node("MatMul", [squeezed, b.random("w", 4, 2)]), b.random("bias", 2)])
+    model = b.build(
+        [("input_1", FLOAT, ["unk__6", 5, 5, 3])], [b.node("Softmax", [dense])], output_names=["dense"]
+    )
+    spec = import_onnx(model)
+    assert kinds(spec) == [
+        "transpose",
+        "convolution",
+        "activation",
+        "pooling",
+        "reshape",
+        "inner_product",
+        "softmax",
+    ]
+    assert list(spec.network.layers[4].reshape.target_shape) == [4]
+    assert spec.description.inputs[0].type.tensor.shape[0].symbol == "unk__6"
+    assert_export_matches(model, spec, {"input_1": image_batch(2, 5, 5, 3)})
+
+
 def test_round_trip_through_export_keeps_outputs_labels_and_kinds() -> None:
     builder = NetworkBuilder(class_labels=["no", "yes"])
     builder.add_input("features", [5])

@@ -41,6 +41,11 @@ def import_onnx(
     model = model_pb2.Model(spec_version=SPEC_VERSION)
     _describe_inputs(model, session, where)
     classifier = find_classifier(prepared, labels, where)
+    if classifier is None and labels is not None:
+        raise OnnxImportError(
+            f"{where}: class labels were given, but no graph output is a Softmax over [batch, classes], "
+            "so the model is not a classifier; import it without labels"
+        )
     skipped = {id(node) for node in classifier.label_nodes} if classifier else set()
     _map_nodes(model, session, skipped)
     _describe_outputs(model, session, classifier)

@@ -83,6 +83,25 @@ def _reshape(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
     return [layer]
 
 
+def _squeeze_like(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
+    """Squeeze/Unsqueeze that leave the batch alone are reshapes to the inferred output shape
+    (tf2onnx squeezes [N, C, 1, 1] to [N, C] after global pooling)."""
+    axes = ctx.ints(1) if ctx.input(1) else None
+    out_dims = ctx.graph.dims(ctx.node.output[0])
+    rank = len(out_dims) if out_dims is not None else None
+    if axes is None or rank is None or not ctx.is_activation(0) or out_dims is None:
+        return None
+    touched_rank = rank if ctx.node.op_type == "Unsqueeze" else (ctx.rank(0) or 0)
+    if any(axis % max(touched_rank, 1) == 0 for axis in axes):
+        return None
+    target = [d for d in out_dims[1:] if isinstance(d, int)]
+    if len(target) != rank - 1:
+        return None
+    layer = ctx.layer()
+    layer.reshape.target_shape[:] = target
+    return [layer]
+
+
 def _transpose(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
     rank = ctx.rank(0)
     perm = ctx.attr("perm", None)
@@ -124,6 +143,8 @@ MAPPERS: dict[str, Mapper] = {
     "Flatten": _flatten,
     "Reshape": _reshape,
     "Transpose": _transpose,
+    "Squeeze": _squeeze_like,
+    "Unsqueeze": _squeeze_like,
     "Concat": _concat,
     "Dropout": _dropout,
 }
