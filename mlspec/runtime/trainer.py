@@ -53,6 +53,12 @@ class Trainer:
     Overrides are keyed by the names in docs/ARCHITECTURE.md (learning_rate, mini_batch_size,
     epochs, shuffle, seed, momentum, nesterov, beta1, beta2, eps, weight_decay, clip_norm,
     clip_value); `lr` and `batch_size` are accepted as aliases.
+
+    The seed drives the shuffle order and, through the converted graph, dropout masks: ORT
+    seeds each dropout node when the session is built, so `from_spec` converts with the
+    overridden seed, while `from_artifacts` can change only the shuffle order. For the same
+    reason a resumed run restarts the dropout generators; resume is exact for networks
+    without dropout and statistically equivalent for those with it.
     """
 
     def __init__(
@@ -95,7 +101,7 @@ class Trainer:
         else:
             out_dir = Path(work_dir)
             out_dir.mkdir(parents=True, exist_ok=True)
-        manifest = to_training_artifacts(spec, out_dir)
+        manifest = to_training_artifacts(_seeded(spec, params.seed), out_dir)
         return cls(
             out_dir,
             manifest=manifest,
@@ -118,7 +124,9 @@ class Trainer:
         if spec is None:
             return cls(directory, manifest=manifest, table=table, hyperparameters=params)
         model, spec_path = _read_spec(spec)
-        digest = hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()
+        baked_seed = manifest.hyperparameters["seed"].default if "seed" in manifest.hyperparameters else 0
+        converted = _seeded(model, int(baked_seed))
+        digest = hashlib.sha256(converted.SerializeToString(deterministic=True)).hexdigest()
         if digest != manifest.spec_sha256:
             raise MlspecError(
                 f"{directory}: these artifacts were converted from a different spec than "
@@ -279,3 +287,16 @@ def _read_spec(source: ModelSource) -> tuple[model_pb2.Model, Path | None]:
         return copy, None
     path = Path(source)
     return load(path), path
+
+
+def _seeded(spec: model_pb2.Model, seed: int) -> model_pb2.Model:
+    """The spec to convert: dropout masks are seeded at conversion, so an overridden seed goes in.
+
+    Only the converted copy changes; write-back still targets the caller's spec.
+    """
+    if not spec.update_parameters.HasField("seed") or spec.update_parameters.seed.default_value == seed:
+        return spec
+    converted = model_pb2.Model()
+    converted.CopyFrom(spec)
+    converted.update_parameters.seed.default_value = seed
+    return converted

@@ -53,6 +53,20 @@ def test_same_seed_gives_bitwise_identical_weights_and_another_seed_does_not() -
     assert any(not np.array_equal(first[name], other[name]) for name in first)
 
 
+def test_seed_also_drives_dropout_masks() -> None:
+    builder = NetworkBuilder.edit(classifier(hidden=8))
+    builder.insert_after("relu", "dropout", "drop", rate=0.5)
+    spec = builder.spec
+
+    def weights(seed: int) -> npt.NDArray[np.float32]:
+        trainer = Trainer.from_spec(spec, shuffle=False, seed=seed)
+        trainer.train((X, Y))
+        return trainer.parameters()["fc.weights"]
+
+    assert np.array_equal(weights(3), weights(3))
+    assert not np.array_equal(weights(3), weights(4))  # same order: only the masks differ
+
+
 def test_shuffle_off_keeps_the_given_order_and_shuffle_follows_the_seed() -> None:
     provider = Recording()
     trainer = Trainer.from_spec(classifier(), shuffle=False, epochs=2, mini_batch_size=4)
