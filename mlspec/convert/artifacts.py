@@ -53,8 +53,7 @@ def to_training_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str
     plan = plan_optimizer(model)
     trainable = list(build.trainable)
     initializers = {tensor.name: tensor for tensor in build.onnx_model.graph.initializer}
-    base = onnx.ModelProto()
-    base.CopyFrom(build.onnx_model)
+    base = build.onnx_model  # ours alone, so extended in place rather than copied (it holds every weight)
     base.graph.initializer.extend(state_initializers(plan, {name: initializers[name] for name in trainable}))
     frozen = [*build.frozen_stateful, *state_names(plan, trainable)]
     running = dict(build.running_stat_outputs)
@@ -72,7 +71,7 @@ def to_training_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str
         evaluation = finish_eval_model(
             onnx.load(os.fspath(staging / EVAL_MODEL)),
             running_outputs=list(running.values()),
-            model_outputs=list(build.onnx_model.graph.output),
+            model_outputs=list(base.graph.output),
             dropout_mode_inputs=list(build.dropout_mode_inputs),
         )
         opset = next(o.version for o in base.opset_import if o.domain in ("", "ai.onnx"))
