@@ -1,14 +1,15 @@
-"""Loss and accuracy over a whole data source through the eval model.
+"""Loss and accuracy through the eval model, and predictions through the inference model.
 
-The eval model runs with inference semantics (dropout off, batch norm on running statistics),
-so the batch size only affects speed; the loss is the example-weighted mean of batch means,
-which is the mean over every example.
+Both run with inference semantics (dropout off, batch norm on running statistics), so the batch
+size only affects speed and memory; the loss is the example-weighted mean of batch means, which
+is the mean over every example. Data is taken in chunks so a provider bigger than memory works.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -61,3 +62,14 @@ def evaluate_source(
     return EvaluationResult(
         loss=loss_sum / count, accuracy=correct / count if accuracy is not None else None, count=count
     )
+
+
+def predict_source(
+    run: Callable[[Mapping[str, npt.NDArray[np.generic]]], Mapping[str, npt.NDArray[Any]]], source: DataSource
+) -> dict[str, npt.NDArray[Any]]:
+    """Every output of `run` over the whole source, chunk by chunk, joined along the batch axis."""
+    parts: dict[str, list[npt.NDArray[Any]]] = {}
+    for selection in epoch_batches(len(source), EVAL_BATCH, None):
+        for name, value in run(source.batch(selection)).items():
+            parts.setdefault(name, []).append(value)
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}

@@ -26,10 +26,10 @@ from mlspec._proto import model_pb2
 from mlspec.convert import to_onnx
 from mlspec.convert.artifacts import to_training_artifacts
 from mlspec.convert.manifest import Manifest
-from mlspec.convert.ort_backend import TrainingSession, run_inference
+from mlspec.convert.ort_backend import InferenceModel, TrainingSession
 from mlspec.runtime import checkpoints
 from mlspec.runtime.data import DataSource, as_source
-from mlspec.runtime.evaluation import accuracy_source, evaluate_source
+from mlspec.runtime.evaluation import accuracy_source, evaluate_source, predict_source
 from mlspec.runtime.events import Callback, TrainingContext
 from mlspec.runtime.features import FeatureSpec, features_from_manifest, inputs_only
 from mlspec.runtime.hyperparams import (
@@ -197,8 +197,8 @@ class Trainer:
     def predict(self, data: object) -> dict[str, npt.NDArray[Any]]:
         """Outputs of the inference model (the spec's outputs) with the current weights."""
         source = as_source(data, inputs_only(self._features), where="prediction data")
-        model = to_onnx(self.updated_model()).SerializeToString()
-        return run_inference(model, source.batch(slice(None)))
+        model = InferenceModel(to_onnx(self.updated_model()).SerializeToString())
+        return predict_source(model.run, source)
 
     def parameters(self) -> dict[str, npt.NDArray[np.float32]]:
         """The trained tensors and batch-norm running statistics, by "{layer}.{field}"."""

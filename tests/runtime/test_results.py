@@ -97,3 +97,26 @@ def test_artifacts_need_their_own_spec_for_write_back(tmp_path: Path) -> None:
     paired = Trainer.from_artifacts(tmp_path / "artifacts", spec=spec)
     paired.train((X, Y))
     validate(paired.updated_model())
+
+
+class Images:
+    """A provider yielding one example at a time, as data too big for memory would."""
+
+    def __init__(self, x: npt.NDArray[np.float32]) -> None:
+        self.x = x
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def example(self, index: int) -> dict[str, npt.NDArray[np.float32]]:
+        return {"x": self.x[index]}
+
+
+def test_predict_takes_a_provider_in_chunks_and_matches_array_input() -> None:
+    x, _ = blobs(300, seed=9)  # more than one inference chunk
+    trainer = Trainer.from_spec(classifier())
+    from_provider = trainer.predict(Images(x))
+    from_arrays = trainer.predict({"x": x})
+    assert from_provider["probs"].shape == (300, 3)
+    np.testing.assert_array_equal(from_provider["probs"], from_arrays["probs"])
+    assert list(from_provider["label"]) == list(from_arrays["label"])
