@@ -24,6 +24,7 @@ import numpy as np
 import onnx
 import onnxruntime
 
+from mlspec.convert.artifact_graphs import MAX_IR_VERSION
 from mlspec.convert.manifest import Manifest
 from mlspec.convert.optimizers import hyper_value
 from mlspec.spec.atomic import write_with_atomic
@@ -44,7 +45,6 @@ import onnxruntime.training.api as ort_api  # noqa: E402
 import onnxruntime.training.artifacts as ort_artifacts  # noqa: E402
 from onnxruntime.training import onnxblock  # noqa: E402
 
-MAX_IR_VERSION = 10
 _ERRORS_ONLY = 3
 LR_PROPERTY = "mlspec.learning_rate"
 SETTING_PROPERTY_PREFIX = "mlspec.setting."
