@@ -25,7 +25,7 @@ class CnnWeights:
     dense_bias: np.ndarray
 
 
-def cnn_classifier(path: Path, *, adam: bool = True) -> tuple[Any, CnnWeights]:
+def cnn_classifier(path: Path) -> tuple[Any, CnnWeights]:
     """image [3, 6, 6] -> conv 3x3 same -> relu -> max pool 2 -> flatten -> dense -> softmax."""
     rng = np.random.default_rng(11)
     weights = CnnWeights(
@@ -72,15 +72,10 @@ def cnn_classifier(path: Path, *, adam: bool = True) -> tuple[Any, CnnWeights]:
     builder.set_class_labels(LABELS)
     builder.make_updatable(["dense", "conv"])
     builder.set_categorical_cross_entropy_loss("lossLayer", input="labelProbability")
-    if adam:
-        params = AdamParams(lr=0.01, batch=4, beta1=0.85, beta2=0.995, eps=1e-7)
-        params.set_batch(4, [2, 4, 8])
-        params.set_lr(0.01, 0.0001, 0.5)
-        builder.set_adam_optimizer(params)
-    else:
-        sgd = SgdParams(lr=0.05, batch=4, momentum=0.5)
-        sgd.set_batch(4, [2, 4])
-        builder.set_sgd_optimizer(sgd)
+    params = AdamParams(lr=0.01, batch=4, beta1=0.85, beta2=0.995, eps=1e-7)
+    params.set_batch(4, [2, 4, 8])
+    params.set_lr(0.01, 0.0001, 0.5)
+    builder.set_adam_optimizer(params)
     builder.set_epochs(6, [1, 6, 20])
     builder.set_shuffle(seed=7)
     builder.spec.description.trainingInput[0].shortDescription = "Example image"

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from coremltools.models import datatypes
-from coremltools.models.neural_network import NeuralNetworkBuilder
+from coremltools.models.neural_network import NeuralNetworkBuilder, SgdParams
 from coremltools.models.utils import save_spec
 
 from mlspec._proto import model_pb2
@@ -291,3 +291,51 @@ def test_layer_family_follows_core_ml_layout(tmp_path: Path) -> None:
     expected = np.exp(joined) / np.exp(joined).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(got.reshape(4, 6), expected, atol=1e-5)
     assert got.shape == (4, 6, 1, 1)
+
+
+def test_sgd_classifier_with_int_labels_and_a_separate_probability_blob(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    weights = rng.standard_normal((3, 4)).astype(np.float32)
+    builder = NeuralNetworkBuilder([("x", datatypes.Array(4))], [("scores", None)], mode="classifier")
+    builder.add_inner_product(
+        "dense",
+        W=weights,
+        b=None,
+        input_channels=4,
+        output_channels=3,
+        has_bias=False,
+        input_name="x",
+        output_name="z",
+    )
+    builder.add_softmax("softmax", "z", "softmax_out")
+    builder.set_class_labels([10, 20, 30], predicted_feature_name="digit", prediction_blob="softmax_out")
+    builder.make_updatable(["dense"])
+    builder.set_categorical_cross_entropy_loss("ce", input="softmax_out")
+    sgd = SgdParams(lr=0.2, batch=2, momentum=0.5)
+    sgd.set_batch(2, [1, 2])
+    builder.set_sgd_optimizer(sgd)
+    builder.set_epochs(2)
+    save_spec(builder.spec, str(tmp_path / "digits.mlmodel"))
+    spec = import_coreml(tmp_path / "digits.mlmodel")
+    assert find_problems(spec) == []
+    assert class_labels(spec) == [10, 20, 30]
+    assert spec.network.layers[-1].outputs == ["scores"]  # the blob takes the output's name
+    assert spec.classifier.predicted_probabilities_name == "scores"
+    (loss,) = spec.update_parameters.loss_layers
+    # coremltools treats a loss on the blob as a plain one: an int32 [1] class-index target.
+    assert (loss.input, loss.target) == ("scores", "softmax_out_true")
+    target = next(f for f in spec.description.training_inputs if f.name == "softmax_out_true")
+    assert target.type.HasField("int64_type")
+    sgd_spec = spec.update_parameters.optimizer.sgd
+    assert sgd_spec.momentum.default_value == 0.5 and (
+        sgd_spec.momentum.range.min,
+        sgd_spec.momentum.range.max,
+    ) == (0, 1)
+    assert list(sgd_spec.mini_batch_size.set.values) == [1, 2]
+    assert list(spec.update_parameters.epochs.set.values) == [2]  # Core ML's "only the default"
+    x = image_batch(5, 4)
+    outputs = run_onnx(to_onnx(spec), {"x": x})
+    logits = x @ weights.T
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(outputs["scores"], expected, atol=1e-5)
+    assert outputs["digit"].tolist() == [[10, 20, 30][i] for i in expected.argmax(axis=1)]
