@@ -25,8 +25,9 @@ Keys (format_version 1):
 - ``loss_output``: the loss tensor's name in both the training and eval models (output 0).
 - ``trainable`` / ``frozen``: ``{name, layer, field}`` per checkpoint parameter. ``frozen``
   holds batch-norm running statistics, which the write-back updates.
-- ``running_stat_writeback``: ``{parameter, output_index}`` pairs: after each training step the
-  training model's output at ``output_index`` is copied into ``parameter``.
+- ``running_stat_writeback``: ``{parameter, output, output_index}``: after each training step
+  the training model's output ``output`` (at position ``output_index`` of what Module returns,
+  the loss being 0) is copied into the checkpoint parameter ``parameter``.
 - ``training_outputs``: every training-model output name after the loss, in order.
 - ``eval_outputs``: the eval model's outputs: the loss, then model outputs with inference semantics.
 - ``optimizer``: ``kind`` (``sgd``, ``adam``, ``adamw``); ``ort_kind`` (``sgd`` or ``adamw``,
@@ -102,6 +103,7 @@ class ParameterRef:
 @dataclass(frozen=True)
 class WriteBack:
     parameter: str
+    output: str
     output_index: int
 
 

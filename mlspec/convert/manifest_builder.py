@@ -54,7 +54,7 @@ def build_manifest(parts: ManifestParts) -> Manifest:
     owners = _tensor_owners(model)
     targets = {entry.target for entry in parts.losses}
     writeback = [
-        WriteBack(parameter=name, output_index=parts.training_outputs.index(output))
+        WriteBack(parameter=name, output=output, output_index=parts.training_outputs.index(output))
         for name, output in parts.running.items()
     ]
     stock_needs = _needs_mlspec_runtime(model, parts, writeback)

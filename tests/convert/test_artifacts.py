@@ -94,10 +94,17 @@ def test_manifest_of_a_batch_norm_model_lists_write_back_and_baked_settings(tmp_
         ("bn.running_mean", "bn", "running_mean"),
         ("bn.running_variance", "bn", "running_variance"),
     ]
-    indices = {w.parameter: w.output_index for w in manifest.running_stat_writeback}
     outputs = [o.name for o in onnx.load(os.fspath(tmp_path / "a" / "training_model.onnx")).graph.output]
-    assert set(indices) == {"bn.running_mean", "bn.running_variance"}
-    assert all(outputs[index] == manifest.training_outputs[index - 1] for index in indices.values())
+    assert {w.parameter for w in manifest.running_stat_writeback} == {
+        "bn.running_mean",
+        "bn.running_variance",
+    }
+    for writeback in manifest.running_stat_writeback:
+        assert (
+            outputs[writeback.output_index]
+            == writeback.output
+            == manifest.training_outputs[writeback.output_index - 1]
+        )
     eval_outputs = [o.name for o in onnx.load(os.fspath(tmp_path / "a" / "eval_model.onnx")).graph.output]
     assert eval_outputs == manifest.eval_outputs == [manifest.loss_output, "y"]
     assert manifest.optimizer.model_settings == {
