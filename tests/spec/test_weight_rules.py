@@ -128,3 +128,14 @@ def test_layer_attributes(kind: str, field: str, value: float) -> None:
     setattr(getattr(layer, kind), field, value)
     model.network.layers.append(layer)
     assert_problem(model, f'layers["extra"].{field}', f"{field} {value:g}")
+
+
+def test_onnx_node_inputs_name_layer_inputs_or_constants() -> None:
+    model = classifier(updatable=False)
+    node = model.network.layers.add(name="node", inputs=["probs"], outputs=["scaled"]).onnx_node
+    node.op_type = "Mul"
+    node.constants.add(name="scale").tensor.CopyFrom(weights(3))
+    node.node_inputs.extend(["probs", "scale", ""])
+    assert find_problems(model) == []
+    node.node_inputs.append("ghost")
+    assert_problem(model, 'layers["node"].onnx_node.node_inputs', '"ghost"')

@@ -28,7 +28,7 @@ def check(context: Context) -> list[Problem]:
         if kind is None:
             continue
         if kind == "onnx_node":
-            problems += _onnx_constants(layer.onnx_node, where)
+            problems += _onnx_node(layer.onnx_node, layer.inputs, where)
             continue
         problems += _attributes(layer, where)
         expected, optional, forbidden = _expected(layer)
@@ -167,7 +167,7 @@ def _storage(tensor: tensor_pb2.Tensor, where: str) -> list[Problem]:
     return []
 
 
-def _onnx_constants(node: layers_pb2.OnnxNodeLayer, where: str) -> list[Problem]:
+def _onnx_node(node: layers_pb2.OnnxNodeLayer, layer_inputs: Sequence[str], where: str) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
     for index, constant in enumerate(node.constants):
@@ -182,6 +182,16 @@ def _onnx_constants(node: layers_pb2.OnnxNodeLayer, where: str) -> list[Problem]
         problems += _storage(constant.tensor, at)
     if not node.op_type:
         problems.append(Problem(f"{where}.onnx_node.op_type", "is empty", "give the ONNX operator type"))
+    known = seen | set(layer_inputs)
+    for name in node.node_inputs:
+        if name and name not in known:
+            problems.append(
+                Problem(
+                    f"{where}.onnx_node.node_inputs",
+                    f'"{name}" is neither a layer input nor a constant of the node',
+                    "list it in the layer's inputs, add it as a constant, or leave it empty if optional",
+                )
+            )
     return problems
 
 
