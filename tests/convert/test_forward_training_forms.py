@@ -18,7 +18,7 @@ from mlspec.convert import GraphBuild, build_graph
 from mlspec.reference import evaluate
 from mlspec.spec.weights import to_numpy
 from tests.convert.forward_check import assert_close, check_contract, run_onnx
-from tests.convert.spec_factory import add_loss, layer, network
+from tests.convert.spec_factory import add_loss, layer, network, padding
 
 F32 = np.float32
 ActivationType = layers_pb2.ActivationLayer.ActivationType
@@ -232,3 +232,34 @@ def test_dropout_masks_follow_the_spec_seed() -> None:
     again = run_onnx(build_graph(model, training=True).onnx_model, {"x": x})
     np.testing.assert_array_equal(first["d1"], again["d1"])
     assert not np.array_equal(first["d1"] == 0, first["d2"] == 0)
+
+
+AVERAGE_WINDOWS = [
+    ("valid", False, False),
+    ("explicit", False, False),
+    ("explicit", True, False),
+    ("same", False, True),
+    ("same", True, True),
+]
+
+
+@pytest.mark.parametrize(("pad", "include_pad", "symbolic"), AVERAGE_WINDOWS)
+def test_average_pool_on_a_training_path_is_a_depthwise_conv_matching_reference(
+    pad: str, include_pad: bool, symbolic: bool
+) -> None:
+    rng = np.random.default_rng(len(pad) + include_pad)
+    chosen = padding("explicit", pads=[1, 0, 1, 1]) if pad == "explicit" else padding(pad)
+    window: dict[str, Any] = {"kernel_shape": [2, 3], "strides": [2, 2], "padding": chosen}
+    pool = layer(
+        "pooling",
+        "pool",
+        ["conv"],
+        type=layers_pb2.PoolingLayer.AVERAGE,
+        count_include_pad=include_pad,
+        **window,
+    )
+    spatial: list[Any] = ["h", "w"] if symbolic else [7, 8]
+    model = network({"x": ["batch", 2, *spatial]}, [conv("conv", "x", 2, rng), pool])
+    add_loss(model, "pool", ["batch", 3, "ph", "pw"])
+    build, _ = training_forward(model, {"x": rng.normal(size=(3, 2, 7, 8)).astype(F32)})
+    assert "AveragePool" not in op_types(build)

@@ -9,6 +9,10 @@ gradient (NaN from an overflowing discarded branch, a wrong Clip bound) fails he
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,7 @@ from mlspec.convert import build_graph, to_training_artifacts
 from mlspec.convert.ort_backend import TrainingSession
 from mlspec.reference import evaluate
 from mlspec.spec.hyper import double_parameter, int_parameter
-from tests.convert.spec_factory import add_loss, feature, layer, network
+from tests.convert.spec_factory import add_loss, feature, layer, network, padding
 
 F32 = np.float32
 Activation = layers_pb2.ActivationLayer
@@ -130,3 +134,143 @@ def test_frozen_batch_norm_passes_gradients(tmp_path: Path) -> None:
     model = trainable_model(layers, [1, 3, 3], [8])
     x = rng.normal(size=(4, 1, 3, 3)).astype(F32)
     assert_gradients_match(model, {"x": x, "flat_target": rng.normal(size=(4, 8)).astype(F32)}, tmp_path)
+
+
+def _after_dense(*after: layers_pb2.Layer, width: int = 4, out: int = 4) -> Any:
+    """fc (3 -> width, updatable) followed by `after`; the last layer's output has `out` features."""
+    return lambda rng: ([dense(rng, 3, width, scale=1.0), *after], [3], [out])
+
+
+def _activation(kind: str, **fields: Any) -> Any:
+    return _after_dense(
+        layer("activation", "act", ["fc"], type=Activation.ActivationType.Value(kind), **fields)
+    )
+
+
+def _after_conv(*after: layers_pb2.Layer, out: int) -> Any:
+    """conv (1 -> 2 channels, 2x2 kernel, updatable) on 5x5 images followed by `after`, then flatten."""
+    return lambda rng: (
+        [conv_layer(rng), *after, layer("flatten", "flat", [after[-1].name])],
+        [1, 5, 5],
+        [out],
+    )
+
+
+MAX, AVERAGE = layers_pb2.PoolingLayer.MAX, layers_pb2.PoolingLayer.AVERAGE
+WINDOW: dict[str, Any] = {"kernel_shape": [2, 2], "strides": [2, 2], "padding": padding("same")}
+EXPLICIT_WINDOW: dict[str, Any] = {
+    "kernel_shape": [2, 2],
+    "strides": [2, 2],
+    "padding": padding("explicit", pads=[1] * 4),
+}
+GLOBAL: dict[str, Any] = {"global": True}  # a Python keyword, so passed through a dict
+# Kinds on a training path, emitted as plain ops or (average pooling) rewritten, that must train.
+PLAIN_PATHS: dict[str, Any] = {
+    "relu": _activation("RELU"),
+    "leaky_relu": _activation("LEAKY_RELU", alpha=0.2),
+    "sigmoid": _activation("SIGMOID"),
+    "tanh": _activation("TANH"),
+    "gelu": _activation("GELU"),
+    "gelu_tanh": _activation("GELU", approximate_tanh=True),
+    "linear": _activation("LINEAR", alpha=-1.5, beta=0.3),
+    "clip": _activation("CLIP", alpha=-0.5, beta=0.8),
+    "softmax": _after_dense(layer("softmax", "sm", ["fc"])),
+    "layer_norm": _after_dense(
+        layer(
+            "layer_norm",
+            "ln",
+            ["fc"],
+            normalized_shape=[4],
+            epsilon=1e-5,
+            gamma=np.array([1.0, 2, 3, 4], F32),
+            beta=np.full(4, 0.5, F32),
+        )
+    ),
+    "multiply": _after_dense(layer("multiply", "square", ["fc", "fc"])),
+    "transpose": _after_dense(
+        layer("reshape", "grid", ["fc"], target_shape=[2, 3]),
+        layer("transpose", "swap", ["grid"], perm=[0, 2, 1]),
+        layer("flatten", "flat", ["swap"]),
+        width=6,
+        out=6,
+    ),
+    "max_pool": _after_conv(layer("pooling", "pool", ["conv"], type=MAX, **WINDOW), out=8),
+    "average_pool": _after_conv(layer("pooling", "pool", ["conv"], type=AVERAGE, **WINDOW), out=8),
+    "average_pool_padding_excluded": _after_conv(
+        layer("pooling", "pool", ["conv"], type=AVERAGE, **EXPLICIT_WINDOW), out=18
+    ),
+    "average_pool_padding_counted": _after_conv(
+        layer("pooling", "pool", ["conv"], type=AVERAGE, count_include_pad=True, **EXPLICIT_WINDOW), out=18
+    ),
+    "global_average_pool": _after_conv(layer("pooling", "pool", ["conv"], type=AVERAGE, **GLOBAL), out=2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PLAIN_PATHS))
+def test_kinds_on_a_training_path_pass_gradients(case: str, tmp_path: Path) -> None:
+    rng = np.random.default_rng(len(case))
+    layers, input_dims, output_dims = PLAIN_PATHS[case](rng)
+    model = trainable_model(layers, input_dims, output_dims)
+    output = layers[-1].outputs[0]
+    feeds = {
+        "x": rng.normal(size=(4, *input_dims)).astype(F32),
+        f"{output}_target": rng.normal(size=(4, *output_dims)).astype(F32),
+    }
+    assert_gradients_match(model, feeds, tmp_path)
+
+
+_AVERAGE_POOL_TRAINING = """
+import os, sys, tempfile
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+import mlspec.convert.ort_backend  # makes onnxruntime.training importable without torch
+from onnxruntime.training import artifacts
+from onnxruntime.training.api import CheckpointState, Module
+
+def train_step(batch):
+    weights = numpy_helper.from_array(np.ones((2, 1, 2, 2), np.float32), "W")
+    nodes = [
+        helper.make_node("Conv", ["x", "W"], ["c"], kernel_shape=[2, 2]),
+        helper.make_node("AveragePool", ["c"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Flatten", ["p"], ["y"]),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 1, 5, 5])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 8])
+    graph = helper.make_graph(nodes, "g", [x], [y], [weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
+    out = tempfile.mkdtemp()
+    loss, optimizer = artifacts.LossType.MSELoss, artifacts.OptimType.SGD
+    artifacts.generate_artifacts(model, requires_grad=["W"], frozen_params=[], loss=loss,
+                                 optimizer=optimizer, artifact_directory=out)
+    state = CheckpointState.load_checkpoint(os.path.join(out, "checkpoint"))
+    module = Module(os.path.join(out, "training_model.onnx"), state, os.path.join(out, "eval_model.onnx"))
+    module.train()
+    module(np.ones((4, 1, 5, 5), np.float32), np.zeros((4, 8), np.float32))
+
+train_step(4)
+print("fixed batch trains", flush=True)
+train_step("batch")
+print("symbolic batch trains", flush=True)
+"""
+
+
+def test_ort_average_pool_gradient_dies_with_a_symbolic_batch(tmp_path: Path) -> None:
+    """Why average pooling is rewritten: the plain op's gradient kills the process (SIGFPE).
+
+    If a future onnxruntime-training fixes this, this test fails and the rewrite can go.
+    """
+    script = tmp_path / "average_pool_training.py"
+    script.write_text(_AVERAGE_POOL_TRAINING)
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert "fixed batch trains" in result.stdout, result.stderr[-2000:]
+    assert "symbolic batch trains" not in result.stdout
+    assert result.returncode == -signal.SIGFPE

@@ -1,6 +1,12 @@
-"""Emitter for max and average pooling, windowed or global."""
+"""Emitter for max and average pooling, windowed or global, with their training-path rewrites."""
 
 from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from onnx import numpy_helper
 
 from mlspec._proto import layers_pb2
 from mlspec.convert.emitters.context import EmitContext, where
@@ -29,6 +35,8 @@ def emit_pooling(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     padding = padding_attributes(ctx, layer, params.padding, kernel=kernel, strides=strides, dilations=ones)
     if is_max:
         ctx.node(layer, "MaxPool", [source], [target], kernel_shape=kernel, strides=strides, **padding)
+    elif ctx.needs_gradient(layer):
+        _average_as_conv(ctx, layer, kernel, window={"kernel_shape": kernel, "strides": strides, **padding})
     else:
         ctx.node(
             layer,
@@ -60,3 +68,43 @@ def _global_max_as_window(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
         step="global_max_rewrite",
         kernel_shape=spatial,
     )
+
+
+def _average_as_conv(
+    ctx: EmitContext, layer: layers_pb2.Layer, kernel: list[int], window: dict[str, Any]
+) -> None:
+    """Average pooling as a depthwise Conv with constant weights.
+
+    onnxruntime-training 1.19.2 kills the process (SIGFPE) in the AveragePool gradient when the
+    batch dimension is symbolic, which is how specs declare it; Conv's gradient has no such
+    problem. Sums over each window divided by the number of real cells in it reproduce
+    count_include_pad=false at padded edges; that count comes from convolving ones, so it also
+    holds when the spatial sizes are only known at run time.
+    """
+    dims = ctx.dims(layer.inputs[0])
+    channels = dims[1] if dims is not None and len(dims) > 2 else None
+    if not isinstance(channels, int):
+        raise MlspecError(
+            f"{where(layer)}: average pooling on a training path is emitted as a depthwise convolution, "
+            f"which needs a known channel count, but the input is {format_dims(dims)}"
+        )
+    source, target = layer.inputs[0], layer.outputs[0]
+    window = {**window, "group": channels}
+    ones_kernel = np.ones((channels, 1, *kernel), dtype=np.float32)
+    padded = "auto_pad" in window or any(window.get("pads", []))
+    if layer.pooling.count_include_pad or not padded:
+        mean_kernel = ctx.constant(layer, "mean_kernel", ones_kernel / math.prod(kernel))
+        ctx.node(layer, "Conv", [source, mean_kernel], [target], step="average_as_conv", **window)
+        return
+    sum_kernel = ctx.constant(layer, "sum_kernel", ones_kernel)
+    names = {
+        step: ctx.tensor(layer, step) for step in ("window_sums", "input_shape", "ones", "window_counts")
+    }
+    ctx.node(layer, "Conv", [source, sum_kernel], [names["window_sums"]], step="window_sums", **window)
+    ctx.node(layer, "Shape", [source], [names["input_shape"]], step="input_shape")
+    one = numpy_helper.from_array(np.ones(1, dtype=np.float32))
+    ctx.node(layer, "ConstantOfShape", [names["input_shape"]], [names["ones"]], step="ones", value=one)
+    ctx.node(
+        layer, "Conv", [names["ones"], sum_kernel], [names["window_counts"]], step="window_counts", **window
+    )
+    ctx.node(layer, "Div", [names["window_sums"], names["window_counts"]], [target], step="average")
