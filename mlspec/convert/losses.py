@@ -5,12 +5,13 @@ fixed output name (ORT's own loss blocks draw names from a process-wide counter,
 make the manifest depend on how many models a process converted before). Only ops with CPU
 gradients in onnxruntime-training 1.19.2 are used, in numerically stable forms:
 
-- categorical cross-entropy on logits x (classes on the last axis), int64 class indices y:
-  mean(-log_softmax(x)[y]) through SoftmaxCrossEntropyLoss. On probabilities p made by a softmax
-  in the graph, the same formula runs on that softmax's logits (no log of a rounded probability).
-  On other probabilities: mean(-log(max(p[y], PROBABILITY_FLOOR))).
+- categorical cross-entropy on logits x [batch, classes] with int64 class indices y ([batch] or
+  [batch, 1]): mean(-log_softmax(x)[y]) through SoftmaxCrossEntropyLoss. On probabilities, which
+  validation requires to come from a softmax, the same formula runs on that softmax's logits, so
+  no log is taken of a probability rounded to 0.
 - mean squared error: mean((x - t)^2).
-- binary cross-entropy on probabilities: -mean(t log(max(p, floor)) + (1 - t) log(max(1 - p, floor)));
+- binary cross-entropy on probabilities: -mean(t log(max(p, PROBABILITY_FLOOR))
+  + (1 - t) log(max(1 - p, PROBABILITY_FLOOR)));
   on logits: mean(max(x, 0) - x t + log(1 + exp(-|x|))).
 - L1: mean(|x - t|).
 - Huber(delta, 0 meaning 1): with a = |x - t| and q = min(a, delta): mean(q^2 / 2 + delta (a - q)),
@@ -30,7 +31,6 @@ from onnx import TensorProto, helper, numpy_helper
 from mlspec._proto import model_pb2, tensor_pb2, training_pb2
 from mlspec.convert.manifest import LossEntry
 from mlspec.spec.errors import MlspecError
-from mlspec.spec.shapes import infer_shapes
 
 LOSS_OUTPUT = "mlspec.loss"
 PROBABILITY_FLOOR = 1e-12
@@ -82,7 +82,6 @@ def build_losses(model: model_pb2.Model, logits_of: Mapping[str, str]) -> LossGr
     losses = list(model.update_parameters.loss_layers)
     if not losses:
         raise MlspecError("update_parameters.loss_layers: an updatable model needs at least one loss")
-    shapes = infer_shapes(model)
     targets = {feature.name: feature for feature in model.description.training_inputs}
     result = LossGraph()
     terms: list[str] = []
@@ -98,10 +97,9 @@ def build_losses(model: model_pb2.Model, logits_of: Mapping[str, str]) -> LossGr
             raise MlspecError(
                 f"{where}.target: {loss.target!r} is not a training input; training inputs: {names}"
             )
-        rank = shapes[loss.input].rank if loss.input in shapes else None
         build = _Builder(result, f"loss/{loss.name or index}")
         if kind == "categorical_cross_entropy":
-            value = _cross_entropy(build, loss, logits_of, rank, where)
+            value = _cross_entropy(build, loss, logits_of, feature, where)
             result.target_inputs.append(_target_value_info(feature, integer=True, where=where))
         else:
             value = _ELEMENTWISE[kind](build, loss.input, loss.target, loss)
@@ -138,28 +136,22 @@ def huber_delta(loss: training_pb2.LossLayer) -> float:
 
 
 def _cross_entropy(
-    build: _Builder, loss: training_pb2.LossLayer, logits_of: Mapping[str, str], rank: int | None, where: str
+    build: _Builder,
+    loss: training_pb2.LossLayer,
+    logits_of: Mapping[str, str],
+    feature: tensor_pb2.FeatureDescription,
+    where: str,
 ) -> str:
-    if rank is not None and rank < 2:
-        raise MlspecError(
-            f"{where}.input: {loss.input!r} has rank {rank}; cross-entropy needs [batch, classes]"
-        )
     logits = loss.input if loss.categorical_cross_entropy.from_logits else logits_of.get(loss.input)
     if logits is None:
-        picked = build.op(
-            "GatherElements",
-            [
-                loss.input,
-                build.op("Unsqueeze", [loss.target, build.const("last_axis", [-1], np.int64)], "labels"),
-            ],
-            "picked",
-            axis=-1,
+        raise MlspecError(
+            f"{where}.input: {loss.input!r} is not the output of a softmax layer; "
+            "set from_logits, or put the loss on the softmax output"
         )
-        return build.op("Neg", [build.mean(build.safe_log(picked, "probability"))], "value")
-    scores = logits
-    if rank is not None and rank > 2:
-        scores = build.op("Transpose", [logits], "classes_first", perm=[0, rank - 1, *range(1, rank - 1)])
-    return build.op("SoftmaxCrossEntropyLoss", [scores, loss.target], "value", outputs=2, reduction="mean")
+    labels = loss.target
+    if feature.type.WhichOneof("kind") == "tensor" and len(feature.type.tensor.shape) > 1:  # [N, 1] -> [N]
+        labels = build.op("Reshape", [loss.target, build.const("flat", [-1], np.int64)], "labels")
+    return build.op("SoftmaxCrossEntropyLoss", [logits, labels], "value", outputs=2, reduction="mean")
 
 
 def _mse(build: _Builder, x: str, t: str, loss: training_pb2.LossLayer) -> str:

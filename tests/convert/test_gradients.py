@@ -37,7 +37,7 @@ def _pick(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 LOSS_FORMULAS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "ce_probabilities": lambda p, y: float(-np.mean(np.log(_pick(p, y)))),
-    "ce_logits": lambda z, y: float(-np.mean(_pick(_log_softmax(z), y))),
+    "ce_logits": lambda z, y: float(-np.mean(_pick(_log_softmax(z), y.reshape(-1)))),
     "mse": lambda x, t: float(np.mean((x - t) ** 2)),
     "bce_probabilities": lambda p, t: float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p))),
     "bce_logits": lambda z, t: float(np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z))))),
@@ -92,6 +92,12 @@ def _dense_head(loss: str) -> Case:
         tensor = "probs" if loss == "ce_probabilities" else "z"
         maker.loss(loss, "categorical_cross_entropy", tensor, "y", from_logits=loss == "ce_logits")
         return Case(maker.spec_with_sgd(), {"x": x, "y": labels}, [(loss, tensor, "y", 1.0)])
+    if loss == "ce_column_labels":  # int64 targets shaped [batch, 1]
+        maker.output("z")
+        maker.target("y", [1], kind="int64")
+        maker.loss(loss, "categorical_cross_entropy", "z", "y", from_logits=True)
+        feeds = {"x": x, "y": labels[:, None]}
+        return Case(maker.spec_with_sgd(), feeds, [("ce_logits", "z", "y", 1.0)])
     if loss == "bce_probabilities":
         maker.activation("sigmoid", "z", "p", SIGMOID)
         maker.output("p")
@@ -227,7 +233,7 @@ def _check(case: Case, tmp_path: Path) -> None:
         assert np.max(np.abs(actual - expected)) <= 1e-3 * scale, f"{name}: {actual} vs {expected}"
 
 
-@pytest.mark.parametrize("loss", [*LOSS_FORMULAS, "weighted_sum"])
+@pytest.mark.parametrize("loss", [*LOSS_FORMULAS, "ce_column_labels", "weighted_sum"])
 def test_loss_gradients_match_finite_differences(tmp_path: Path, loss: str) -> None:
     _check(_dense_head(loss), tmp_path)
 
