@@ -106,7 +106,7 @@ def load_onnx(source: str | os.PathLike[str] | onnx.ModelProto) -> tuple[onnx.Mo
     if isinstance(source, onnx.ModelProto):
         copy = onnx.ModelProto()
         copy.CopyFrom(source)
-        return copy, copy.graph.name or "ONNX model"
+        return copy, f'ONNX model "{copy.graph.name}"' if copy.graph.name else "ONNX model"
     path = Path(source)
     if not path.is_file():
         raise OnnxImportError(f"{path}: no such ONNX file")
