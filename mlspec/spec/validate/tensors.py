@@ -16,7 +16,7 @@ from mlspec.spec.weights import NUMPY_DTYPES, dtype_name
 
 _FLOAT_WEIGHTS = (tensor_pb2.FLOAT32, tensor_pb2.FLOAT16, tensor_pb2.DOUBLE)
 
-# Field -> (expected shape, layout named in the fix). A shape of None means "not applicable".
+# Field -> (expected shape, layout named in the fix).
 Expected = dict[str, tuple[tuple[int, ...], str]]
 
 
@@ -31,7 +31,7 @@ def check(context: Context) -> list[Problem]:
             problems += _onnx_node(layer.onnx_node, layer.inputs, where)
             continue
         problems += _attributes(layer, where)
-        expected, optional, forbidden = _expected(layer)
+        expected, forbidden = _expected(layer)
         message = getattr(layer, kind)
         for field in forbidden:
             if message.HasField(field):
@@ -42,17 +42,16 @@ def check(context: Context) -> list[Problem]:
                 )
         for field, (shape, layout) in expected.items():
             if not message.HasField(field):
-                if field not in optional:
-                    problems.append(
-                        Problem(f"{where}.{field}", "is missing", f"store a {layout} = {_dims(shape)} tensor")
-                    )
+                problems.append(
+                    Problem(f"{where}.{field}", "is missing", f"store a {layout} = {_dims(shape)} tensor")
+                )
                 continue
             problems += _tensor(getattr(message, field), f"{where}.{field}", shape, layout)
     return problems
 
 
-def _expected(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...], tuple[str, ...]]:
-    """Expected shapes, fields that may be absent, and fields that must be absent."""
+def _expected(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
+    """Expected shapes of the required tensors, and the fields that must be absent."""
     kind = layer.WhichOneof("kind")
     if kind == "inner_product":
         spec = layer.inner_product
@@ -63,30 +62,28 @@ def _expected(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...], tuple
         conv = layer.convolution
         groups = conv.groups or 1
         if groups <= 0 or conv.input_channels % groups:
-            return {}, (), ()  # the shape rules report the groups problem
+            return {}, ()  # the shape rules report the groups problem
         weights = (conv.output_channels, conv.input_channels // groups, *conv.kernel_shape)
         layout = "[output_channels, input_channels / groups, *kernel_shape]"
         return _with_bias({"weights": (weights, layout)}, conv.has_bias, conv.output_channels)
     if kind == "batch_norm":
         channels = ((layer.batch_norm.channels,), "[channels]")
         fields = ("gamma", "beta", "running_mean", "running_variance")
-        return {field: channels for field in fields}, (), ()
+        return dict.fromkeys(fields, channels), ()
     if kind == "layer_norm":
         normalized = (tuple(layer.layer_norm.normalized_shape), "normalized_shape")
-        return {"gamma": normalized, "beta": normalized}, (), ()
+        return {"gamma": normalized, "beta": normalized}, ()
     if kind == "embedding":
         emb = layer.embedding
-        return {"weights": ((emb.vocab_size, emb.embedding_dim), "[vocab_size, embedding_dim]")}, (), ()
-    return {}, (), ()
+        return {"weights": ((emb.vocab_size, emb.embedding_dim), "[vocab_size, embedding_dim]")}, ()
+    return {}, ()
 
 
-def _with_bias(
-    shapes: Expected, has_bias: bool, out: int
-) -> tuple[Expected, tuple[str, ...], tuple[str, ...]]:
+def _with_bias(shapes: Expected, has_bias: bool, out: int) -> tuple[Expected, tuple[str, ...]]:
     if has_bias:
         shapes["bias"] = ((out,), "[output_channels]")
-        return shapes, (), ()
-    return shapes, (), ("bias",)
+        return shapes, ()
+    return shapes, ("bias",)
 
 
 def _dims(shape: Sequence[int]) -> str:
