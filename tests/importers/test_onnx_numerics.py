@@ -103,6 +103,10 @@ def test_mlp_gemm_and_matmul_add(opset: int) -> None:
     hidden = b.node("MatMul", ["x", b.random("w1", 6, 8)])
     hidden = b.node("Add", [b.random("b1", 8), hidden])  # torch puts the bias first
     hidden = b.node("Relu", [hidden])
+    if opset < 12:  # ratio was an attribute until opset 12
+        hidden = b.node("Dropout", [hidden], ratio=0.25)
+    else:
+        hidden = b.node("Dropout", [hidden, b.weight("ratio", np.array(0.25, np.float32))])
     hidden = b.node("Gemm", [hidden, b.random("w2", 8, 7), b.random("b2", 1, 7)], alpha=0.5, beta=2.0)
     hidden = b.node("LeakyRelu", [hidden], alpha=0.2)
     hidden = b.node("Gemm", [hidden, b.random("w3", 5, 7), b.random("b3", 5)], transB=1)
@@ -113,12 +117,14 @@ def test_mlp_gemm_and_matmul_add(opset: int) -> None:
     assert kinds(spec) == [
         "inner_product",
         "activation",
+        "dropout",
         "inner_product",
         "activation",
         "inner_product",
         "activation",
         "activation",
     ]
+    assert spec.network.layers[2].dropout.rate == pytest.approx(0.25)
     assert not spec.HasField("classifier")
     assert spec.description.inputs[0].type.tensor.shape[0].symbol == "N"
     assert_export_matches(original, spec, {"x": image_batch(4, 6)})
