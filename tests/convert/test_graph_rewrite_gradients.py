@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 
+from mlspec import MlspecError
 from mlspec._proto import layers_pb2, model_pb2
 from mlspec.convert import build_graph, to_training_artifacts
 from mlspec.convert.ort_backend import TrainingSession
@@ -217,6 +219,67 @@ def test_kinds_on_a_training_path_pass_gradients(case: str, tmp_path: Path) -> N
         f"{output}_target": rng.normal(size=(4, *output_dims)).astype(F32),
     }
     assert_gradients_match(model, feeds, tmp_path)
+
+
+def test_same_padded_strided_convolution_over_unknown_sizes_is_refused_for_training() -> None:
+    """Inference may use auto_pad over unknown sizes; a training path may not (see the next test)."""
+    fields: dict[str, Any] = {
+        "input_channels": 1,
+        "output_channels": 2,
+        "kernel_shape": [3, 3],
+        "strides": [2, 2],
+    }
+    fields.update(padding=padding("same"), has_bias=False, weights=np.ones((2, 1, 3, 3), F32))
+    layers = [
+        layer("convolution", "conv", ["x"], updatable=True, **fields),
+        layer("flatten", "flat", ["conv"]),
+    ]
+    model = trainable_model(layers, [1, "h", "w"], ["n"])
+    assert build_graph(model, training=False).onnx_model.graph.node[0].attribute
+    with pytest.raises(MlspecError, match=r'layers\["conv"\].*fixed spatial input sizes.*wrong gradients'):
+        build_graph(model, training=True)
+
+
+def _conv_weight_gradient(conv_attributes: dict[str, Any], tmp_path: Path) -> np.ndarray[Any, Any]:
+    """ORT's gradient of sum(Conv(x, W)) with respect to W, straight from generate_artifacts."""
+    from onnxruntime.training import artifacts  # noqa: PLC0415 - importable once ort_backend is loaded
+    from onnxruntime.training.api import CheckpointState, Module  # noqa: PLC0415
+
+    weights = onnx.numpy_helper.from_array(np.ones((1, 1, 3, 3), F32), "W")
+    node = onnx.helper.make_node(
+        "Conv", ["x", "W"], ["y"], kernel_shape=[3, 3], strides=[2, 2], **conv_attributes
+    )
+    x_info = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["n", 1, "h", "w"])
+    y_info = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["n", 1, "oh", "ow"])
+    graph = onnx.helper.make_graph([node], "conv", [x_info], [y_info], [weights])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 21)], ir_version=10)
+    out = tmp_path / str(len(list(tmp_path.iterdir())))
+    out.mkdir()
+    loss, optimizer = artifacts.LossType.L1Loss, artifacts.OptimType.SGD
+    artifacts.generate_artifacts(
+        model, requires_grad=["W"], frozen_params=[], loss=loss, optimizer=optimizer, artifact_directory=out
+    )
+    state = CheckpointState.load_checkpoint(str(out / "checkpoint"))
+    module = Module(str(out / "training_model.onnx"), state, str(out / "eval_model.onnx"))
+    module.train()
+    x = np.arange(30, dtype=F32).reshape(1, 1, 5, 6)
+    module(x, np.full((1, 1, 3, 3), -1e6, F32))  # L1 against a far target: the gradient of sum(y)/9
+    return np.asarray(state.parameters["W"].grad)
+
+
+def test_ort_conv_gradient_ignores_auto_pad(tmp_path: Path) -> None:
+    """Why auto_pad is refused on training paths: the same geometry, two different gradients.
+
+    SAME_UPPER on a 5 x 6 input with stride 2 and a 3 x 3 kernel pads one cell on every side;
+    explicit pads of 1 give the true gradient. If ORT fixes this, the test fails and the
+    refusal above can go.
+    """
+    explicit = _conv_weight_gradient({"pads": [1, 1, 1, 1]}, tmp_path)
+    automatic = _conv_weight_gradient({"auto_pad": "SAME_UPPER"}, tmp_path)
+    x = np.pad(np.arange(30, dtype=np.float64).reshape(5, 6), 1)
+    expected = np.array([[x[p : p + 5 : 2, q : q + 6 : 2].sum() / 9 for q in range(3)] for p in range(3)])
+    np.testing.assert_allclose(explicit[0, 0], expected, rtol=1e-5)
+    assert not np.allclose(automatic, explicit)
 
 
 _AVERAGE_POOL_TRAINING = """

@@ -2,7 +2,8 @@
 
 Same padding is resolved to explicit `pads` whenever the sizes allow (always with stride 1,
 otherwise when the input's spatial dims are fixed): explicit pads are what every ORT kernel and
-gradient handles alike, whereas `auto_pad` is left only for inputs whose size is unknown.
+gradient handles alike, whereas `auto_pad` is left only for inference over inputs whose size is
+unknown (tests/convert/test_graph_rewrite_gradients.py shows ORT's auto_pad gradient is wrong).
 """
 
 from __future__ import annotations
@@ -42,12 +43,7 @@ def padding_attributes(
         dims = ctx.dims(layer.inputs[0])
         sizes = dims[2:] if dims is not None and len(dims) == rank + 2 else None
         if sizes is None or not all(isinstance(n, int) for n in sizes):
-            if any(d != 1 for d in dilations):
-                raise MlspecError(
-                    f"{where(layer)}: same padding with strides {list(strides)} and dilations "
-                    f"{list(dilations)} needs fixed spatial input sizes (onnxruntime has no dilated "
-                    "auto_pad). Fix: give the input fixed spatial dims, or use explicit padding"
-                )
+            _require_auto_pad_support(ctx, layer, strides, dilations)
             return {"auto_pad": "SAME_LOWER" if padding.same.lower else "SAME_UPPER"}
         totals = [
             max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
@@ -57,3 +53,20 @@ def padding_attributes(
     halves = [total // 2 for total in totals]
     rest = [total - half for total, half in zip(totals, halves, strict=True)]
     return {"pads": rest + halves if padding.same.lower else halves + rest}
+
+
+def _require_auto_pad_support(
+    ctx: EmitContext, layer: layers_pb2.Layer, strides: Sequence[int], dilations: Sequence[int]
+) -> None:
+    """auto_pad is the only way to pad unknown sizes, and onnxruntime 1.19.2 fails it in two places."""
+    reason = ""
+    if any(d != 1 for d in dilations):
+        reason = "onnxruntime has no dilated auto_pad"
+    elif ctx.needs_gradient(layer):
+        reason = "onnxruntime-training computes wrong gradients through auto_pad"
+    if reason:
+        raise MlspecError(
+            f"{where(layer)}: same padding with strides {list(strides)} and dilations {list(dilations)} "
+            f"needs fixed spatial input sizes ({reason}). Fix: give the input fixed spatial dims, "
+            "or use explicit padding"
+        )
