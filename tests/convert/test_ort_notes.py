@@ -232,3 +232,36 @@ def test_optimizer_model_is_ir_10_or_lower_and_regenerates_against_the_same_stat
     module(X, Y)
     optimizer.step()
     assert not np.array_equal(before, state.parameters["fc.weights"].data)
+
+
+def test_eval_on_a_module_without_an_eval_model_kills_the_process(tmp_path: Path) -> None:
+    """Why TrainingSession always hands Module the eval model."""
+    directory = _generate(_linear(), tmp_path / "a")
+    code = (
+        "import sys, numpy as np; from mlspec.convert.ort_backend import ort_api; d = sys.argv[1]; "
+        "s = ort_api.CheckpointState.load_checkpoint(d + '/checkpoint'); "
+        "m = ort_api.Module(d + '/training_model.onnx', s); m.eval(); "
+        "m(np.zeros((2, 4), np.float32), np.zeros(2, np.int64)); print('survived')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, os.fspath(directory)], check=False, capture_output=True, text=True
+    )
+    assert "survived" not in result.stdout
+    assert result.returncode != 0
+
+
+def test_generation_logs_are_kept_off_stderr(tmp_path: Path) -> None:
+    """ORT prints ~20 native info lines per generation; the adapter swallows them."""
+    code = (
+        "import sys; from pathlib import Path; from tests.support.artifact_specs import mlp; "
+        "from mlspec.convert import to_training_artifacts; to_training_artifacts(mlp(), Path(sys.argv[1]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, os.fspath(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert result.stderr == ""
+    assert (tmp_path / "out" / "manifest.json").is_file()
