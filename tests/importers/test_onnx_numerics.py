@@ -205,6 +205,11 @@ def test_activation_family(opset: int) -> None:
     scaled = b.node("Div", [x, b.weight("sqrt2", np.array(math.sqrt(2.0), np.float32))])
     plus = b.node("Add", [b.node("Erf", [scaled]), b.weight("one", np.array(1.0, np.float32))])
     x = b.node("Mul", [b.node("Mul", [x, plus]), b.weight("half", np.array(0.5, np.float32))])
+    # Hugging Face's gelu: x * 0.5 * (1 + erf(x * (1 / sqrt(2))))
+    half = b.node("Mul", [x, b.weight("half2", np.array(0.5, np.float32))])
+    scaled = b.node("Mul", [x, b.weight("inv_sqrt2", np.array(1 / math.sqrt(2.0), np.float32))])
+    plus = b.node("Add", [b.node("Erf", [scaled]), b.weight("one2", np.array(1.0, np.float32))])
+    x = b.node("Mul", [half, plus])
     x = b.node("HardSigmoid", [x], alpha=0.3, beta=0.4)
     low_only = b.node("Clip", [x, b.weight("lo", np.array(0.0, np.float32))])
     both = b.node(
@@ -216,7 +221,7 @@ def test_activation_family(opset: int) -> None:
     spec = import_onnx(original)
     assert set(kinds(spec)) <= {"activation", "add"}
     types = [int(layer.activation.type) for layer in spec.network.layers if layer.HasField("activation")]
-    assert types.count(5) == (3 if opset >= 20 else 1)  # GELU, the erf pattern included
+    assert types.count(5) == (4 if opset >= 20 else 2)  # GELU, both erf patterns included
     assert_export_matches(original, spec, {"x": image_batch(5, 10) * 3})
 
 

@@ -54,10 +54,15 @@ class MappingSession:
     names: NameAllocator = field(default_factory=NameAllocator)
     absorbed: set[int] = field(default_factory=set)
     consumers: dict[str, list[onnx.NodeProto]] = field(default_factory=dict)
+    producers: dict[str, onnx.NodeProto] = field(default_factory=dict)
+    # Node id -> place in the graph, to tell nodes not mapped yet from those already mapped.
+    position: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         table: dict[str, list[onnx.NodeProto]] = defaultdict(list)
-        for node in self.graph.nodes:
+        for index, node in enumerate(self.graph.nodes):
+            self.position[id(node)] = index
+            self.producers.update((name, node) for name in node.output if name)
             for name in node.input:
                 if name:
                     table[name].append(node)
@@ -137,6 +142,13 @@ class NodeContext:
         if len(readers) != 1 or tensor in self.graph.output_names():
             return None
         return readers[0]
+
+    def producer(self, tensor: str) -> onnx.NodeProto | None:
+        return self.session.producers.get(tensor)
+
+    def comes_later(self, node: onnx.NodeProto) -> bool:
+        """Whether `node` is mapped after this one, so it may still be absorbed."""
+        return self.session.position[id(node)] > self.session.position[id(self.node)]
 
     def absorb(self, node: onnx.NodeProto) -> None:
         """Mark a later node as folded into the layer being built, so it is not mapped again."""

@@ -102,25 +102,54 @@ def _clip(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
     )
 
 
-def _erf_gelu(ctx: NodeContext, scale_of_x: float) -> list[layers_pb2.Layer] | None:
-    """Match x/sqrt(2) -> Erf -> +1 -> *x -> *0.5 starting at its first node; None if absent."""
-    if not _close(scale_of_x, 1 / math.sqrt(2)):
+def _erf_plus_one(ctx: NodeContext, scaled: onnx.NodeProto, source: str) -> list[onnx.NodeProto] | None:
+    """[scaled, Erf, Add 1] when `scaled` is x / sqrt(2) (or x * 1/sqrt(2)) feeding erf(.) + 1."""
+    if not (_is_default_op(scaled, "Div") or _is_default_op(scaled, "Mul")) or source not in scaled.input:
         return None
-    source = ctx.input(0) if ctx.is_activation(0) else ctx.input(1)
-    erf = ctx.sole_consumer(ctx.node.output[0])
-    plus_one = ctx.sole_consumer(erf.output[0]) if _is_default_op(erf, "Erf") and erf else None
-    if not (_is_default_op(plus_one, "Add") and plus_one and _scalar_operand(ctx, plus_one) == 1.0):
+    factor = _scalar_operand(ctx, scaled)
+    if factor is None or factor == 0.0:
         return None
-    times_x = ctx.sole_consumer(plus_one.output[0])
-    if not (_is_default_op(times_x, "Mul") and times_x and source in times_x.input):
+    if not _close(1 / factor if scaled.op_type == "Div" else factor, 1 / math.sqrt(2)):
         return None
-    half = ctx.sole_consumer(times_x.output[0])
-    if not (_is_default_op(half, "Mul") and half and _scalar_operand(ctx, half) == 0.5):
+    erf = ctx.sole_consumer(scaled.output[0])
+    plus_one = ctx.sole_consumer(erf.output[0]) if erf is not None and _is_default_op(erf, "Erf") else None
+    if plus_one is None or not _is_default_op(plus_one, "Add") or _scalar_operand(ctx, plus_one) != 1.0:
         return None
-    for node in (erf, plus_one, times_x, half):
-        if node is not None:
-            ctx.absorb(node)
-    return activation_layer(ctx, Activation.GELU, source=source, output=half.output[0])
+    return [scaled, erf, plus_one] if erf is not None else None
+
+
+def _erf_gelu(ctx: NodeContext, source: str) -> list[layers_pb2.Layer] | None:
+    """GELU written out by exporters, matched from its first node; None when absent.
+
+    torch.nn.GELU below opset 20: x / sqrt(2) -> Erf -> + 1 -> * x -> * 0.5.
+    Hugging Face's gelu: x * 0.5 first, then times (erf(x / sqrt(2)) + 1).
+    """
+    node = ctx.node
+    if _scalar_operand(ctx, node) == 0.5 and node.op_type == "Mul":
+        final = ctx.sole_consumer(node.output[0])
+        if final is None or not _is_default_op(final, "Mul"):
+            return None
+        other = final.input[1] if final.input[0] == node.output[0] else final.input[0]
+        plus_one = ctx.producer(other)
+        erf = ctx.producer(plus_one.input[0]) if plus_one is not None else None
+        erf_input = ctx.producer(erf.input[0]) if erf is not None and _is_default_op(erf, "Erf") else None
+        chain = _erf_plus_one(ctx, erf_input, source) if erf_input is not None else None
+        if chain is None or chain[-1] is not plus_one or not ctx.comes_later(chain[0]):
+            return None
+        absorbed = [*chain, final]
+    else:
+        chain = _erf_plus_one(ctx, node, source)
+        times_x = ctx.sole_consumer(chain[-1].output[0]) if chain else None
+        if times_x is None or not _is_default_op(times_x, "Mul") or source not in times_x.input:
+            return None
+        half = ctx.sole_consumer(times_x.output[0])
+        if half is None or not _is_default_op(half, "Mul") or _scalar_operand(ctx, half) != 0.5:
+            return None
+        absorbed = [*(chain or [])[1:], times_x, half]
+    for later in absorbed:
+        if later is not node:
+            ctx.absorb(later)
+    return activation_layer(ctx, Activation.GELU, source=source, output=absorbed[-1].output[0])
 
 
 def _scalar_operand(ctx: NodeContext, node: onnx.NodeProto) -> float | None:
@@ -147,7 +176,7 @@ def _arithmetic(op_type: str) -> Mapper:
             return None
         source = ctx.input(1 if constant_first else 0)
         if op_type in ("Div", "Mul") and not constant_first:
-            gelu = _erf_gelu(ctx, 1 / value if op_type == "Div" and value else value)
+            gelu = _erf_gelu(ctx, source)
             if gelu is not None:
                 return gelu
         linear = _linear_form(op_type, value, constant_first)
