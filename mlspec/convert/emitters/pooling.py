@@ -91,7 +91,7 @@ def _average_as_conv(
     source, target = layer.inputs[0], layer.outputs[0]
     window = {**window, "group": channels}
     ones_kernel = np.ones((channels, 1, *kernel), dtype=np.float32)
-    padded = "auto_pad" in window or any(window.get("pads", []))
+    padded = any(window["pads"])  # on a training path padding is always explicit (see padding.py)
     if layer.pooling.count_include_pad or not padded:
         mean_kernel = ctx.constant(layer, "mean_kernel", ones_kernel / math.prod(kernel))
         ctx.node(layer, "Conv", [source, mean_kernel], [target], step="average_as_conv", **window)
