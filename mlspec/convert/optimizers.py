@@ -30,6 +30,7 @@ optimizer_model.onnx, so an override regenerates that small model against the sa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,10 +59,9 @@ _FALLBACK_DEFAULTS: dict[str, float] = {
     "seed": 0,
 }
 _ADAMW_DEFAULT_WEIGHT_DECAY = 0.01
-MODEL_SETTING_NAMES = ("beta1", "beta2", "eps", "weight_decay")
 
 
-def _double(
+def _constrained(
     param: parameters_pb2.DoubleParameter | parameters_pb2.Int64Parameter, kind: str
 ) -> Hyperparameter:
     which = param.WhichOneof("allowed")
@@ -80,7 +80,7 @@ def _fixed(value: float, kind: str = "double") -> Hyperparameter:
 
 def _read(message: object, field_name: str, kind: str, fallback: float) -> Hyperparameter:
     if message is not None and message.HasField(field_name):  # type: ignore[attr-defined]
-        return _double(getattr(message, field_name), kind)
+        return _constrained(getattr(message, field_name), kind)
     return _fixed(int(fallback) if kind == "int" else fallback, kind)
 
 
@@ -121,20 +121,24 @@ class OptimizerPlan:
     def has_momentum(self) -> bool:
         return self.kind == "sgd" and self.may_be_nonzero("momentum")
 
-    def model_settings(self, values: dict[str, float | int | bool]) -> dict[str, float]:
-        """The attributes of optimizer_model.onnx for the given effective hyperparameter values."""
-        if self.ort_kind == "sgd":
-            return {}
-        decoupled = float(values["weight_decay"]) if self.kind == "adamw" else 0.0
-        return {
-            "beta1": float(values["beta1"]),
-            "beta2": float(values["beta2"]),
-            "eps": float(values["eps"]),
-            "weight_decay": decoupled,
-        }
+    def model_settings(self, values: Mapping[str, float | int | bool]) -> dict[str, float]:
+        return optimizer_model_settings(self.kind, values)
 
     def defaults(self) -> dict[str, float | int | bool]:
         return {name: entry.default for name, entry in self.hyperparameters.items()}
+
+
+def optimizer_model_settings(kind: str, values: Mapping[str, float | int | bool]) -> dict[str, float]:
+    """The attributes baked into optimizer_model.onnx for a spec optimizer kind and its values."""
+    if kind == "sgd":
+        return {}
+    return {
+        "beta1": float(values["beta1"]),
+        "beta2": float(values["beta2"]),
+        "eps": float(values["eps"]),
+        # Adam's weight decay is an L2 term added in the training graph, not AdamW's decay.
+        "weight_decay": float(values["weight_decay"]) if kind == "adamw" else 0.0,
+    }
 
 
 def plan_optimizer(model: model_pb2.Model) -> OptimizerPlan:
@@ -157,9 +161,9 @@ def plan_optimizer(model: model_pb2.Model) -> OptimizerPlan:
         hyper["weight_decay"] = _read(message, "weight_decay", "double", decay_default)
     clipping = update.clipping.WhichOneof("kind") if update.HasField("clipping") else None
     if clipping == "max_norm":
-        hyper["clip_norm"] = _double(update.clipping.max_norm, "double")
+        hyper["clip_norm"] = _constrained(update.clipping.max_norm, "double")
     elif clipping == "max_value":
-        hyper["clip_value"] = _double(update.clipping.max_value, "double")
+        hyper["clip_value"] = _constrained(update.clipping.max_value, "double")
     hyper["epochs"] = _read(update, "epochs", "int", _FALLBACK_DEFAULTS["epochs"])
     shuffle = update.shuffle.default_value if update.HasField("shuffle") else True
     hyper["shuffle"] = Hyperparameter(type="bool", default=bool(shuffle))

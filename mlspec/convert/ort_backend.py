@@ -26,7 +26,7 @@ import onnxruntime
 
 from mlspec.convert.artifact_graphs import MAX_IR_VERSION
 from mlspec.convert.manifest import Manifest
-from mlspec.convert.optimizers import hyper_value
+from mlspec.convert.optimizers import hyper_value, optimizer_model_settings
 from mlspec.spec.atomic import write_with_atomic
 from mlspec.spec.errors import MlspecError
 
@@ -155,14 +155,6 @@ def run_inference(
     return InferenceModel(model).run(feeds)
 
 
-def _model_settings(manifest: Manifest, values: Mapping[str, Any]) -> dict[str, float]:
-    if manifest.optimizer.ort_kind == "sgd":
-        return {}
-    settings = {name: float(values[name]) for name in ("beta1", "beta2", "eps")}
-    settings["weight_decay"] = float(values["weight_decay"]) if manifest.optimizer.kind == "adamw" else 0.0
-    return settings
-
-
 class TrainingSession:
     """Training over an artifacts directory with PyTorch optimizer semantics.
 
@@ -218,7 +210,8 @@ class TrainingSession:
         if LR_PROPERTY in properties:
             values["learning_rate"] = properties[LR_PROPERTY]
         values.update(overrides)
-        tracked = [*self.manifest.optimizer.graph_settings, *_model_settings(self.manifest, values)]
+        baked = optimizer_model_settings(self.manifest.optimizer.kind, values)
+        tracked = [*self.manifest.optimizer.graph_settings, *baked]
         for name in tracked:
             properties[SETTING_PROPERTY_PREFIX + name] = float(values[name])
         return values
@@ -228,7 +221,7 @@ class TrainingSession:
             self._state.parameters[parameter] = hyper_value(values[name])
 
     def _optimizer_model(self, directory: Path, values: Mapping[str, Any]) -> Path:
-        settings = _model_settings(self.manifest, values)
+        settings = optimizer_model_settings(self.manifest.optimizer.kind, values)
         if settings == self.manifest.optimizer.model_settings:
             return directory / OPTIMIZER_MODEL
         shipped = onnx.load(os.fspath(directory / OPTIMIZER_MODEL))
