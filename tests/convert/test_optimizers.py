@@ -240,3 +240,26 @@ def test_momentum_buffers_are_checkpoint_state_written_in_place_by_the_training_
     np.testing.assert_allclose(
         saved.parameters["mlspec.momentum/fc.weights"].data, expected, rtol=1e-5, atol=1e-7
     )
+
+
+def test_the_numpy_reference_obeys_textbook_identities() -> None:
+    """The yardstick itself, checked against facts that need no implementation to know."""
+    p = {"w": np.array([1.0, -2.0, 3.0])}
+    g = {"w": np.array([0.5, -4.0, 0.0])}
+    adam = ref.Adam(0.1, eps=1e-12)
+    adam.step(p, g)  # first bias-corrected Adam step moves by lr * sign(g)
+    np.testing.assert_allclose(p["w"], [0.9, -1.9, 3.0], rtol=1e-9)
+    decayed = {"w": np.array([2.0])}
+    ref.AdamW(0.1, weight_decay=0.5).step(decayed, {"w": np.array([0.0])})
+    np.testing.assert_allclose(decayed["w"], [2.0 * (1 - 0.05)])
+    heavy = {"w": np.array([0.0])}
+    sgd = ref.SGD(1.0, momentum=0.5)
+    for _ in range(3):
+        sgd.step(heavy, {"w": np.array([1.0])})
+    np.testing.assert_allclose(heavy["w"], [-(1 + 1.5 + 1.75)])  # buffers 1, 1.5, 1.75
+    clipped = {"a": np.array([3.0]), "b": np.array([4.0])}
+    assert ref.clip_grad_norm_(clipped, 1.0) == pytest.approx(5.0)
+    assert np.hypot(clipped["a"][0], clipped["b"][0]) == pytest.approx(1.0, rel=1e-6)
+    values = {"a": np.array([-3.0, 0.2, 9.0])}
+    ref.clip_grad_value_(values, 1.0)
+    np.testing.assert_array_equal(values["a"], [-1.0, 0.2, 1.0])
