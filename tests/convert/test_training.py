@@ -111,15 +111,13 @@ def test_batch_norm_running_statistics_follow_the_onnx_momentum_rule(tmp_path: P
     to_training_artifacts(spec, tmp_path / "cnn")
     session = TrainingSession(tmp_path / "cnn")
     session.learning_rate = 0.0
-    before = session.parameters()
-    images = RNG.normal(1.0, 2.0, size=(6, 1, 8, 8)).astype(np.float32)
-    session.train_step({"image": images, "label": np.zeros(6, np.int64)})
-    conv = evaluate(spec, {"image": images}, outputs=["c"], dtype=np.float64)["c"]
-    batch_mean = conv.mean(axis=(0, 2, 3))
-    after = session.parameters()
-    np.testing.assert_allclose(
-        after["bn.running_mean"], 0.8 * before["bn.running_mean"] + 0.2 * batch_mean, rtol=1e-4, atol=1e-6
-    )
+    expected = session.parameters()["bn.running_mean"].astype(np.float64)
+    for step in range(3):  # each step must start from the statistics the previous one wrote back
+        images = RNG.normal(1.0 + step, 2.0, size=(6, 1, 8, 8)).astype(np.float32)
+        session.train_step({"image": images, "label": np.zeros(6, np.int64)})
+        conv = evaluate(spec, {"image": images}, outputs=["c"], dtype=np.float64)["c"]
+        expected = 0.8 * expected + 0.2 * conv.mean(axis=(0, 2, 3))
+        np.testing.assert_allclose(session.parameters()["bn.running_mean"], expected, rtol=1e-4, atol=1e-6)
 
 
 def test_network_with_concat_add_and_reshape_trains_both_updatable_layers(tmp_path: Path) -> None:
