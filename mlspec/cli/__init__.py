@@ -5,11 +5,29 @@ Importing a command module registers its commands on the shared app.
 
 from __future__ import annotations
 
-from mlspec.cli import spec_commands
+from mlspec.cli import (
+    convert_commands,
+    edit_commands,
+    import_commands,
+    inspect_command,
+    spec_commands,
+    train_command,
+    updatable_command,
+)
 from mlspec.cli.app import app
 
-__all__ = ["app", "main", "spec_commands"]
+__all__ = [
+    "app",
+    "convert_commands",
+    "edit_commands",
+    "import_commands",
+    "inspect_command",
+    "main",
+    "spec_commands",
+    "train_command",
+    "updatable_command",
+]
 
 
 def main() -> None:
-    app()
+    app(prog_name="mlspec")

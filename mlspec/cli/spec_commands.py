@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 from google.protobuf import text_format
 
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
+from mlspec.cli.options import ModelArg
 from mlspec.spec.io import load
 from mlspec.spec.validate import find_problems
-
-ModelArg = Annotated[Path, typer.Argument(help="Spec file (.mlspec or .pbtxt).", show_default=False)]
 
 
 @app.command()

@@ -1,0 +1,59 @@
+"""Commands that turn a spec into ONNX: training artifacts, or the inference model alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlspec.cli.app import app
+from mlspec.cli.errors import echo_stdout, one_line_errors
+from mlspec.cli.options import ModelArg, check_output_file, same_file
+from mlspec.convert import to_onnx, to_training_artifacts
+from mlspec.spec.atomic import write_bytes_atomic
+from mlspec.spec.errors import MlspecError
+from mlspec.spec.io import load
+
+
+@app.command()
+@one_line_errors
+def convert(
+    *,
+    model: ModelArg,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Directory for the artifacts (new or mlspec's own).")
+    ],
+) -> None:
+    """Write ONNX Runtime training artifacts, the inference model and manifest.json.
+
+    The directory is filled all at once: a failed conversion leaves it as it was.
+
+    Example: mlspec convert updatable.mlspec -o artifacts/
+    """
+    if same_file(model, output):
+        raise MlspecError(f"{output}: -o names the input spec; give a directory for the artifacts")
+    manifest = to_training_artifacts(load(model), output)
+    trained = ", ".join(ref.name for ref in manifest.trainable)
+    echo_stdout(f"wrote {output}: training, eval, optimizer and inference models, checkpoint, manifest.json")
+    echo_stdout(f"  trains: {trained}")
+    echo_stdout(f"  feeds: {', '.join(manifest.feed_order)}")
+
+
+@app.command("export-onnx")
+@one_line_errors
+def export_onnx(
+    *,
+    model: ModelArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write.")],
+) -> None:
+    """Write the ONNX inference model: input names kept, classifier probabilities as [N, classes].
+
+    Example: mlspec export-onnx classifier.mlspec -o classifier.onnx
+    """
+    check_output_file(output, inputs=(model,))
+    onnx_model = to_onnx(load(model))
+    write_bytes_atomic(output, onnx_model.SerializeToString())
+    inputs = ", ".join(value.name for value in onnx_model.graph.input)
+    outputs = ", ".join(value.name for value in onnx_model.graph.output)
+    echo_stdout(f"wrote {output}: inputs {inputs}; outputs {outputs}")

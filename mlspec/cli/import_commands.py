@@ -1,0 +1,71 @@
+"""Commands that bring existing models in as specs: ONNX files and Core ML .mlmodel files.
+
+The imported spec is validated before it is written, so a spec on disk always loads and converts;
+every weight starts frozen, and the closing line says how to choose what trains.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlspec._proto import model_pb2
+from mlspec.cli.app import app
+from mlspec.cli.errors import echo_stdout, one_line_errors
+from mlspec.cli.options import Names, check_output_file
+from mlspec.convert.importers import import_coreml, import_onnx
+from mlspec.spec.io import save
+from mlspec.spec.validate import validate
+
+OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="The spec to write (.mlspec or .pbtxt).")]
+
+
+@app.command("import-onnx")
+@one_line_errors
+def import_onnx_command(
+    *,
+    source: Annotated[Path, typer.Argument(help="The ONNX model (.onnx).", show_default=False)],
+    output: OutputOpt,
+    labels: Annotated[
+        Names | None,
+        typer.Option("--labels", parser=Names.parse, metavar="A,B", help="Class labels, for a classifier."),
+    ] = None,
+) -> None:
+    """Import an ONNX model as an editable spec; graph input and output names are kept.
+
+    Example: mlspec import-onnx resnet.onnx -o resnet.mlspec --labels cat,dog,fish
+    """
+    check_output_file(output, inputs=(source,))
+    _write(import_onnx(source, labels=labels.items if labels else None), output)
+
+
+@app.command("import-coreml")
+@one_line_errors
+def import_coreml_command(
+    *,
+    source: Annotated[Path, typer.Argument(help="The Core ML model (.mlmodel).", show_default=False)],
+    output: OutputOpt,
+) -> None:
+    """Import a Core ML NeuralNetwork .mlmodel (updatable settings included) as a spec.
+
+    Needs the optional extra: pip install 'mlspec[coreml]'.
+
+    Example: mlspec import-coreml MNIST.mlmodel -o mnist.mlspec
+    """
+    check_output_file(output, inputs=(source,))
+    _write(import_coreml(source), output)
+
+
+def _write(spec: model_pb2.Model, output: Path) -> None:
+    validate(spec)
+    save(spec, output)
+    kinds = [layer.WhichOneof("kind") for layer in spec.network.layers]
+    frozen = kinds.count("onnx_node")
+    updatable = [layer.name for layer in spec.network.layers if layer.is_updatable]
+    echo_stdout(f"wrote {output}: {len(kinds)} layers ({frozen} kept as frozen ONNX nodes)")
+    if updatable:
+        echo_stdout(f"  updatable layers: {', '.join(updatable)}")
+    else:
+        echo_stdout(f"  nothing trains yet; next: mlspec make-updatable {output} -o updatable.mlspec")

@@ -1,0 +1,106 @@
+"""Arguments shared by several commands, and the checks every command makes on its output path.
+
+Lists and ranges are parsed while click reads the command line, so a malformed value is a usage
+error (exit 2) before any file is touched; the output path is checked before any work, so a long
+job never ends with "cannot write there".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlspec.spec.errors import MlspecError
+
+ModelArg = Annotated[Path, typer.Argument(help="Spec file (.mlspec or .pbtxt).", show_default=False)]
+OutputSpecOpt = Annotated[
+    Path, typer.Option("--output", "-o", help="Where to write the new spec (.mlspec or .pbtxt).")
+]
+InPlaceOpt = Annotated[
+    bool, typer.Option("--in-place", help="Allow -o to be the input spec and overwrite it (atomically).")
+]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for drawing new weights.", min=0)]
+
+
+@dataclass(frozen=True)
+class Names:
+    """A comma-separated list of names, such as --layers fc1,fc2."""
+
+    items: list[str]
+
+    @classmethod
+    def parse(cls, text: str) -> Names:
+        items = [item.strip() for item in text.split(",")]
+        if not text.strip() or any(not item for item in items):
+            raise typer.BadParameter(f"{text!r} is not a comma-separated list such as a,b,c")
+        return cls(items)
+
+
+@dataclass(frozen=True)
+class Ints:
+    """A comma-separated set of whole numbers, such as --batch-sizes 1,2,8,16."""
+
+    values: list[int]
+
+    @classmethod
+    def parse(cls, text: str) -> Ints:
+        try:
+            return cls([int(item) for item in Names.parse(text).items])
+        except ValueError:
+            raise typer.BadParameter(
+                f"{text!r} is not a comma-separated list of whole numbers such as 1,2,8"
+            ) from None
+
+
+@dataclass(frozen=True)
+class Range:
+    """A closed range LO:HI, such as --lr-range 0.001:0.1."""
+
+    low: float
+    high: float
+
+    @classmethod
+    def parse(cls, text: str) -> Range:
+        low, sep, high = text.partition(":")
+        try:
+            bounds = cls(float(low), float(high)) if sep else None
+        except ValueError:
+            bounds = None
+        if bounds is None or bounds.low > bounds.high:
+            raise typer.BadParameter(f"{text!r} is not a range LO:HI with LO <= HI, such as 0.001:0.1")
+        return bounds
+
+    def as_tuple(self) -> tuple[float, float]:
+        return (self.low, self.high)
+
+    def as_int_tuple(self, option: str) -> tuple[int, int]:
+        if not (self.low.is_integer() and self.high.is_integer()):
+            raise typer.BadParameter(f"{option} needs whole numbers, such as 1:100")
+        return int(self.low), int(self.high)
+
+
+def same_file(first: Path, second: Path) -> bool:
+    if first.exists() and second.exists():
+        return os.path.samefile(first, second)
+    return first.resolve() == second.resolve()
+
+
+def check_output_file(output: Path, *, inputs: tuple[Path, ...] = (), in_place: bool | None = None) -> None:
+    """Refuse, before any work, an output that would clobber an input or cannot be written.
+
+    `in_place` is None for commands that never overwrite their input (train, export-onnx).
+    """
+    for source in inputs:
+        if same_file(source, output) and not in_place:
+            raise MlspecError(
+                f"{output}: -o names the input file; choose another output path"
+                + (" or pass --in-place to overwrite it" if in_place is not None else "")
+            )
+    if output.is_dir():
+        raise MlspecError(f"{output}: is a directory; give a file path for -o")
+    if not output.parent.is_dir():
+        raise MlspecError(f"{output}: folder {output.parent} does not exist; create it first")

@@ -1,0 +1,142 @@
+"""`mlspec train`: train a spec on .npz data and write the updated spec.
+
+Ctrl-C cancels after the step in flight. A cancelled run saves a checkpoint when
+--checkpoint-dir is given, and writes nothing to -o: a partial model saved under the name of
+the finished one would be mistaken for it, while the checkpoint keeps every completed step and
+`--resume` finishes the run exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from mlspec.cli.app import app
+from mlspec.cli.errors import EXIT_INTERRUPTED, echo_stdout, fail, one_line_errors
+from mlspec.cli.options import ModelArg, check_output_file
+from mlspec.cli.train_display import (
+    TrainingDisplay,
+    cancel_on_interrupt,
+    draw_loss_plot,
+    npz_example_count,
+    plotting_available,
+)
+from mlspec.runtime import Trainer, TrainingResult
+from mlspec.runtime.batching import batches_per_epoch
+
+Float = float | None
+
+
+@app.command()
+@one_line_errors
+def train(
+    *,
+    model: ModelArg,
+    data: Annotated[Path, typer.Option("--data", help=".npz keyed by the training-input names.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the updated spec.")],
+    val: Annotated[Path | None, typer.Option("--val", help="Validation .npz (same keys).")] = None,
+    epochs: Annotated[
+        int | None, typer.Option("--epochs", help="Epochs (within the spec's allowed).")
+    ] = None,
+    lr: Annotated[Float, typer.Option("--lr", help="Learning rate (within the spec's allowed).")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Mini-batch size.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed for shuffling and dropout.")] = None,
+    shuffle: Annotated[
+        bool | None, typer.Option("--shuffle/--no-shuffle", help="Shuffle each epoch.")
+    ] = None,
+    momentum: Annotated[Float, typer.Option("--momentum", help="SGD momentum.")] = None,
+    nesterov: Annotated[bool | None, typer.Option("--nesterov/--no-nesterov", help="SGD Nesterov.")] = None,
+    beta1: Annotated[Float, typer.Option("--beta1", help="Adam beta1.")] = None,
+    beta2: Annotated[Float, typer.Option("--beta2", help="Adam beta2.")] = None,
+    eps: Annotated[Float, typer.Option("--eps", help="Adam epsilon.")] = None,
+    weight_decay: Annotated[Float, typer.Option("--weight-decay", help="Weight decay.")] = None,
+    clip_norm: Annotated[Float, typer.Option("--clip-norm", help="Gradient clipping norm.")] = None,
+    clip_value: Annotated[Float, typer.Option("--clip-value", help="Gradient clipping value.")] = None,
+    checkpoint_dir: Annotated[
+        Path | None, typer.Option("--checkpoint-dir", help="Save checkpoints (and on Ctrl-C) here.")
+    ] = None,
+    checkpoint_every: Annotated[
+        int, typer.Option("--checkpoint-every", min=1, help="Epochs between checkpoints.")
+    ] = 1,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Draw loss curves here (needs matplotlib).")
+    ] = None,
+) -> None:
+    """Train the updatable layers on .npz data and write the updated spec; the input is never changed.
+
+    Overrides are checked against the values the spec allows. Labels may be class names or
+    indices. Ctrl-C stops after the current step; with --checkpoint-dir the work is saved and
+    --resume continues it. Nothing is written to -o unless training completes.
+
+    Example: mlspec train updatable.mlspec --data train.npz --val val.npz --epochs 5 -o updated.mlspec
+    """
+    inputs = (model, data) if val is None else (model, data, val)
+    check_output_file(output, inputs=inputs)
+    if plot is not None:
+        check_output_file(plot, inputs=(*inputs, output))
+        if not plotting_available():
+            typer.echo(
+                "note: --plot needs matplotlib, which is not installed (pip install 'mlspec[plot]'); "
+                "training without a plot",
+                err=True,
+            )
+    given = {
+        "epochs": epochs,
+        "learning_rate": lr,
+        "mini_batch_size": batch_size,
+        "seed": seed,
+        "shuffle": shuffle,
+        "momentum": momentum,
+        "nesterov": nesterov,
+        "beta1": beta1,
+        "beta2": beta2,
+        "eps": eps,
+        "weight_decay": weight_decay,
+        "clip_norm": clip_norm,
+        "clip_value": clip_value,
+    }
+    overrides: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+    console = Console(file=sys.stdout, highlight=False)
+    with Trainer.from_spec(model, **overrides) as trainer:
+        params = trainer.hyperparameters
+        count = npz_example_count(data)
+        echo_stdout(
+            f"training {model} on {data}: {params.optimizer}, {params.epochs} epochs, "
+            f"batch {params.mini_batch_size}, learning rate {params.learning_rate:g}"
+        )
+        steps = batches_per_epoch(count, params.mini_batch_size) if count else None
+        display = TrainingDisplay(console, epochs=params.epochs, steps_per_epoch=steps)
+        with display, cancel_on_interrupt(trainer):
+            result = trainer.train(
+                data,
+                validation=val,
+                callbacks=[display],
+                checkpoint_dir=checkpoint_dir,
+                checkpoint_every=checkpoint_every,
+                resume=resume,
+            )
+        if result.status != "completed":
+            raise _cancelled(trainer, result, checkpoint_dir, output, params.epochs)
+        if plot is not None and plotting_available():
+            draw_loss_plot(plot, result)
+        trainer.save(output)
+    losses = result.epoch_losses
+    change = f"mean loss {losses[0]:.4f} -> {losses[-1]:.4f}" if losses else "no epochs run"
+    echo_stdout(f"wrote {output}: {result.epochs_completed} epochs, {result.steps} steps, {change}")
+
+
+def _cancelled(
+    trainer: Trainer, result: TrainingResult, checkpoint_dir: Path | None, output: Path, epochs: int
+) -> typer.Exit:
+    where = f"training cancelled in epoch {result.epochs_completed + 1}/{epochs} after {result.steps} steps"
+    if checkpoint_dir is None:
+        kept = "the progress is lost (pass --checkpoint-dir to keep it)"
+    else:
+        trainer.save_checkpoint(checkpoint_dir)
+        kept = f"checkpoint saved in {checkpoint_dir}; rerun with --resume to continue"
+    return fail(f"{where}; {kept}; nothing written to {output}", EXIT_INTERRUPTED)

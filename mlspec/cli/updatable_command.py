@@ -1,0 +1,311 @@
+"""`mlspec make-updatable`: choose what trains and how, in one command.
+
+Settings the user leaves out keep what the spec already declares; only a spec that lacks a
+setting gets mlspec's default (the last trainable layer, cross-entropy on a classifier's
+probabilities, SGD, 10 epochs). Optimizer options replace the whole optimizer, so values not
+given take the builder's defaults for the chosen kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from mlspec._proto import model_pb2
+from mlspec.builder import AdamParams, AdamWParams, NetworkBuilder, SgdParams
+from mlspec.builder.defaults import default_loss_input, last_trainable_layer
+from mlspec.builder.params import OptimizerParams
+from mlspec.builder.updatable import LossKind
+from mlspec.cli.app import app
+from mlspec.cli.errors import echo_stdout, one_line_errors
+from mlspec.cli.options import InPlaceOpt, Ints, ModelArg, Names, OutputSpecOpt, Range, check_output_file
+from mlspec.spec.errors import MlspecError
+from mlspec.spec.io import load, save
+from mlspec.spec.validate import validate
+
+DEFAULT_EPOCHS = 10
+
+
+class Loss(str, Enum):
+    cross_entropy = "cross-entropy"
+    mse = "mse"
+    bce = "bce"
+    l1 = "l1"
+    huber = "huber"
+
+
+LOSS_KINDS: dict[Loss, LossKind] = {
+    Loss.cross_entropy: "categorical_cross_entropy",
+    Loss.mse: "mean_squared_error",
+    Loss.bce: "binary_cross_entropy",
+    Loss.l1: "l1",
+    Loss.huber: "huber",
+}
+
+
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    adam = "adam"
+    adamw = "adamw"
+
+
+OPTIMIZERS: dict[str, type[SgdParams] | type[AdamParams]] = {
+    "sgd": SgdParams,
+    "adam": AdamParams,
+    "adamw": AdamWParams,
+}
+
+
+@dataclass(frozen=True)
+class OptimizerOptions:
+    """The optimizer options exactly as given (None: not given)."""
+
+    lr: float | None
+    lr_range: tuple[float, float] | None
+    batch_size: int | None
+    batch_sizes: list[int] | None
+    momentum: float | None
+    nesterov: bool | None
+    beta1: float | None
+    beta2: float | None
+    eps: float | None
+    weight_decay: float | None
+
+    def any_given(self) -> bool:
+        return any(value is not None for value in self.__dict__.values())
+
+
+@app.command("make-updatable")
+@one_line_errors
+def make_updatable(
+    *,
+    model: ModelArg,
+    output: OutputSpecOpt,
+    layers: Annotated[
+        Names | None,
+        typer.Option(
+            "--layers",
+            parser=Names.parse,
+            metavar="A,B",
+            help="Layers to train, a,b (default: the last trainable one).",
+        ),
+    ] = None,
+    loss: Annotated[
+        Loss | None, typer.Option("--loss", help="Loss (default on a classifier: cross-entropy).")
+    ] = None,
+    loss_input: Annotated[
+        str | None, typer.Option("--loss-input", help="Tensor the loss reads (default: the probabilities).")
+    ] = None,
+    from_logits: Annotated[
+        bool, typer.Option("--from-logits", help="Cross-entropy reads logits rather than softmax output.")
+    ] = False,
+    optimizer: Annotated[
+        Optimizer | None, typer.Option("--optimizer", help="Optimizer kind (default: sgd).")
+    ] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Default learning rate.")] = None,
+    lr_range: Annotated[
+        Range | None,
+        typer.Option("--lr-range", parser=Range.parse, metavar="LO:HI", help="Allowed learning rates."),
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Default mini-batch size.")] = None,
+    batch_sizes: Annotated[
+        Ints | None,
+        typer.Option(
+            "--batch-sizes", parser=Ints.parse, metavar="A,B", help="Allowed mini-batch sizes, e.g. 1,2,8,16."
+        ),
+    ] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Default number of epochs.")] = None,
+    epochs_allowed: Annotated[
+        Ints | None,
+        typer.Option(
+            "--epochs-allowed",
+            parser=Ints.parse,
+            metavar="A,B",
+            help="Allowed epochs as a set, e.g. 1,10,50.",
+        ),
+    ] = None,
+    epochs_range: Annotated[
+        Range | None,
+        typer.Option(
+            "--epochs-range", parser=Range.parse, metavar="LO:HI", help="Allowed epochs as a range."
+        ),
+    ] = None,
+    momentum: Annotated[float | None, typer.Option("--momentum", help="SGD momentum.")] = None,
+    nesterov: Annotated[
+        bool | None, typer.Option("--nesterov/--no-nesterov", help="SGD Nesterov momentum.")
+    ] = None,
+    beta1: Annotated[float | None, typer.Option("--beta1", help="Adam beta1.")] = None,
+    beta2: Annotated[float | None, typer.Option("--beta2", help="Adam beta2.")] = None,
+    eps: Annotated[float | None, typer.Option("--eps", help="Adam epsilon.")] = None,
+    weight_decay: Annotated[float | None, typer.Option("--weight-decay", help="Weight decay.")] = None,
+    clip_norm: Annotated[
+        float | None, typer.Option("--clip-norm", help="Clip gradients to this global norm.")
+    ] = None,
+    clip_value: Annotated[
+        float | None, typer.Option("--clip-value", help="Clip each gradient to +-value.")
+    ] = None,
+    shuffle: Annotated[
+        bool | None, typer.Option("--shuffle/--no-shuffle", help="Shuffle every epoch.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Default training seed (shuffling, dropout).")
+    ] = None,
+    in_place: InPlaceOpt = False,
+) -> None:
+    """Mark layers updatable and set the loss, optimizer and run settings.
+
+    Settings not given keep the spec's own; a spec without them gets the last trainable layer,
+    cross-entropy on a classifier's probabilities, SGD and 10 epochs.
+
+    Example: mlspec make-updatable classifier.mlspec -o updatable.mlspec --layers fc --epochs-range 1:50
+    """
+    if epochs_allowed is not None and epochs_range is not None:
+        raise typer.BadParameter("give either --epochs-allowed or --epochs-range, not both")
+    if clip_norm is not None and clip_value is not None:
+        raise typer.BadParameter("give either --clip-norm or --clip-value, not both")
+    check_output_file(output, inputs=(model,), in_place=in_place)
+    spec = load(model)
+    builder = NetworkBuilder.edit(spec)
+    builder.make_updatable(layers.items if layers else [last_trainable_layer(spec)])
+    if loss is not None or loss_input is not None or from_logits or not spec.update_parameters.loss_layers:
+        _set_loss(builder, model.name, loss, loss_input, from_logits)
+    options = OptimizerOptions(
+        lr,
+        lr_range.as_tuple() if lr_range else None,
+        batch_size,
+        batch_sizes.values if batch_sizes else None,
+        momentum,
+        nesterov,
+        beta1,
+        beta2,
+        eps,
+        weight_decay,
+    )
+    existing = spec.update_parameters.optimizer.WhichOneof("kind")
+    if optimizer is not None or options.any_given() or existing is None:
+        kind = optimizer.value if optimizer is not None else (existing or "sgd")
+        builder.set_optimizer(optimizer_params(kind, options))
+    if epochs is not None or epochs_allowed is not None or epochs_range is not None or not _has_epochs(spec):
+        allowed = epochs_range.as_int_tuple("--epochs-range") if epochs_range else None
+        allowed_epochs = epochs_allowed.values if epochs_allowed else allowed
+        default = epochs
+        if default is None:
+            default = _epochs_default(spec) or DEFAULT_EPOCHS
+            _check_implicit_default("--epochs-allowed/--epochs-range", "--epochs", default, allowed_epochs)
+        builder.set_epochs(default, allowed_epochs)
+    if clip_norm is not None or clip_value is not None:
+        builder.set_gradient_clipping(max_norm=clip_norm, max_value=clip_value)
+    if shuffle is not None:
+        builder.set_shuffle(shuffle)
+    if seed is not None:
+        builder.set_seed(seed)
+    validate(builder.spec)
+    save(builder.spec, output)
+    _report(builder.spec, output)
+
+
+def _set_loss(
+    builder: NetworkBuilder, source: str, loss: Loss | None, loss_input: str | None, from_logits: bool
+) -> None:
+    spec = builder.spec
+    if loss is None and not spec.HasField("classifier"):
+        raise MlspecError(
+            f"{source} is not a classifier, so there is no default loss; "
+            f"pass --loss ({', '.join(choice.value for choice in Loss)}) and --loss-input NAME"
+        )
+    tensor = loss_input or default_loss_input(spec)
+    if tensor is None:
+        raise MlspecError(f"{source}: no output to put the loss on; pass --loss-input NAME (a layer output)")
+    builder.set_loss(LOSS_KINDS[loss or Loss.cross_entropy], tensor, from_logits=from_logits)
+
+
+def optimizer_params(kind: str, options: OptimizerOptions) -> OptimizerParams:
+    """Optimizer settings from the options; values not given keep the builder's defaults."""
+    is_sgd = kind == "sgd"
+    misplaced = ["--beta1", "--beta2", "--eps"] if is_sgd else ["--momentum", "--nesterov"]
+    given = {
+        "--momentum": options.momentum,
+        "--nesterov": options.nesterov,
+        "--beta1": options.beta1,
+        "--beta2": options.beta2,
+        "--eps": options.eps,
+    }
+    wrong = [flag for flag in misplaced if given[flag] is not None]
+    if wrong:
+        verb = "does" if len(wrong) == 1 else "do"
+        raise MlspecError(
+            f"{', '.join(wrong)} {verb} not apply to the {kind} optimizer; choose another --optimizer"
+        )
+    params = OPTIMIZERS[kind]()
+    _set(params.set_lr, params, "learning_rate", options.lr, options.lr_range)
+    if options.batch_size is not None or options.batch_sizes is not None:
+        default = options.batch_size
+        if default is None:
+            default = int(params.ints["mini_batch_size"].default_value)
+            _check_implicit_default("--batch-sizes", "--batch-size", default, options.batch_sizes)
+        params.set_batch(default, options.batch_sizes)
+    _set(params.set_weight_decay, params, "weight_decay", options.weight_decay, None)
+    if isinstance(params, SgdParams):
+        _set(params.set_momentum, params, "momentum", options.momentum, None)
+        if options.nesterov is not None:
+            params.set_nesterov(options.nesterov)
+    else:
+        _set(params.set_beta1, params, "beta1", options.beta1, None)
+        _set(params.set_beta2, params, "beta2", options.beta2, None)
+        _set(params.set_eps, params, "eps", options.eps, None)
+    return params
+
+
+def _set(
+    setter: Callable[[float, tuple[float, float] | None], None],
+    params: OptimizerParams,
+    name: str,
+    value: float | None,
+    allowed: tuple[float, float] | None,
+) -> None:
+    if value is None and allowed is None:
+        return
+    default = value
+    if default is None:
+        default = params.doubles[name].default_value
+        _check_implicit_default("--lr-range", "--lr", default, allowed)
+    setter(default, allowed)
+
+
+def _check_implicit_default(
+    option: str, default_option: str, default: float, allowed: Sequence[float] | tuple[float, float] | None
+) -> None:
+    """Name the missing option when allowed values leave out the default nobody asked for."""
+    if allowed is None:
+        return
+    inside = allowed[0] <= default <= allowed[1] if isinstance(allowed, tuple) else default in allowed
+    if not inside:
+        raise MlspecError(
+            f"{option} leaves out the default {default:g}; pass {default_option} with an allowed value"
+        )
+
+
+def _has_epochs(spec: model_pb2.Model) -> bool:
+    return spec.update_parameters.HasField("epochs")
+
+
+def _epochs_default(spec: model_pb2.Model) -> int | None:
+    return int(spec.update_parameters.epochs.default_value) if _has_epochs(spec) else None
+
+
+def _report(spec: model_pb2.Model, output: object) -> None:
+    update = spec.update_parameters
+    layers = [layer.name for layer in spec.network.layers if layer.is_updatable]
+    losses = ", ".join(
+        f"{loss.WhichOneof('kind')} on {loss.input} (target {loss.target})" for loss in update.loss_layers
+    )
+    keys = [feature.name for feature in (*spec.description.inputs, *spec.description.training_inputs)]
+    echo_stdout(f"wrote {output}")
+    echo_stdout(f"  updatable layers: {', '.join(layers)}")
+    echo_stdout(f"  losses: {losses}")
+    echo_stdout(f"  optimizer: {update.optimizer.WhichOneof('kind')}; epochs {update.epochs.default_value}")
+    echo_stdout(f"  training data keys (.npz): {', '.join(dict.fromkeys(keys))}")
