@@ -13,6 +13,7 @@ from mlspec import MlspecError
 from mlspec.builder import NetworkBuilder
 from mlspec.convert import to_onnx
 from mlspec.convert.importers import OnnxImportError, import_onnx
+from mlspec.spec import kinds as kinds_module
 from mlspec.spec.graph import class_labels
 from mlspec.spec.validate import find_problems
 from mlspec.spec.weights import to_numpy
@@ -180,3 +181,47 @@ def test_label_output_written_by_an_exporter_becomes_the_predicted_feature() -> 
     assert class_labels(spec) == ["red", "green", "blue"]
     result = assert_export_matches(model, spec, {"x": image_batch(6, 2)})
     assert set(run_onnx(model, {"x": image_batch(6, 2)})) == {"scores", "colour"} <= set(result)
+
+
+def test_round_trip_of_every_kind_keeps_kinds_values_and_outputs() -> None:
+    builder = NetworkBuilder(mode="plain")
+    builder.add_input("image", [3, 6, 6])
+    builder.add_input("ids", [4], dtype="int64")
+    builder.add_convolution("conv", "image", 4, (3, 3), padding="same", groups=1)
+    builder.add_batch_norm("bn", "conv")
+    builder.add_activation("act", "bn", "hard_swish")
+    builder.add_pooling("pool", "act", "average", (2, 2), strides=(2, 2), count_include_pad=True)
+    builder.add_global_pooling("gmp", "pool", "max")
+    builder.add_flatten("flat", "gmp")
+    builder.add_embedding("embed", "ids", vocab_size=7, embedding_dim=4)
+    builder.add_layer_norm("norm", "embed")
+    builder.add_transpose("swap", "norm", (0, 2, 1))
+    builder.add_reshape("rows", "swap", (16,))
+    builder.add_dropout("drop", "rows", rate=0.2)
+    builder.add_concat("joined", ["flat", "drop"], axis=1)
+    builder.add_inner_product("dense", "joined", 5)
+    builder.add_multiply("gated", ["dense", "dense"])
+    builder.add_add("summed", ["gated", "dense"])
+    builder.add_softmax("probs", "summed")
+    spec = builder.spec
+    exported = to_onnx(spec)
+    again = import_onnx(exported)
+    assert not again.HasField("classifier")  # mlspec wrote no label output: not a classifier
+    # The inference export runs dropout as the identity it is there, so no dropout comes back.
+    assert kinds(again) == [kind for kind in kinds(spec) if kind != "dropout"]
+    assert [f.name for f in again.description.inputs] == ["image", "ids"]
+    assert [f.name for f in again.description.outputs] == [f.name for f in spec.description.outputs]
+    kept = [layer for layer in spec.network.layers if not layer.HasField("dropout")]
+    compared = []
+    for ours, theirs in zip(again.network.layers, kept, strict=True):
+        assert ours.name == theirs.name
+        for field, tensor in kinds_module.layer_tensors(ours):
+            np.testing.assert_array_equal(
+                to_numpy(tensor), to_numpy(getattr(kinds_module.kind_message(theirs), field))
+            )
+            compared.append(f"{ours.name}.{field}")
+    assert {"conv.weights", "bn.running_variance", "embed.weights", "norm.beta", "dense.bias"} <= set(
+        compared
+    )
+    ids = np.random.default_rng(0).integers(0, 7, (3, 4)).astype(np.int64)
+    assert_export_matches(exported, again, {"image": image_batch(3, 3, 6, 6), "ids": ids})

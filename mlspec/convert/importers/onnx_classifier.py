@@ -5,7 +5,8 @@ model a classifier whose probabilities are that output. Exporters that already e
 output (mlspec's own exporter, skl2onnx-style graphs) compute it from the probabilities or the
 logits with ArgMax, optionally followed by a lookup in a constant label table; such an output
 becomes the classifier's predicted feature instead of network layers, and its table supplies
-the labels.
+the labels. A model written by mlspec's own exporter (producer "mlspec") that has no label output
+was not a classifier, so its final Softmax stays a plain output.
 
 Label sources, first match wins: the `labels` argument; the model metadata key `class_labels`,
 holding a JSON array or a comma-separated list; the lookup table; "0", "1", ... otherwise.
@@ -23,6 +24,7 @@ import onnx
 from mlspec.convert.importers.onnx_graph import OnnxImportError, PreparedGraph
 
 LABELS_METADATA_KEY = "class_labels"
+MLSPEC_PRODUCER = "mlspec"
 _DEFAULT_LABEL_NAMES = ("label", "classLabel", "predicted_label")
 
 
@@ -62,6 +64,8 @@ def find_classifier(
             "pass the class labels (labels=[...] or --labels a,b,...)"
         )
     label_output, label_nodes = _label_chain(prepared, producers, probabilities, softmax.input[0])
+    if not label_output and prepared.model.producer_name == MLSPEC_PRODUCER:
+        return None
     chosen = _choose_labels(prepared, labels, label_nodes, classes, where)
     name = label_output or _free_label_name(prepared)
     return ClassifierFinding(probabilities, classes, chosen, name, label_nodes)
