@@ -3,6 +3,7 @@ the Core ML weights say, unmapped layers named, and the imported model training 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +340,20 @@ def test_sgd_classifier_with_int_labels_and_a_separate_probability_blob(tmp_path
     expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(outputs["scores"], expected, atol=1e-5)
     assert outputs["digit"].tolist() == [[10, 20, 30][i] for i in expected.argmax(axis=1)]
+
+
+def test_missing_coremltools_and_foreign_files_are_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mlpackage = tmp_path / "model.mlpackage"
+    mlpackage.mkdir()
+    with pytest.raises(CoreMLImportError, match="ML Program"):
+        import_coreml(mlpackage)
+    (tmp_path / "junk.mlmodel").write_bytes(b"\x00\xffjunk")
+    with pytest.raises(CoreMLImportError, match="not a readable Core ML model"):
+        import_coreml(tmp_path / "junk.mlmodel")
+    with pytest.raises(CoreMLImportError, match="no such Core ML file"):
+        import_coreml(tmp_path / "absent.mlmodel")
+    monkeypatch.setitem(sys.modules, "coremltools.proto", None)
+    with pytest.raises(CoreMLImportError, match=r"install mlspec\[coreml\]"):
+        import_coreml(tmp_path / "junk.mlmodel")
