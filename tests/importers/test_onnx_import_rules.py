@@ -225,3 +225,20 @@ def test_round_trip_of_every_kind_keeps_kinds_values_and_outputs() -> None:
     )
     ids = np.random.default_rng(0).integers(0, 7, (3, 4)).astype(np.int64)
     assert_export_matches(exported, again, {"image": image_batch(3, 3, 6, 6), "ids": ids})
+
+
+def test_initializers_listed_as_inputs_and_weights_behind_identity() -> None:
+    """torch.onnx.export(keep_initializers_as_inputs=True) at opset 11, with a tied weight behind an
+    Identity node, as torch writes shared parameters."""
+    b = GraphBuilder(opset=11)
+    shared = b.node("Identity", [b.random("w", 4, 4)])
+    first = b.node("Gemm", ["x", "w"], transB=1)
+    out = b.node("Gemm", [b.node("Relu", [first]), shared], transB=1)
+    model = b.build([("x", FLOAT, ["batch", 4])], [out])
+    model.graph.input.extend(
+        helper.make_tensor_value_info(i.name, FLOAT, list(i.dims)) for i in model.graph.initializer
+    )
+    spec = import_onnx(model)
+    assert [f.name for f in spec.description.inputs] == ["x"]
+    assert kinds(spec) == ["inner_product", "activation", "inner_product"]
+    assert_export_matches(model, spec, {"x": image_batch(3, 4)})
