@@ -18,7 +18,7 @@ from mlspec.reference import activation, conv, dense, elementwise, norm, onnx_no
 from mlspec.reference.context import Array, LayerContext
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.graph import class_labels
-from mlspec.spec.kinds import kind_of
+from mlspec.spec.kinds import KINDS, kind_of
 
 LayerFunction = Callable[[LayerContext, list[Array]], list[Array]]
 
@@ -65,6 +65,7 @@ def evaluate(
     float_dtype = np.dtype(dtype)
     if not np.issubdtype(float_dtype, np.floating):
         raise MlspecError(f"evaluate(dtype={float_dtype}): use a float dtype such as float32 or float64")
+    _check_overrides(model, overrides or {})
     values = _read_feeds(model, feeds, float_dtype)
     for layer in model.network.layers:
         kind = kind_of(layer)
@@ -85,6 +86,23 @@ def evaluate(
             f"evaluate: no tensor named {unknown[0]!r}; tensors are: {', '.join(sorted(values))}"
         )
     return {name: values[name] for name in wanted}
+
+
+def _check_overrides(model: model_pb2.Model, overrides: Mapping[str, npt.ArrayLike]) -> None:
+    """A misspelt override would silently leave the spec's weight in place; refuse it instead."""
+    known: set[str] = set()
+    for layer in model.network.layers:
+        kind = kind_of(layer)
+        if kind == "onnx_node":
+            known.update(f"{layer.name}.constants.{c.name}" for c in layer.onnx_node.constants)
+        else:
+            known.update(f"{layer.name}.{field}" for field in KINDS[kind].tensor_fields)
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise MlspecError(
+            f"evaluate(overrides=...): {unknown[0]!r} names no weight; "
+            f"weights are: {', '.join(sorted(known))}"
+        )
 
 
 def _read_feeds(

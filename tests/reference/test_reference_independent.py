@@ -215,6 +215,11 @@ def test_overrides_replace_weights_by_layer_dot_field() -> None:
     assert got[0].tolist() == pytest.approx(expected)
 
 
+def test_misspelt_override_is_refused_with_the_weight_names() -> None:
+    with pytest.raises(MlspecError, match=r"'fc.weight' names no weight; weights are: fc.bias, fc.weights"):
+        evaluate(dense_model(), {"x": np.zeros((1, 3))}, overrides={"fc.weight": np.zeros((2, 3))})
+
+
 def test_dropout_in_training_needs_its_mask() -> None:
     model = network({"x": ["batch", 4]}, [layer("dropout", "drop", ["x"], rate=0.25)])
     x = np.arange(8.0).reshape(2, 4)
