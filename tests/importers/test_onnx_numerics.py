@@ -316,3 +316,27 @@ def test_shape_value_used_by_a_frozen_node_is_computed_at_run_time() -> None:
     ops = [layer.onnx_node.op_type for layer in spec.network.layers if layer.HasField("onnx_node")]
     assert {"Shape", "Slice", "ConstantOfShape", "ReduceSum"} <= set(ops)
     assert_export_matches(original, spec, {"x": image_batch(5, 3, 4)})
+
+
+@pytest.mark.parametrize(("opset", "affine"), [(13, True), (18, True), (14, False)])
+def test_layer_norm_as_torch_exports_it_below_opset_17(opset: int, affine: bool) -> None:
+    b = GraphBuilder(opset=opset)
+
+    def mean(source: str, name: str) -> str:
+        if opset >= 18:
+            return b.node("ReduceMean", [source, b.ints(f"{name}_axes", [-1])], keepdims=1)
+        return b.node("ReduceMean", [source], axes=[-1], keepdims=1)
+
+    x = b.node("Relu", ["x"])
+    centred = b.node("Sub", [x, mean(x, "m1")])
+    square = b.node("Pow", [centred, b.weight("two", np.array(2.0, np.float32))])
+    root = b.node("Sqrt", [b.node("Add", [mean(square, "m2"), b.weight("eps", np.array(1e-5, np.float32))])])
+    out = b.node("Div", [centred, root])
+    if affine:
+        out = b.node("Add", [b.node("Mul", [out, b.positive("gamma", 6)]), b.random("beta", 6)])
+    original = b.build([("x", FLOAT, ["batch", 4, 6])], [out])
+    spec = import_onnx(original)
+    assert kinds(spec) == ["activation", "layer_norm"]
+    assert list(spec.network.layers[1].layer_norm.normalized_shape) == [6]
+    assert spec.network.layers[1].layer_norm.epsilon == pytest.approx(1e-5)
+    assert_export_matches(original, spec, {"x": image_batch(3, 4, 6)})

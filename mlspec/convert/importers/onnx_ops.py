@@ -6,11 +6,18 @@ see onnx_generic.py.
 
 from __future__ import annotations
 
-from mlspec.convert.importers import onnx_ops_activation, onnx_ops_dense, onnx_ops_shape, onnx_ops_window
+from mlspec.convert.importers import (
+    onnx_ops_activation,
+    onnx_ops_dense,
+    onnx_ops_norm,
+    onnx_ops_shape,
+    onnx_ops_window,
+)
 from mlspec.convert.importers.onnx_context import Mapper
 
 MAPPERS: dict[str, Mapper] = {
     **onnx_ops_dense.MAPPERS,
+    **onnx_ops_norm.MAPPERS,
     **onnx_ops_window.MAPPERS,
     **onnx_ops_activation.MAPPERS,
     **onnx_ops_shape.MAPPERS,

@@ -1,5 +1,5 @@
-"""Mappers for ops that hold weights: Gemm, MatMul(+Add), BatchNormalization,
-LayerNormalization, and Gather on a weight table (embedding).
+"""Mappers for ops that hold weight matrices: Gemm, MatMul(+Add), and Gather on a weight table
+(embedding).
 
 Weights become float32 whatever the initializer stored (float16 and double are upcast): typed
 layers are what training updates, and training runs in float32.
@@ -89,64 +89,6 @@ def _matmul(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
     return [dense_layer(ctx, ctx.input(0), weights, bias, output)]
 
 
-def _batch_norm(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
-    if ctx.attr("training_mode", 0) or ctx.output_used(1) or ctx.output_used(2):
-        return None
-    tensors = [ctx.weight(index) for index in range(1, 5)]
-    if not ctx.is_activation(0) or any(t is None or t.ndim != 1 for t in tensors):
-        return None
-    gamma, beta, mean, variance = (t for t in tensors if t is not None)
-    layer = ctx.layer()
-    spec = layer.batch_norm
-    spec.channels = int(gamma.shape[0])
-    spec.epsilon = float(ctx.attr("epsilon", 1e-5))
-    spec.momentum = float(ctx.attr("momentum", 0.9))
-    for field, values in (
-        ("gamma", gamma),
-        ("beta", beta),
-        ("running_mean", mean),
-        ("running_variance", variance),
-    ):
-        set_tensor(getattr(spec, field), values, dtype=np.float32)
-    return [layer]
-
-
-def _layer_norm(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
-    scale = ctx.weight(1)
-    offset = ctx.weight(2) if ctx.input(2) else None
-    if not ctx.is_activation(0) or scale is None or (ctx.input(2) and offset is None):
-        return None
-    if ctx.output_used(1) or ctx.output_used(2):
-        return None
-    axis = int(ctx.attr("axis", -1))
-    dims = ctx.dims(0)
-    if axis < 0:
-        count = -axis
-    elif dims is not None:
-        count = len(dims) - axis
-    else:
-        return None
-    trailing = dims[len(dims) - count :] if dims is not None and len(dims) > count else None
-    if trailing is not None and all(isinstance(d, int) for d in trailing):
-        normalized = tuple(int(d) for d in trailing if isinstance(d, int))
-    elif scale.ndim == count:
-        normalized = tuple(int(d) for d in scale.shape)
-    else:
-        return None
-    try:
-        gamma = np.broadcast_to(scale, normalized)
-        beta = np.zeros(normalized, np.float32) if offset is None else np.broadcast_to(offset, normalized)
-    except ValueError:
-        return None
-    layer = ctx.layer()
-    spec = layer.layer_norm
-    spec.normalized_shape[:] = normalized
-    spec.epsilon = float(ctx.attr("epsilon", 1e-5))
-    set_tensor(spec.gamma, gamma, dtype=np.float32)
-    set_tensor(spec.beta, beta, dtype=np.float32)
-    return [layer]
-
-
 def _gather(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
     """Gather rows of a weight table by integer ids: how exporters write an embedding lookup."""
     table = ctx.weight(0)
@@ -166,7 +108,5 @@ def _gather(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
 MAPPERS: dict[str, Mapper] = {
     "Gemm": _gemm,
     "MatMul": _matmul,
-    "BatchNormalization": _batch_norm,
-    "LayerNormalization": _layer_norm,
     "Gather": _gather,
 }
