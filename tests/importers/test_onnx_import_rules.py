@@ -242,3 +242,18 @@ def test_initializers_listed_as_inputs_and_weights_behind_identity() -> None:
     assert [f.name for f in spec.description.inputs] == ["x"]
     assert kinds(spec) == ["inner_product", "activation", "inner_product"]
     assert_export_matches(model, spec, {"x": image_batch(3, 4)})
+
+
+def test_lenet_style_view_minus_one_keeps_the_batch() -> None:
+    """x.view(-1, 16 * 2 * 2) exports as Reshape to the constant [-1, 64]."""
+    b = GraphBuilder(opset=11)
+    pooled = b.node(
+        "MaxPool", [b.node("Conv", ["x", b.random("k", 16, 1, 3, 3)])], kernel_shape=[2, 2], strides=[2, 2]
+    )
+    flat = b.node("Reshape", [pooled, b.ints("shape", [-1, 64])])
+    out = b.node("Gemm", [flat, b.random("w", 10, 64), b.random("b", 10)], transB=1)
+    model = b.build([("x", FLOAT, ["batch", 1, 6, 6])], [out])
+    spec = import_onnx(model)
+    assert kinds(spec) == ["convolution", "pooling", "reshape", "inner_product"]
+    assert list(spec.network.layers[2].reshape.target_shape) == [64]
+    assert_export_matches(model, spec, {"x": image_batch(5, 1, 6, 6)})
