@@ -199,3 +199,9 @@ def test_int64_inputs_and_symbolic_batch_are_kept() -> None:
     ids = np.array([4, 0, 1], dtype=np.int64)
     got = run_onnx(emitted, {"ids": ids})
     np.testing.assert_array_equal(got["emb"], evaluate(model, {"ids": ids})["emb"])
+
+
+@pytest.mark.parametrize(("axis", "recorded"), [(0, True), (-1, True), (2, True), (1, False), (-2, False)])
+def test_logits_are_recorded_only_for_a_softmax_over_the_last_axis(axis: int, recorded: bool) -> None:
+    model = network({"x": ["batch", 3, 4]}, [layer("softmax", "sm", ["x"], axis=axis)])
+    assert build_graph(model, training=False).logits_of == ({"sm": "x"} if recorded else {})

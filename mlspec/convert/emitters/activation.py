@@ -133,7 +133,13 @@ def emit_activation(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
 
 
 def emit_softmax(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
-    """Also records the logits, so cross-entropy on the probabilities can be computed stably."""
+    """Also records the logits, so cross-entropy on the probabilities can be computed stably.
+
+    Only a softmax over the last axis is recorded: cross-entropy reads classes from the last axis,
+    and the logits of a softmax over another axis are not that distribution's logits.
+    """
     axis = int(layer.softmax.axis) or -1
     ctx.node(layer, "Softmax", [layer.inputs[0]], [layer.outputs[0]], axis=axis)
-    ctx.logits_of[layer.outputs[0]] = layer.inputs[0]
+    dims = ctx.dims(layer.inputs[0])
+    if axis == -1 or (dims is not None and axis == len(dims) - 1):
+        ctx.logits_of[layer.outputs[0]] = layer.inputs[0]
