@@ -1,0 +1,167 @@
+"""make-updatable, widen-classifier and reinit: what lands in the written spec."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlspec._proto import model_pb2
+from mlspec.builder import INIT_NAMES
+from mlspec.cli.edit_commands import Init
+from mlspec.spec import graph
+from mlspec.spec.io import load
+from tests.cli import specs
+from tests.cli.conftest import invoke
+
+
+def _run(*args: object) -> model_pb2.Model:
+    output = Path(str(args[0])).with_name("out.mlspec")
+    result = invoke(*args[1:2], args[0], *args[2:], "-o", output)
+    assert result.exit_code == 0, result.output
+    return load(output)
+
+
+def _updatable_layers(spec: model_pb2.Model) -> list[str]:
+    return [layer.name for layer in spec.network.layers if layer.is_updatable]
+
+
+def test_defaults_train_the_head_with_cross_entropy(classifier_path: Path) -> None:
+    spec = _run(classifier_path, "make-updatable")
+    update = spec.update_parameters
+    assert _updatable_layers(spec) == ["fc2"]
+    assert [(loss.WhichOneof("kind"), loss.input, loss.target) for loss in update.loss_layers] == [
+        ("categorical_cross_entropy", "probs", "label")
+    ]
+    assert update.optimizer.WhichOneof("kind") == "sgd"
+    assert update.epochs.default_value == 10
+    assert list(update.epochs.set.values) == [10]
+    assert [f.name for f in spec.description.training_inputs] == ["x", "label"]
+
+
+def test_every_option_reaches_the_spec(classifier_path: Path) -> None:
+    spec = _run(
+        classifier_path,
+        "make-updatable",
+        *("--layers", "fc1,bn,fc2", "--optimizer", "adam", "--lr", "0.01", "--lr-range", "0.001:0.1"),
+        *("--batch-size", "8", "--batch-sizes", "4,8", "--epochs", "5", "--epochs-allowed", "1,5,10"),
+        *("--beta1", "0.8", "--beta2", "0.99", "--eps", "1e-7", "--weight-decay", "0.01"),
+        *("--clip-norm", "2", "--no-shuffle", "--seed", "7"),
+    )
+    update = spec.update_parameters
+    adam = update.optimizer.adam
+    assert _updatable_layers(spec) == ["fc1", "bn", "fc2"]
+    assert (adam.learning_rate.default_value, adam.learning_rate.range.min, adam.learning_rate.range.max) == (
+        0.01,
+        0.001,
+        0.1,
+    )
+    assert adam.mini_batch_size.default_value == 8 and list(adam.mini_batch_size.set.values) == [4, 8]
+    assert (adam.beta1.default_value, adam.beta2.default_value, adam.eps.default_value) == (0.8, 0.99, 1e-7)
+    assert adam.weight_decay.default_value == 0.01
+    assert update.epochs.default_value == 5 and list(update.epochs.set.values) == [1, 5, 10]
+    assert update.clipping.max_norm.default_value == 2.0
+    assert update.shuffle.default_value is False
+    assert update.seed.default_value == 7
+
+
+def test_sgd_settings_and_an_epoch_range(classifier_path: Path) -> None:
+    spec = _run(
+        classifier_path,
+        "make-updatable",
+        *(
+            "--optimizer",
+            "sgd",
+            "--momentum",
+            "0.9",
+            "--nesterov",
+            "--epochs",
+            "20",
+            "--epochs-range",
+            "1:100",
+        ),
+        *("--clip-value", "0.5", "--shuffle"),
+    )
+    update = spec.update_parameters
+    assert update.optimizer.sgd.momentum.default_value == 0.9
+    assert update.optimizer.sgd.nesterov.default_value is True
+    assert (update.epochs.range.min, update.epochs.range.max) == (1, 100)
+    assert update.clipping.max_value.default_value == 0.5
+    assert update.shuffle.default_value is True
+
+
+def test_a_regressor_takes_mse_on_its_output(tmp_path: Path) -> None:
+    model = specs.write(specs.regressor(), tmp_path / "regressor.mlspec")
+    spec = _run(model, "make-updatable", "--loss", "mse")
+    loss = spec.update_parameters.loss_layers[0]
+    assert (loss.WhichOneof("kind"), loss.input) == ("mean_squared_error", "out")
+    assert loss.target in [f.name for f in spec.description.training_inputs]
+
+
+def test_settings_not_given_are_kept(updatable_path: Path) -> None:
+    before = load(updatable_path)
+    spec = _run(updatable_path, "make-updatable", "--layers", "fc1")
+    assert spec.update_parameters == before.update_parameters
+    assert _updatable_layers(spec) == ["fc1", "bn", "fc2"]
+
+
+def test_widen_keeps_old_rows_and_adds_zero_rows_and_labels(classifier_path: Path) -> None:
+    before = specs.tensor_values(load(classifier_path))
+    spec = _run(
+        classifier_path, "widen-classifier", "--layer", "fc2", "--classes", "5", "--labels", "owl,bee"
+    )
+    after = specs.tensor_values(spec)
+    assert after["fc2.weights"].shape == (5, 8)
+    np.testing.assert_array_equal(after["fc2.weights"][:3], before["fc2.weights"])
+    np.testing.assert_array_equal(after["fc2.bias"][:3], before["fc2.bias"])
+    assert not after["fc2.weights"][3:].any() and not after["fc2.bias"][3:].any()
+    assert graph.class_labels(spec) == ["cat", "dog", "fish", "owl", "bee"]
+
+
+def test_widen_finds_the_layer_draws_rows_and_names_placeholders(classifier_path: Path) -> None:
+    spec = _run(
+        classifier_path, "widen-classifier", "--classes", "4", "--init", "kaiming-uniform", "--seed", "3"
+    )
+    new_row = specs.tensor_values(spec)["fc2.weights"][3]
+    bound = math.sqrt(6.0 / 8)
+    assert new_row.any() and np.all(np.abs(new_row) <= bound)
+    assert graph.class_labels(spec) == ["cat", "dog", "fish", "user0"]
+
+
+def test_reinit_redraws_within_the_initialiser_bounds_reproducibly(
+    classifier_path: Path, tmp_path: Path
+) -> None:
+    before = specs.tensor_values(load(classifier_path))
+    drawn = []
+    for seed in ("5", "5", "6"):
+        spec = _run(classifier_path, "reinit", "--layer", "fc2", "--init", "xavier-uniform", "--seed", seed)
+        drawn.append(specs.tensor_values(spec)["fc2.weights"])
+        assert specs.changed_tensors(load(classifier_path), spec) == {"fc2.weights", "fc2.bias"}
+        assert not specs.tensor_values(spec)["fc2.bias"].any()  # xavier starts biases at zero
+    bound = math.sqrt(6.0 / (8 + 3))
+    assert np.all(np.abs(drawn[0]) <= bound) and not np.array_equal(drawn[0], before["fc2.weights"])
+    np.testing.assert_array_equal(drawn[0], drawn[1])
+    assert not np.array_equal(drawn[0], drawn[2])
+
+
+def test_reinit_resets_batch_norm(classifier_path: Path) -> None:
+    spec = _run(classifier_path, "reinit", "--layer", "bn")
+    values = specs.tensor_values(spec)
+    assert np.all(values["bn.gamma"] == 1) and np.all(values["bn.running_variance"] == 1)
+    assert not values["bn.beta"].any() and not values["bn.running_mean"].any()
+
+
+def test_init_choices_are_the_builders_initialisers() -> None:
+    assert {choice.builder_name() for choice in Init} == set(INIT_NAMES) - {"constant"}
+
+
+@pytest.mark.parametrize("command", ["widen-classifier", "reinit"])
+def test_in_place_overwrites_only_when_asked(command: str, classifier_path: Path) -> None:
+    args = ["--classes", "4"] if command == "widen-classifier" else ["--layer", "fc1", "--seed", "9"]
+    before = specs.digest(classifier_path)
+    refused = invoke(command, classifier_path, *args, "-o", classifier_path)
+    assert refused.exit_code == 1 and specs.digest(classifier_path) == before
+    done = invoke(command, classifier_path, *args, "-o", classifier_path, "--in-place")
+    assert done.exit_code == 0 and specs.digest(classifier_path) != before
