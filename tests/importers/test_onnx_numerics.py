@@ -192,7 +192,7 @@ def test_mobilenetv3_block(opset: int, gate: str) -> None:
     assert_export_matches(original, spec, {"x": image_batch(2, 3, 9, 9)})
 
 
-@pytest.mark.parametrize("opset", [13, 21])
+@pytest.mark.parametrize("opset", [9, 13, 21])
 def test_activation_family(opset: int) -> None:
     b = GraphBuilder(opset=opset)
     x = b.node("Elu", ["x"], alpha=0.7)
@@ -211,22 +211,36 @@ def test_activation_family(opset: int) -> None:
     plus = b.node("Add", [b.node("Erf", [scaled]), b.weight("one2", np.array(1.0, np.float32))])
     x = b.node("Mul", [half, plus])
     x = b.node("HardSigmoid", [x], alpha=0.3, beta=0.4)
-    low_only = b.node("Clip", [x, b.weight("lo", np.array(0.0, np.float32))])
-    both = b.node(
-        "Clip",
-        [low_only, b.weight("lo2", np.array(-0.2, np.float32)), b.weight("hi2", np.array(0.3, np.float32))],
-    )
+    if opset < 11:  # bounds were attributes until opset 11
+        low_only = b.node("Clip", [x], min=0.0)
+        both = b.node("Clip", [low_only], min=-0.2, max=0.3)
+    else:
+        low_only = b.node("Clip", [x, b.weight("lo", np.array(0.0, np.float32))])
+        both = b.node(
+            "Clip",
+            [
+                low_only,
+                b.weight("lo2", np.array(-0.2, np.float32)),
+                b.weight("hi2", np.array(0.3, np.float32)),
+            ],
+        )
     out = b.node("Sub", [b.weight("c", np.array(1.5, np.float32)), both])
     original = b.build([("x", FLOAT, ["batch", 10])], [out])
     spec = import_onnx(original)
     assert set(kinds(spec)) <= {"activation", "add"}
+    clips = [layer.activation for layer in spec.network.layers if layer.name.startswith("clip")]
+    assert [(int(c.type), c.alpha, c.beta) for c in clips] == [
+        (1, 0.0, 0.0),
+        (11, pytest.approx(-0.2), pytest.approx(0.3)),
+    ]
     types = [int(layer.activation.type) for layer in spec.network.layers if layer.HasField("activation")]
     assert types.count(5) == (4 if opset >= 20 else 2)  # GELU, both erf patterns included
     assert_export_matches(original, spec, {"x": image_batch(5, 10) * 3})
 
 
-def test_conv1d_pooling_transpose_flatten_concat() -> None:
-    b = GraphBuilder(opset=17)
+@pytest.mark.parametrize("opset", [9, 17, 21])
+def test_conv1d_pooling_transpose_flatten_concat(opset: int) -> None:
+    b = GraphBuilder(opset=opset)
     conv = b.node("Conv", ["seq", b.random("k", 4, 2, 3), b.random("kb", 4)], dilations=[2], pads=[2, 2])
     avg = b.node("AveragePool", [conv], kernel_shape=[3], pads=[1, 1], strides=[2], count_include_pad=1)
     avg_ex = b.node("AveragePool", [conv], kernel_shape=[3], pads=[1, 1], strides=[2])
@@ -235,7 +249,10 @@ def test_conv1d_pooling_transpose_flatten_concat() -> None:
     flat = b.node("Flatten", [swapped], axis=1)
     gmax = b.node("Flatten", [b.node("GlobalMaxPool", [conv])])
     both = b.node("Concat", [flat, gmax], axis=-1)
-    dropped = b.node("Dropout", [both, b.weight("ratio", np.array(0.3, np.float32))])
+    if opset < 12:
+        dropped = b.node("Dropout", [both], ratio=0.3)
+    else:
+        dropped = b.node("Dropout", [both, b.weight("ratio", np.array(0.3, np.float32))])
     reshaped = b.node("Reshape", [dropped, b.ints("tgt", [0, 4, -1])])
     original = b.build([("seq", FLOAT, ["batch", 2, 12])], [reshaped])
     spec = import_onnx(original)
