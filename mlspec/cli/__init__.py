@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from mlspec.cli import (
     convert_commands,
+    demo_command,
     edit_commands,
     import_commands,
     inspect_command,
@@ -19,6 +20,7 @@ from mlspec.cli.app import app
 __all__ = [
     "app",
     "convert_commands",
+    "demo_command",
     "edit_commands",
     "import_commands",
     "inspect_command",
