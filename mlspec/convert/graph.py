@@ -107,6 +107,13 @@ def _input_info(feature: tensor_pb2.FeatureDescription) -> onnx.ValueInfoProto:
     where = f'model.description.inputs["{feature.name}"]'
     if info.dims is None or info.dtype not in _ELEMENT_TYPES:
         raise MlspecError(f"{where}: no usable type; give it a tensor type with a dtype and shape")
+    if info.dtype in (tensor_pb2.FLOAT16, tensor_pb2.DOUBLE):
+        # Weights become float32 initializers, so a float16 or double input would meet float32
+        # weights in its first op, which ONNX refuses.
+        raise MlspecError(
+            f"{where}: dtype {tensor_pb2.DataType.Name(info.dtype)} is not supported; converted "
+            "networks compute in float32, so declare the input FLOAT32"
+        )
     return onnx.helper.make_tensor_value_info(feature.name, _ELEMENT_TYPES[info.dtype], list(info.dims))
 
 

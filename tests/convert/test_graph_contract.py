@@ -205,3 +205,13 @@ def test_int64_inputs_and_symbolic_batch_are_kept() -> None:
 def test_logits_are_recorded_only_for_a_softmax_over_the_last_axis(axis: int, recorded: bool) -> None:
     model = network({"x": ["batch", 3, 4]}, [layer("softmax", "sm", ["x"], axis=axis)])
     assert build_graph(model, training=False).logits_of == ({"sm": "x"} if recorded else {})
+
+
+def test_float16_input_is_refused_naming_the_input() -> None:
+    model = network(
+        {"x": ["batch", 2]},
+        [layer("activation", "relu", ["x"], type=layers_pb2.ActivationLayer.RELU)],
+        dtypes={"x": tensor_pb2.FLOAT16},
+    )
+    with pytest.raises(MlspecError, match=r'inputs\["x"\]: dtype FLOAT16 is not supported.*FLOAT32'):
+        to_onnx(model)
