@@ -221,6 +221,16 @@ def test_kinds_on_a_training_path_pass_gradients(case: str, tmp_path: Path) -> N
     assert_gradients_match(model, feeds, tmp_path)
 
 
+def test_dense_over_a_sequence_trains_through_matmul(tmp_path: Path) -> None:
+    """A rank-3 input takes the MatMul-on-transposed-weights form instead of Gemm."""
+    rng = np.random.default_rng(13)
+    fc = dense(rng, 3, 2, scale=1.0)
+    model = trainable_model([fc, layer("flatten", "flat", ["fc"])], [4, 3], [8])
+    assert "MatMul" in {node.op_type for node in build_graph(model, training=True).onnx_model.graph.node}
+    feeds = {"x": rng.normal(size=(4, 4, 3)).astype(F32), "flat_target": rng.normal(size=(4, 8)).astype(F32)}
+    assert_gradients_match(model, feeds, tmp_path)
+
+
 def test_same_padded_strided_convolution_over_unknown_sizes_is_refused_for_training() -> None:
     """Inference may use auto_pad over unknown sizes; a training path may not (see the next test)."""
     fields: dict[str, Any] = {
