@@ -1,20 +1,16 @@
 """The `mlspec` command line: thin typer commands over the library.
 
-Importing a command module registers its commands on the shared app.
+Importing a command module registers its commands on the shared app, in import order.
 """
 
 from __future__ import annotations
 
-from mlspec.cli import (
-    convert_commands,
-    demo_command,
-    edit_commands,
-    import_commands,
-    inspect_command,
-    spec_commands,
-    train_command,
-    updatable_command,
-)
+# Registration order is the order `mlspec --help` lists the commands in.
+# isort: off
+from mlspec.cli import spec_commands, inspect_command, updatable_command, edit_commands
+from mlspec.cli import convert_commands, train_command, import_commands
+
+# isort: on
 from mlspec.cli.app import app
 
 __all__ = [

@@ -71,10 +71,13 @@ def train(
 
     Overrides are checked against the values the spec allows. Labels may be class names or
     indices. Ctrl-C stops after the current step; with --checkpoint-dir the work is saved and
-    --resume continues it. Nothing is written to -o unless training completes.
+    --resume continues it (a second Ctrl-C aborts at once). Nothing is written to -o unless
+    training completes.
 
     Example: mlspec train updatable.mlspec --data train.npz --val val.npz --epochs 5 -o updated.mlspec
     """
+    if resume and checkpoint_dir is None:
+        raise typer.BadParameter("--resume needs --checkpoint-dir, the directory holding the checkpoints")
     inputs = (model, data) if val is None else (model, data, val)
     check_output_file(output, inputs=inputs)
     if plot is not None:
