@@ -8,7 +8,7 @@ from __future__ import annotations
 # Registration order is the order `mlspec --help` lists the commands in.
 # isort: off
 from mlspec.cli import spec_commands, inspect_command, updatable_command, edit_commands
-from mlspec.cli import convert_commands, train_command, import_commands
+from mlspec.cli import convert_commands, train_command, import_commands, demo_command
 
 # isort: on
 from mlspec.cli.app import app
