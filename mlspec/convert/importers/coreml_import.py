@@ -6,6 +6,10 @@ layout conventions), training settings by coreml_training. A layer kind mlspec d
 stops the import with one error naming every such layer and its kind, so a user learns the
 whole gap at once.
 
+An image scaler (channelScale * pixel + per-channel bias) becomes a frozen depthwise 1x1
+convolution named "{input}_preprocessing", so the imported model takes the same pixels; a mean
+image has no equivalent and is refused.
+
 A classifier's probabilities are the float tensor [batch, classes] that Core ML turns into its
 probability dictionary; the tensor is renamed to the dictionary output's name when the two
 differ, so outputs and loss inputs keep the names Core ML users know.
@@ -19,7 +23,14 @@ from typing import Any
 
 from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.builder.description import refresh_output_types
-from mlspec.convert.importers.coreml_layers import IMAGE, MAPPERS, VECTOR, CoreMLContext, UnmappableLayerError
+from mlspec.convert.importers.coreml_layers import (
+    IMAGE,
+    MAPPERS,
+    VECTOR,
+    CoreMLContext,
+    UnmappableLayerError,
+    scaled_image,
+)
 from mlspec.convert.importers.coreml_training import CoreMLImportError, feature_type, update_parameters
 from mlspec.spec.io import SPEC_VERSION
 from mlspec.spec.shapes import infer_shapes
@@ -36,11 +47,6 @@ def import_coreml(path: str | os.PathLike[str]) -> model_pb2.Model:
             f"{source}: a {which or 'empty'} model; mlspec imports {', '.join(_NETWORK_TYPES)} models"
         )
     network = getattr(coreml, which)
-    if len(network.preprocessing):
-        raise CoreMLImportError(
-            f"{source}: image preprocessing (scale/bias) is not supported; remove it and feed "
-            "preprocessed arrays"
-        )
     if network.arrayInputShapeMapping != 0:
         raise CoreMLImportError(f"{source}: only the classic rank-5 array shape mapping is supported")
     model = model_pb2.Model(spec_version=SPEC_VERSION)
@@ -49,6 +55,8 @@ def import_coreml(path: str | os.PathLike[str]) -> model_pb2.Model:
         layer.input[0] for layer in network.layers if layer.WhichOneof("layer") == "embedding"
     } & {feature.name for feature in coreml.description.input}
     _describe_inputs(model, coreml.description, context, source)
+    for step in network.preprocessing:
+        _preprocess(step, network.layers, coreml.description, context, source)
     _map_layers(network.layers, context, source)
     model.network.layers.extend(context.layers)
     if which == "neuralNetworkClassifier":
@@ -98,6 +106,20 @@ def _describe_inputs(model: model_pb2.Model, description: Any, context: CoreMLCo
                 f"{where}: shape of rank {per_example}; Core ML arrays are [C] or [C, H, W]"
             )
         context.ranks[feature.name] = VECTOR if per_example == 1 else IMAGE
+
+
+def _preprocess(step: Any, layers: Any, description: Any, context: CoreMLContext, source: Path) -> None:
+    """An image scaler becomes a frozen depthwise 1x1 convolution the network then reads from."""
+    images = [f for f in description.input if f.type.WhichOneof("Type") == "imageType"]
+    feature = next((f for f in images if f.name == step.featureName), images[0] if len(images) == 1 else None)
+    if feature is None or step.WhichOneof("preprocessor") != "scaler":
+        raise CoreMLImportError(
+            f"{source}: preprocessing {step.featureName or '(unnamed)'}: only an image scaler on an "
+            "image input is supported (not a mean image); remove it and feed preprocessed arrays"
+        )
+    output = scaled_image(context, step.scaler, feature.name, int(feature.type.imageType.colorSpace))
+    for layer in layers:
+        layer.input[:] = [output if name == feature.name else name for name in layer.input]
 
 
 def _map_layers(layers: Any, context: CoreMLContext, source: Path) -> None:

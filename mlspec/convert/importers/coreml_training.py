@@ -14,7 +14,7 @@ seed, and the training inputs with their descriptions. Three deliberate adjustme
 - double and float16 arrays become float32 tensors and int32 targets of a cross-entropy become
   int64 class indices, the types mlspec trains with. Feature shapes gain the leading "batch".
   Images become float32 [batch, C, H, W] tensors of pixel values in the image's channel order
-  (models with image preprocessing are refused, see coreml_import).
+  (RGB, BGR or gray); an image scaler becomes the network's first layer (see coreml_import).
 """
 
 from __future__ import annotations
