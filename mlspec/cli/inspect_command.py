@@ -61,7 +61,8 @@ def render(summary: dict[str, Any], *, title: str) -> list[Table | Text]:
         parts.append(_losses(summary["losses"]))
     if summary["optimizer"] is not None:
         parts.append(_optimizer(summary["optimizer"]))
-    parts.append(_run_settings(summary))
+    if summary["is_updatable"]:
+        parts.append(_run_settings(summary))
     if summary["training_inputs"]:
         parts.append(_features("Training inputs", summary["training_inputs"]))
     if summary["class_labels"]:

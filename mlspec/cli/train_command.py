@@ -130,7 +130,8 @@ def train(
         trainer.save(output)
     losses = result.epoch_losses
     change = f"mean loss {losses[0]:.4f} -> {losses[-1]:.4f}" if losses else "no epochs run"
-    echo_stdout(f"wrote {output}: {result.epochs_completed} epochs, {result.steps} steps, {change}")
+    epochs_run = f"{result.epochs_completed} epoch{'s' if result.epochs_completed != 1 else ''}"
+    echo_stdout(f"wrote {output}: {epochs_run}, {result.steps} steps, {change}")
 
 
 def _cancelled(
