@@ -9,15 +9,10 @@ gradient (NaN from an overflowing discarded branch, a wrong Clip bound) fails he
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import pytest
 
 from mlspec import MlspecError
@@ -232,7 +227,7 @@ def test_dense_over_a_sequence_trains_through_matmul(tmp_path: Path) -> None:
 
 
 def test_same_padded_strided_convolution_over_unknown_sizes_is_refused_for_training() -> None:
-    """Inference may use auto_pad over unknown sizes; a training path may not (see the next test)."""
+    """Inference may use auto_pad over unknown sizes; training may not (see test_graph_ort_facts.py)."""
     fields: dict[str, Any] = {
         "input_channels": 1,
         "output_channels": 2,
@@ -248,102 +243,3 @@ def test_same_padded_strided_convolution_over_unknown_sizes_is_refused_for_train
     assert build_graph(model, training=False).onnx_model.graph.node[0].attribute
     with pytest.raises(MlspecError, match=r'layers\["conv"\].*fixed spatial input sizes.*wrong gradients'):
         build_graph(model, training=True)
-
-
-def _conv_weight_gradient(conv_attributes: dict[str, Any], tmp_path: Path) -> np.ndarray[Any, Any]:
-    """ORT's gradient of sum(Conv(x, W)) with respect to W, straight from generate_artifacts."""
-    from onnxruntime.training import artifacts  # noqa: PLC0415 - importable once ort_backend is loaded
-    from onnxruntime.training.api import CheckpointState, Module  # noqa: PLC0415
-
-    weights = onnx.numpy_helper.from_array(np.ones((1, 1, 3, 3), F32), "W")
-    node = onnx.helper.make_node(
-        "Conv", ["x", "W"], ["y"], kernel_shape=[3, 3], strides=[2, 2], **conv_attributes
-    )
-    x_info = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["n", 1, "h", "w"])
-    y_info = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["n", 1, "oh", "ow"])
-    graph = onnx.helper.make_graph([node], "conv", [x_info], [y_info], [weights])
-    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 21)], ir_version=10)
-    out = tmp_path / str(len(list(tmp_path.iterdir())))
-    out.mkdir()
-    loss, optimizer = artifacts.LossType.L1Loss, artifacts.OptimType.SGD
-    artifacts.generate_artifacts(
-        model, requires_grad=["W"], frozen_params=[], loss=loss, optimizer=optimizer, artifact_directory=out
-    )
-    state = CheckpointState.load_checkpoint(str(out / "checkpoint"))
-    module = Module(str(out / "training_model.onnx"), state, str(out / "eval_model.onnx"))
-    module.train()
-    x = np.arange(30, dtype=F32).reshape(1, 1, 5, 6)
-    module(x, np.full((1, 1, 3, 3), -1e6, F32))  # L1 against a far target: the gradient of sum(y)/9
-    return np.asarray(state.parameters["W"].grad)
-
-
-def test_ort_conv_gradient_ignores_auto_pad(tmp_path: Path) -> None:
-    """Why auto_pad is refused on training paths: the same geometry, two different gradients.
-
-    SAME_UPPER on a 5 x 6 input with stride 2 and a 3 x 3 kernel pads one cell on every side;
-    explicit pads of 1 give the true gradient. If ORT fixes this, the test fails and the
-    refusal above can go.
-    """
-    explicit = _conv_weight_gradient({"pads": [1, 1, 1, 1]}, tmp_path)
-    automatic = _conv_weight_gradient({"auto_pad": "SAME_UPPER"}, tmp_path)
-    x = np.pad(np.arange(30, dtype=np.float64).reshape(5, 6), 1)
-    expected = np.array([[x[p : p + 5 : 2, q : q + 6 : 2].sum() / 9 for q in range(3)] for p in range(3)])
-    np.testing.assert_allclose(explicit[0, 0], expected, rtol=1e-5)
-    assert not np.allclose(automatic, explicit)
-
-
-_AVERAGE_POOL_TRAINING = """
-import os, sys, tempfile
-import numpy as np
-from onnx import TensorProto, helper, numpy_helper
-import mlspec.convert.ort_backend  # makes onnxruntime.training importable without torch
-from onnxruntime.training import artifacts
-from onnxruntime.training.api import CheckpointState, Module
-
-def train_step(batch):
-    weights = numpy_helper.from_array(np.ones((2, 1, 2, 2), np.float32), "W")
-    nodes = [
-        helper.make_node("Conv", ["x", "W"], ["c"], kernel_shape=[2, 2]),
-        helper.make_node("AveragePool", ["c"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Flatten", ["p"], ["y"]),
-    ]
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 1, 5, 5])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 8])
-    graph = helper.make_graph(nodes, "g", [x], [y], [weights])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir_version=10)
-    out = tempfile.mkdtemp()
-    loss, optimizer = artifacts.LossType.MSELoss, artifacts.OptimType.SGD
-    artifacts.generate_artifacts(model, requires_grad=["W"], frozen_params=[], loss=loss,
-                                 optimizer=optimizer, artifact_directory=out)
-    state = CheckpointState.load_checkpoint(os.path.join(out, "checkpoint"))
-    module = Module(os.path.join(out, "training_model.onnx"), state, os.path.join(out, "eval_model.onnx"))
-    module.train()
-    module(np.ones((4, 1, 5, 5), np.float32), np.zeros((4, 8), np.float32))
-
-train_step(4)
-print("fixed batch trains", flush=True)
-train_step("batch")
-print("symbolic batch trains", flush=True)
-"""
-
-
-def test_ort_average_pool_gradient_dies_with_a_symbolic_batch(tmp_path: Path) -> None:
-    """Why average pooling is rewritten: the plain op's gradient kills the process (SIGFPE).
-
-    If a future onnxruntime-training fixes this, this test fails and the rewrite can go.
-    """
-    script = tmp_path / "average_pool_training.py"
-    script.write_text(_AVERAGE_POOL_TRAINING)
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
-    assert "fixed batch trains" in result.stdout, result.stderr[-2000:]
-    assert "symbolic batch trains" not in result.stdout
-    assert result.returncode == -signal.SIGFPE
