@@ -199,6 +199,18 @@ def test_training_layer_norm_declares_its_statistics() -> None:
     assert len(node.output) == 3 and all(node.output)
 
 
+def test_training_layer_norm_without_beta_gets_a_zero_bias() -> None:
+    rng = np.random.default_rng(7)
+    norm = layer(
+        "layer_norm", "ln", ["fc"], normalized_shape=[5], epsilon=1e-5, gamma=rng.normal(size=5).astype(F32)
+    )
+    model = network({"x": ["batch", 3]}, [dense("fc", "x", 3, 5, rng), norm])
+    add_loss(model, "ln", ["batch", 5])
+    build, _ = training_forward(model, {"x": rng.normal(size=(4, 3)).astype(F32)})
+    (node,) = [n for n in build.onnx_model.graph.node if n.op_type == "LayerNormalization"]
+    assert len(node.input) == 3 and len(node.output) == 3
+
+
 def test_layers_off_the_training_path_keep_their_plain_ops() -> None:
     """Elu before the updatable layer and Softplus on a branch no loss reads need no gradient."""
     rng = np.random.default_rng(5)

@@ -64,11 +64,14 @@ def _frozen_affine(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
 
 
 def emit_layer_norm(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
-    """In training the Mean and InvStdDev outputs are declared: ORT's gradient builder needs them."""
+    """In training the Mean and InvStdDev outputs and a bias input are declared: ORT's gradient
+    builder reads all three (see test_graph_ort_facts.py) and fails without them."""
     params = layer.layer_norm
     inputs = [layer.inputs[0], ctx.weight(layer, "gamma")]
     if params.HasField("beta"):
         inputs.append(ctx.weight(layer, "beta"))
+    elif ctx.training:
+        inputs.append(ctx.constant(layer, "zero_beta", np.zeros(list(params.normalized_shape))))
     outputs = [layer.outputs[0]]
     if ctx.training:
         outputs += [ctx.tensor(layer, "mean"), ctx.tensor(layer, "inv_std_dev")]
