@@ -104,3 +104,16 @@ def check_output_file(output: Path, *, inputs: tuple[Path, ...] = (), in_place: 
         raise MlspecError(f"{output}: is a directory; give a file path for -o")
     if not output.parent.is_dir():
         raise MlspecError(f"{output}: folder {output.parent} does not exist; create it first")
+
+
+# Optimizer and run settings shared by make-updatable (where they set the spec's defaults) and
+# train (where they override them for one run).
+MomentumOpt = Annotated[float | None, typer.Option("--momentum", help="SGD momentum.")]
+NesterovOpt = Annotated[bool | None, typer.Option("--nesterov/--no-nesterov", help="SGD Nesterov momentum.")]
+Beta1Opt = Annotated[float | None, typer.Option("--beta1", help="Adam beta1.")]
+Beta2Opt = Annotated[float | None, typer.Option("--beta2", help="Adam beta2.")]
+EpsOpt = Annotated[float | None, typer.Option("--eps", help="Adam epsilon.")]
+WeightDecayOpt = Annotated[float | None, typer.Option("--weight-decay", help="Weight decay.")]
+ClipNormOpt = Annotated[float | None, typer.Option("--clip-norm", help="Clip gradients to this global norm.")]
+ClipValueOpt = Annotated[float | None, typer.Option("--clip-value", help="Clip each gradient to +-value.")]
+ShuffleOpt = Annotated[bool | None, typer.Option("--shuffle/--no-shuffle", help="Shuffle every epoch.")]

@@ -17,7 +17,19 @@ from rich.console import Console
 
 from mlspec.cli.app import app
 from mlspec.cli.errors import EXIT_INTERRUPTED, echo_stdout, fail, one_line_errors
-from mlspec.cli.options import ModelArg, check_output_file
+from mlspec.cli.options import (
+    Beta1Opt,
+    Beta2Opt,
+    ClipNormOpt,
+    ClipValueOpt,
+    EpsOpt,
+    ModelArg,
+    MomentumOpt,
+    NesterovOpt,
+    ShuffleOpt,
+    WeightDecayOpt,
+    check_output_file,
+)
 from mlspec.cli.train_display import (
     TrainingDisplay,
     cancel_on_interrupt,
@@ -27,8 +39,6 @@ from mlspec.cli.train_display import (
 )
 from mlspec.runtime import Trainer, TrainingResult
 from mlspec.runtime.batching import batches_per_epoch
-
-Float = float | None
 
 
 @app.command()
@@ -42,20 +52,20 @@ def train(
     epochs: Annotated[
         int | None, typer.Option("--epochs", help="Epochs (within the spec's allowed).")
     ] = None,
-    lr: Annotated[Float, typer.Option("--lr", help="Learning rate (within the spec's allowed).")] = None,
+    lr: Annotated[
+        float | None, typer.Option("--lr", help="Learning rate (within the spec's allowed).")
+    ] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Mini-batch size.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed for shuffling and dropout.")] = None,
-    shuffle: Annotated[
-        bool | None, typer.Option("--shuffle/--no-shuffle", help="Shuffle each epoch.")
-    ] = None,
-    momentum: Annotated[Float, typer.Option("--momentum", help="SGD momentum.")] = None,
-    nesterov: Annotated[bool | None, typer.Option("--nesterov/--no-nesterov", help="SGD Nesterov.")] = None,
-    beta1: Annotated[Float, typer.Option("--beta1", help="Adam beta1.")] = None,
-    beta2: Annotated[Float, typer.Option("--beta2", help="Adam beta2.")] = None,
-    eps: Annotated[Float, typer.Option("--eps", help="Adam epsilon.")] = None,
-    weight_decay: Annotated[Float, typer.Option("--weight-decay", help="Weight decay.")] = None,
-    clip_norm: Annotated[Float, typer.Option("--clip-norm", help="Gradient clipping norm.")] = None,
-    clip_value: Annotated[Float, typer.Option("--clip-value", help="Gradient clipping value.")] = None,
+    shuffle: ShuffleOpt = None,
+    momentum: MomentumOpt = None,
+    nesterov: NesterovOpt = None,
+    beta1: Beta1Opt = None,
+    beta2: Beta2Opt = None,
+    eps: EpsOpt = None,
+    weight_decay: WeightDecayOpt = None,
+    clip_norm: ClipNormOpt = None,
+    clip_value: ClipValueOpt = None,
     checkpoint_dir: Annotated[
         Path | None, typer.Option("--checkpoint-dir", help="Save checkpoints (and on Ctrl-C) here.")
     ] = None,

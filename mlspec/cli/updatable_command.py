@@ -22,7 +22,24 @@ from mlspec.builder.params import OptimizerParams
 from mlspec.builder.updatable import LossKind
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
-from mlspec.cli.options import InPlaceOpt, Ints, ModelArg, Names, OutputSpecOpt, Range, check_output_file
+from mlspec.cli.options import (
+    Beta1Opt,
+    Beta2Opt,
+    ClipNormOpt,
+    ClipValueOpt,
+    EpsOpt,
+    InPlaceOpt,
+    Ints,
+    ModelArg,
+    MomentumOpt,
+    Names,
+    NesterovOpt,
+    OutputSpecOpt,
+    Range,
+    ShuffleOpt,
+    WeightDecayOpt,
+    check_output_file,
+)
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.io import load, save
 from mlspec.spec.validate import validate
@@ -134,23 +151,15 @@ def make_updatable(
             "--epochs-range", parser=Range.parse, metavar="LO:HI", help="Allowed epochs as a range."
         ),
     ] = None,
-    momentum: Annotated[float | None, typer.Option("--momentum", help="SGD momentum.")] = None,
-    nesterov: Annotated[
-        bool | None, typer.Option("--nesterov/--no-nesterov", help="SGD Nesterov momentum.")
-    ] = None,
-    beta1: Annotated[float | None, typer.Option("--beta1", help="Adam beta1.")] = None,
-    beta2: Annotated[float | None, typer.Option("--beta2", help="Adam beta2.")] = None,
-    eps: Annotated[float | None, typer.Option("--eps", help="Adam epsilon.")] = None,
-    weight_decay: Annotated[float | None, typer.Option("--weight-decay", help="Weight decay.")] = None,
-    clip_norm: Annotated[
-        float | None, typer.Option("--clip-norm", help="Clip gradients to this global norm.")
-    ] = None,
-    clip_value: Annotated[
-        float | None, typer.Option("--clip-value", help="Clip each gradient to +-value.")
-    ] = None,
-    shuffle: Annotated[
-        bool | None, typer.Option("--shuffle/--no-shuffle", help="Shuffle every epoch.")
-    ] = None,
+    momentum: MomentumOpt = None,
+    nesterov: NesterovOpt = None,
+    beta1: Beta1Opt = None,
+    beta2: Beta2Opt = None,
+    eps: EpsOpt = None,
+    weight_decay: WeightDecayOpt = None,
+    clip_norm: ClipNormOpt = None,
+    clip_value: ClipValueOpt = None,
+    shuffle: ShuffleOpt = None,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Default training seed (shuffling, dropout).")
     ] = None,
