@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import onnx
 import onnxruntime
+from google.protobuf.message import Message
 
 from mlspec.convert.artifact_graphs import MAX_IR_VERSION
 from mlspec.convert.manifest import Manifest
@@ -95,12 +96,22 @@ def generate_training_models(
 ) -> None:
     """Write training_model.onnx, eval_model.onnx and checkpoint into an existing directory.
 
-    The optimizer model is written separately (write_optimizer_model) because a hyperparameter
+    ORT's generator deep-copies, serialises, shape-infers and checks the model it is given
+    about ten times over, so it is handed the graph with the checkpoint parameters already
+    turned into graph inputs (which is what it would do to them first anyway) and the
+    checkpoint is written here from the original initializers: the weights are never copied
+    by the generator, which made conversion time grow faster than the parameter count.
+    The optimizer model is written separately (build_optimizer_model) because a hyperparameter
     override must be able to rebuild it alone.
     """
+    held = set(trainable) | set(frozen)
+    tensors = {tensor.name: tensor for tensor in base.graph.initializer if tensor.name in held}
+    missing = sorted(held - set(tensors))
+    if missing:
+        raise MlspecError(f"network: no weight named {missing[0]!r} in the ONNX graph")
     with _native_stderr_captured():
         ort_artifacts.generate_artifacts(
-            base,
+            _parameters_as_inputs(base, [tensors[name] for name in (*trainable, *frozen)]),
             requires_grad=list(trainable),
             frozen_params=list(frozen),
             loss=_AppendSubgraph(append_loss),
@@ -108,6 +119,36 @@ def generate_training_models(
             artifact_directory=os.fspath(directory),
             additional_output_names=list(additional_outputs) or None,
         )
+    onnxblock.save_checkpoint(
+        ([tensors[name] for name in trainable], [tensors[name] for name in frozen]),
+        os.fspath(directory / "checkpoint"),
+    )
+
+
+def _parameters_as_inputs(base: onnx.ModelProto, parameters: Sequence[onnx.TensorProto]) -> onnx.ModelProto:
+    """A copy of `base` whose parameters are typed graph inputs instead of initializers."""
+    names = {tensor.name for tensor in parameters}
+    light = onnx.ModelProto()
+    _copy_fields(base, light, skip="graph")
+    _copy_fields(base.graph, light.graph, skip="initializer")
+    light.graph.initializer.extend(tensor for tensor in base.graph.initializer if tensor.name not in names)
+    light.graph.input.extend(
+        onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims))
+        for tensor in parameters
+    )
+    return light
+
+
+def _copy_fields(source: Message, target: Message, *, skip: str) -> None:
+    for field, value in source.ListFields():
+        if field.name == skip:
+            continue
+        if field.is_repeated:
+            getattr(target, field.name).extend(value)
+        elif field.message_type is not None:
+            getattr(target, field.name).CopyFrom(value)
+        else:
+            setattr(target, field.name, value)
 
 
 def build_optimizer_model(ort_kind: str, settings: Mapping[str, float], opset: int) -> onnx.ModelProto:
