@@ -60,6 +60,7 @@ class Outcome:
     final_average_loss: float
     accuracy: float
     seconds: float
+    model: Model
 
 
 def build_spec(settings: Settings) -> Model:
@@ -138,6 +139,7 @@ def run(settings: Settings, *, report_every: int = 100) -> Outcome:
         final_average_loss=stopper.average,
         accuracy=accuracy,
         seconds=time.perf_counter() - started,
+        model=trained,
     )
 
 

@@ -52,6 +52,7 @@ class Outcome:
     epoch_losses: list[float]
     seconds: float
     source: str
+    model: Model
 
 
 def sklearn_digits(seed: int, test_fraction: float = 0.2) -> Data:
@@ -125,6 +126,7 @@ def run(data: Data, *, optimizer: str, epochs: int, seed: int) -> Outcome:
             callbacks=[print_epoch],
         )
         final = trainer.evaluate({"pixels": data.test_x, "label": data.test_y})
+        trained = trainer.updated_model()
     assert final.accuracy is not None  # a classifier always reports accuracy
     return Outcome(
         final.accuracy,
@@ -132,6 +134,7 @@ def run(data: Data, *, optimizer: str, epochs: int, seed: int) -> Outcome:
         result.epoch_losses,
         time.perf_counter() - started,
         data.source,
+        trained,
     )
 
 
