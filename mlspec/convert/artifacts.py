@@ -28,7 +28,7 @@ from mlspec.convert.artifact_graphs import (
 from mlspec.convert.graph import build_graph, to_onnx
 from mlspec.convert.losses import build_losses
 from mlspec.convert.manifest import FILE_NAME, Manifest
-from mlspec.convert.manifest_builder import ManifestParts, build_manifest
+from mlspec.convert.manifest_builder import ManifestParts, build_manifest, label_mapping
 from mlspec.convert.optimizers import plan_optimizer, state_initializers, state_names
 from mlspec.convert.ort_backend import OPTIMIZER_MODEL, build_optimizer_model, generate_training_models
 from mlspec.spec.errors import MlspecError
@@ -42,7 +42,11 @@ ARTIFACT_FILES = (TRAINING_MODEL, EVAL_MODEL, OPTIMIZER_MODEL, CHECKPOINT, INFER
 
 
 def to_training_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> Manifest:
-    """Write the six artifact files into `out_dir` (created if missing) and return the manifest."""
+    """Write the six artifact files into `out_dir` (created if missing) and return the manifest.
+
+    Every check that can refuse the spec (validation, gradient paths, losses, label mapping)
+    runs before ORT is called, so an unconvertible spec fails fast with the layer or loss named.
+    """
     validate(model)
     target = Path(out_dir)
     _check_target(target)
@@ -50,6 +54,7 @@ def to_training_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str
     if not build.trainable:
         raise MlspecError("network: no layer has updatable tensors; mark a layer updatable before converting")
     losses = build_losses(model, build.logits_of)
+    labels = label_mapping(model, losses.entries)
     plan = plan_optimizer(model)
     trainable = list(build.trainable)
     initializers = {tensor.name: tensor for tensor in build.onnx_model.graph.initializer}
@@ -102,6 +107,7 @@ def to_training_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str
                 eval_inputs=user_inputs(evaluation, parameter_names),
                 training_outputs=user_outputs(training),
                 eval_outputs=[output.name for output in evaluation.graph.output],
+                label_mapping=labels,
             )
         )
         manifest.save(staging)

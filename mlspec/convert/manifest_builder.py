@@ -47,6 +47,7 @@ class ManifestParts:
     eval_inputs: list[str]
     training_outputs: list[str]
     eval_outputs: list[str]
+    label_mapping: dict[str, LabelMapping]
 
 
 def build_manifest(parts: ManifestParts) -> Manifest:
@@ -68,7 +69,7 @@ def build_manifest(parts: ManifestParts) -> Manifest:
         ],
         feed_order=parts.training_inputs,
         eval_feed_order=parts.eval_inputs,
-        label_mapping=_label_mapping(model, parts.losses),
+        label_mapping=parts.label_mapping,
         class_labels=list(class_labels(model)),
         losses=parts.losses,
         loss_output=LOSS_OUTPUT,
@@ -103,7 +104,7 @@ def _needs_mlspec_runtime(
     if model.update_parameters.HasField("lr_schedule"):
         essential.append("lr_schedule")
     convenience = ["learning_rate_restore_on_resume", "hyperparameter_override_validation"]
-    if _label_mapping(model, parts.losses):
+    if parts.label_mapping:
         convenience.append("label_mapping")
     if parts.plan.ort_kind == "adamw":
         convenience.append("optimizer_model_regeneration_for_beta_eps_overrides")
@@ -116,7 +117,8 @@ def _feature(feature: tensor_pb2.FeatureDescription, role: str) -> Feature:
     return Feature(name=feature.name, dtype=_DTYPES.get(info.dtype, "unknown"), shape=dims, role=role)
 
 
-def _label_mapping(model: model_pb2.Model, losses: list[LossEntry]) -> dict[str, LabelMapping]:
+def label_mapping(model: model_pb2.Model, losses: list[LossEntry]) -> dict[str, LabelMapping]:
+    """Class-label lists the runtime maps targets through; raises when string targets have none."""
     labels = class_labels(model)
     kind = model.classifier.WhichOneof("labels") if model.HasField("classifier") else None
     features = {f.name: f for f in model.description.training_inputs}

@@ -186,14 +186,15 @@ def test_an_updatable_layer_behind_a_gradient_blocker_fails_before_ort(
     assert not (tmp_path / "out").exists()
 
 
-def test_string_targets_without_string_class_labels_fail_before_ort(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("target_kind", ["float", "string"])
+def test_cross_entropy_targets_that_are_not_class_labels_fail_before_ort(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target_kind: str
 ) -> None:
     maker = SpecMaker("no_labels")
     maker.input("x", [4])
     maker.dense("fc", "x", "z", (4, 3))
     maker.output("z")
-    maker.target("t", [3])
+    maker.target("t", [3] if target_kind == "float" else None, kind=target_kind)
     maker.loss("ce", "categorical_cross_entropy", "z", "t", from_logits=True)
     maker.sgd()
     monkeypatch.setattr(artifacts, "generate_training_models", _must_not_call_ort)
