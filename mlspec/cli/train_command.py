@@ -33,6 +33,7 @@ from mlspec.cli.options import (
 from mlspec.cli.train_display import (
     TrainingDisplay,
     cancel_on_interrupt,
+    check_plot_format,
     draw_loss_plot,
     npz_example_count,
     plotting_available,
@@ -92,7 +93,9 @@ def train(
     check_output_file(output, inputs=inputs)
     if plot is not None:
         check_output_file(plot, inputs=(*inputs, output))
-        if not plotting_available():
+        if plotting_available():
+            check_plot_format(plot)
+        else:
             typer.echo(
                 "note: --plot needs matplotlib, which is not installed (pip install 'mlspec[plot]'); "
                 "training without a plot",

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mlspec.runtime import Trainer, TrainingEvent, TrainingResult
 from mlspec.spec.atomic import write_with_atomic
+from mlspec.spec.errors import MlspecError
 
 HEADER = f"{'epoch':>5}  {'train loss':>10}  {'val loss':>10}  {'val acc':>8}"
 
@@ -116,6 +117,18 @@ def plotting_available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
+def check_plot_format(path: Path) -> None:
+    """Refuse a plot suffix matplotlib cannot write before training, not after it."""
+    from matplotlib.figure import Figure  # noqa: PLC0415 (optional dependency)
+
+    formats = Figure().canvas.get_supported_filetypes()
+    if path.suffix.lstrip(".").lower() not in formats:
+        raise MlspecError(
+            f"{path}: --plot cannot write {path.suffix or 'a file without a suffix'}; use one of: "
+            + ", ".join(f".{name}" for name in sorted(formats))
+        )
+
+
 def draw_loss_plot(path: Path, result: TrainingResult) -> None:
     """Train (and validation) loss per epoch, written atomically in the format the suffix names."""
     from matplotlib.figure import Figure  # noqa: PLC0415 (optional dependency)
@@ -134,5 +147,5 @@ def draw_loss_plot(path: Path, result: TrainingResult) -> None:
     axes.set_xlabel("epoch")
     axes.set_ylabel("mean loss")
     axes.legend()
-    file_format = path.suffix.lstrip(".").lower() or "png"
+    file_format = path.suffix.lstrip(".").lower()
     write_with_atomic(path, lambda temp: figure.savefig(temp, format=file_format))
