@@ -265,3 +265,23 @@ def test_generation_logs_are_kept_off_stderr(tmp_path: Path) -> None:
     )
     assert result.stderr == ""
     assert (tmp_path / "out" / "manifest.json").is_file()
+
+
+def test_parameters_given_as_graph_inputs_train_from_a_separately_written_checkpoint(tmp_path: Path) -> None:
+    """What generate_training_models relies on to keep the weights out of ORT's generator."""
+    model = _linear()
+    del model.graph.initializer[:]
+    model.graph.input.append(helper.make_tensor_value_info("fc.weights", TensorProto.FLOAT, [3, 4]))
+    directory = _generate(model, tmp_path / "a", optimizer=None)  # ORT's would find no parameters
+    onnx.save(ort_backend.build_optimizer_model("sgd", {}, 21), os.fspath(directory / "optimizer_model.onnx"))
+    onnxblock.save_checkpoint(
+        ([numpy_helper.from_array(W, "fc.weights")], []), os.fspath(directory / "checkpoint")
+    )
+    state, module, _ = _session(directory)
+    module(X, Y)  # type: ignore[operator]
+    logits = X.astype(np.float64) @ W.T
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    probabilities[np.arange(5), Y] -= 1.0
+    expected = probabilities.T @ X / 5
+    np.testing.assert_allclose(state.parameters["fc.weights"].grad, expected, rtol=1e-5, atol=1e-7)  # type: ignore[attr-defined]
