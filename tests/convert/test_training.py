@@ -168,3 +168,19 @@ def test_dropout_is_active_in_training_only(tmp_path: Path) -> None:
     expected = evaluate(spec, {"x": x})["y"]
     np.testing.assert_allclose(outputs["y"], expected, rtol=1e-5, atol=1e-6)
     assert eval_loss == pytest.approx(float(np.mean(expected.astype(np.float64) ** 2)), rel=1e-5)
+
+
+def test_cross_entropy_on_saturated_probabilities_stays_exact(tmp_path: Path) -> None:
+    """The loss on the softmax output is computed from its logits, so p rounding to 0 does no harm."""
+    spec = mlp()
+    to_training_artifacts(spec, tmp_path / "mlp")
+    session = TrainingSession(tmp_path / "mlp")
+    x = RNG.normal(size=(6, 4)).astype(np.float32) * 400.0
+    logits = evaluate(spec, {"x": x}, outputs=["logits", "probs"])
+    labels = np.argmin(logits["logits"], axis=1).astype(np.int64)  # the least likely class
+    assert np.any(logits["probs"][np.arange(6), labels] == 0.0)  # a naive log(p) would be -inf
+    shifted = logits["logits"].astype(np.float64) - logits["logits"].max(axis=1, keepdims=True)
+    expected = -np.mean(shifted[np.arange(6), labels] - np.log(np.exp(shifted).sum(axis=1)))
+    loss, _ = session.eval_step({"x": x, "y": labels})
+    assert np.isfinite(loss)
+    assert loss == pytest.approx(expected, rel=1e-4)
