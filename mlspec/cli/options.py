@@ -89,7 +89,9 @@ def same_file(first: Path, second: Path) -> bool:
     return first.resolve() == second.resolve()
 
 
-def check_output_file(output: Path, *, inputs: tuple[Path, ...] = (), in_place: bool | None = None) -> None:
+def check_output_file(
+    output: Path, *, inputs: tuple[Path, ...] = (), in_place: bool | None = None, option: str = "-o"
+) -> None:
     """Refuse, before any work, an output that would clobber an input or cannot be written.
 
     `in_place` is None for commands that never overwrite their input (train, export-onnx).
@@ -97,11 +99,11 @@ def check_output_file(output: Path, *, inputs: tuple[Path, ...] = (), in_place: 
     for source in inputs:
         if same_file(source, output) and not in_place:
             raise MlspecError(
-                f"{output}: -o names the input file; choose another output path"
+                f"{output}: {option} names an input file; choose another output path"
                 + (" or pass --in-place to overwrite it" if in_place is not None else "")
             )
     if output.is_dir():
-        raise MlspecError(f"{output}: is a directory; give a file path for -o")
+        raise MlspecError(f"{output}: is a directory; give a file path for {option}")
     if not output.parent.is_dir():
         raise MlspecError(f"{output}: folder {output.parent} does not exist; create it first")
 

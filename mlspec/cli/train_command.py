@@ -92,7 +92,7 @@ def train(
     inputs = (model, data) if val is None else (model, data, val)
     check_output_file(output, inputs=inputs)
     if plot is not None:
-        check_output_file(plot, inputs=(*inputs, output))
+        check_output_file(plot, inputs=(*inputs, output), option="--plot")
         if plotting_available():
             check_plot_format(plot)
         else:
