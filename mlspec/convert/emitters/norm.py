@@ -13,11 +13,14 @@ _BATCH_NORM_FIELDS = ("gamma", "beta", "running_mean", "running_variance")
 
 
 def emit_batch_norm(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
-    """Three forms: training mode (updatable layer), frozen affine (frozen, on a training path), plain.
+    """Three forms: training mode (updatable layer), frozen affine (frozen, in any training graph), plain.
 
     onnxruntime-training neither updates running statistics itself nor differentiates an
-    inference-mode BatchNormalization, hence the explicit running-stat outputs of the first form
-    and the Mul/Add of the second.
+    inference-mode BatchNormalization, hence the explicit running-stat outputs of the first form.
+    Its artifact generator also turns every BatchNormalization into a training-mode
+    BatchNormInternal, so a frozen batch norm left as BatchNormalization would normalise with the
+    mini-batch's statistics during training while eval and inference use the stored ones; the
+    Mul/Add form keeps the frozen statistics frozen, on or off the backprop path.
     """
     params = layer.batch_norm
     source, target = layer.inputs[0], layer.outputs[0]
@@ -38,7 +41,7 @@ def emit_batch_norm(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
         )
         ctx.frozen_stateful.extend([mean, variance])
         ctx.running_stat_outputs.update({mean: new_mean, variance: new_variance})
-    elif ctx.needs_gradient(layer):
+    elif ctx.training:
         _frozen_affine(ctx, layer)
     else:
         inputs = [source, *(ctx.weight(layer, f) for f in _BATCH_NORM_FIELDS)]
@@ -50,7 +53,7 @@ def _frozen_affine(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     dims = ctx.dims(layer.inputs[0])
     if dims is None or len(dims) < 2:
         raise MlspecError(
-            f"{where(layer)}: a frozen batch norm on a training path needs an input of known rank "
+            f"{where(layer)}: a frozen batch norm in a training graph needs an input of known rank "
             f"[batch, channels, ...], but the input is {format_dims(dims)}"
         )
     gamma, beta, mean, variance = (ctx.weight_array(layer, f) for f in _BATCH_NORM_FIELDS)

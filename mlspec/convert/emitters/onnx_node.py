@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import onnx
 
 from mlspec._proto import layers_pb2
@@ -12,13 +11,15 @@ from mlspec.spec.weights import to_numpy
 
 
 def emit_onnx_node(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
-    """Constants become initializers "{layer}.constants.{name}"; float constants are stored as float32."""
+    """Constants become initializers "{layer}.constants.{name}" in their stored dtype.
+
+    The node was exported against those exact types (a float16 or double Cast target, say), so
+    converting them would make onnxruntime reject the node.
+    """
     params = layer.onnx_node
     constants = {}
     for constant in params.constants:
         values = to_numpy(constant.tensor, f"{where(layer)}.constants[{constant.name!r}]")
-        if np.issubdtype(values.dtype, np.floating):
-            values = values.astype(np.float32)
         constants[constant.name] = ctx.add_initializer(f"{layer.name}.constants.{constant.name}", values)
     inputs: list[str] = []
     for index, name in enumerate(params.node_inputs):
