@@ -45,7 +45,7 @@ def test_frozen_batch_norm_uses_stored_statistics_in_training(tmp_path: Path) ->
     to_training_artifacts(spec, tmp_path / "artifacts")
     session = TrainingSession(tmp_path / "artifacts")
     rng = np.random.default_rng(9)
-    feeds = {
+    feeds: dict[str, np.ndarray] = {
         "x": rng.normal(2.0, 3.0, size=(8, 2, 4, 4)).astype(np.float32),
         "label": rng.integers(0, 3, size=8).astype(np.int64),
     }
