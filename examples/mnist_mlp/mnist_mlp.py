@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
     epochs = args.epochs or (10 if args.mnist else 30)
     print(f"{data.source}: {len(data.train_y)} training and {len(data.test_y)} test examples")
     outcome = run(data, optimizer=args.optimizer, epochs=epochs, seed=args.seed)
-    took = f"{outcome.epochs} epochs, {outcome.seconds:.1f} s"
+    took = f"{outcome.epochs} epoch{'s' if outcome.epochs != 1 else ''}, {outcome.seconds:.1f} s"
     print(f"{args.optimizer}, {took}: test accuracy {outcome.test_accuracy:.2%}")
     return outcome
 
