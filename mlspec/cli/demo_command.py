@@ -44,6 +44,8 @@ TRAIN_PER_CLASS = 300
 VAL_PER_CLASS = 100
 SEED = 0
 MAX_EPOCHS = 50
+LEARNING_RATE = 0.01
+BATCH, BATCH_SIZES = 16, (8, 16, 32)
 
 
 def build_spec(epochs: int) -> model_pb2.Model:
@@ -60,8 +62,8 @@ def build_spec(epochs: int) -> model_pb2.Model:
     builder.widen_classifier(len(KNOWN) + ADDED)  # placeholder labels user0, user1
     builder.make_updatable(["conv", "bn", "classifier"])
     builder.set_loss("categorical_cross_entropy", "probabilities")
-    adam = AdamParams(lr=0.01, batch=16)
-    adam.set_batch(16, [8, 16, 32])
+    adam = AdamParams(lr=LEARNING_RATE, batch=BATCH)
+    adam.set_batch(BATCH, BATCH_SIZES)
     builder.set_optimizer(adam)
     builder.set_epochs(epochs, (1, MAX_EPOCHS))
     builder.set_seed(SEED)
@@ -125,8 +127,10 @@ def demo(
         f"1. built a {len(KNOWN)}-class glyph classifier and widened it to {len(KNOWN) + ADDED} classes "
         f"(labels {', '.join(map(str, graph.class_labels(spec)))})"
     )
+    sizes = ", ".join(map(str, BATCH_SIZES))
     echo_stdout(
-        f"2. made {', '.join(updatable)} updatable: cross-entropy, Adam lr 0.01, batch 16 of {{8, 16, 32}}"
+        f"2. made {', '.join(updatable)} updatable: cross-entropy, Adam lr {LEARNING_RATE}, "
+        f"batch {BATCH} of {{{sizes}}}"
     )
     validate(spec)
     echo_stdout(f"3. validated, saved {spec_path}")
