@@ -14,11 +14,33 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Read once at import: os.umask can only be read by setting it, which would race with other
+# threads creating files.
+_UMASK = _read_umask()
+
+
+def _make_temp(target: Path) -> tuple[int, str]:
+    """A temporary sibling of `target` with the permissions a plain open() would have given.
+
+    mkstemp creates files readable by the owner only; a spec or ONNX model written that way
+    could not be shared the way any other file the user writes can.
+    """
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_UMASK)
+    return fd, name
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces `path` only when the block finishes without error."""
     target = Path(path)
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, temp_name = _make_temp(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
@@ -42,7 +64,7 @@ def write_with_atomic(path: str | os.PathLike[str], produce: Callable[[Path], No
     For writers that insist on a file name (onnx.save, ORT checkpoints) rather than a handle.
     """
     target = Path(path)
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, temp_name = _make_temp(target)
     os.close(fd)
     try:
         produce(Path(temp_name))
