@@ -99,3 +99,12 @@ def test_variants_and_recipe_settings() -> None:
     updatable = {layer.name for layer in empty.network.layers if layer.is_updatable}
     assert updatable == {"conv2", "classifier"}
     assert {layer.name for layer in pretrained.network.layers if layer.is_updatable} == {"classifier"}
+
+
+def test_train_conv_updates_conv2_and_nothing_before_it(tmp_path: Path) -> None:
+    outcome = personalize.main(["--quick", "--train-conv", "--out", str(tmp_path)])
+    assert outcome.variants[0].new_class_accuracy >= CHANCE + MARGIN
+    before, after = load(tmp_path / "pretrained.mlspec"), load(tmp_path / "pretrained-updated.mlspec")
+    assert tensor(before, "conv1", "weights").tobytes() == tensor(after, "conv1", "weights").tobytes()
+    for layer in ("conv2", "classifier"):
+        assert not np.array_equal(tensor(before, layer, "weights"), tensor(after, layer, "weights"))
