@@ -46,7 +46,6 @@ import onnxruntime.training.api as ort_api  # noqa: E402
 import onnxruntime.training.artifacts as ort_artifacts  # noqa: E402
 from onnxruntime.training import onnxblock  # noqa: E402
 
-_ERRORS_ONLY = 3
 LR_PROPERTY = "mlspec.learning_rate"
 SETTING_PROPERTY_PREFIX = "mlspec.setting."
 INTERNAL_PROPERTY_PREFIX = "mlspec."
