@@ -1,6 +1,6 @@
 """Core ML's model-personalisation recipe (Hollemans, "On-device training with Core ML", part 4).
 
-    python examples/personalize/personalize.py                  # writes into ./personalize-out
+    python examples/personalize/personalize.py                  # files go to a new temporary folder
     python examples/personalize/personalize.py --train-conv     # the conv before the head trains too
     python examples/personalize/personalize.py --quick --out /tmp/p
 
@@ -24,6 +24,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,14 +228,16 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--out", type=Path, default=Path("personalize-out"), help="where the specs and data go"
+        "--out", type=Path, help="where the specs and data go (default: a new temporary folder)"
     )
     parser.add_argument(
         "--train-conv", action="store_true", help=f"also train {CONV}, the conv before the head"
     )
     parser.add_argument("--quick", action="store_true", help="the smaller run the tests use")
     args = parser.parse_args(argv)
-    outcome = run(QUICK if args.quick else FULL, args.out, train_conv=args.train_conv)
+    out = args.out or Path(tempfile.mkdtemp(prefix="mlspec-personalize-"))
+    print(f"writing into {out}")
+    outcome = run(QUICK if args.quick else FULL, out, train_conv=args.train_conv)
     chance = 1 / len(NEW_DIGITS)
     print(f"\nvalidation accuracy on the {len(NEW_DIGITS)} new classes (chance {chance:.0%}):")
     for item in outcome.variants:
