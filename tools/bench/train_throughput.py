@@ -5,9 +5,10 @@ artifacts, and at least 1.5x PyTorch eager on the small MLP. Run with
 
     .venv/bin/python tools/bench/train_throughput.py
 
-PyTorch is optional (the `bench` extra); without it the torch column says so. The three
-contestants run interleaved in rounds on the same data and the median round is reported, so
-machine noise hits them alike. This is a measurement, not a test: it never fails on timing.
+PyTorch is optional (the `bench` extra); without it the torch column says so. The contestants
+train the same network on the same data in alternating one-epoch blocks, and each one's median
+block rate is reported, so load from other processes hits them alike. This is a measurement,
+not a test: it never fails on timing.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ Arrays = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]
 class Case:
     name: str
     batch: int
-    steps: int
+    blocks: int
     build: Callable[[], model_pb2.Model]
     data: Callable[[int], Arrays]
     torch_model: Callable[[Any], Any]
@@ -105,103 +106,119 @@ def torch_cnn(nn: Any) -> Any:
     )
 
 
-def run_trainer(directory: Path, data: Arrays, steps: int) -> float:
-    trainer = Trainer.from_artifacts(directory, epochs=steps // BATCHES_PER_EPOCH)
-    start = time.perf_counter()
-    result = trainer.train(data)
-    elapsed = time.perf_counter() - start
-    return result.steps / elapsed
+class MlspecContestant:
+    """The Trainer; one block is one `train` call (one epoch), its set-up cost included."""
+
+    def __init__(self, directory: Path, data: Arrays) -> None:
+        self.trainer = Trainer.from_artifacts(directory, epochs=1)
+        self.data = data
+
+    def block(self) -> int:
+        return self.trainer.train(self.data).steps
 
 
-def run_raw_ort(directory: Path, data: Arrays, steps: int, batch: int) -> float:
+class RawOrtContestant:
     """The loop a user would write against onnxruntime.training.api directly."""
-    manifest = Manifest.load(directory)
-    state = ort_api.CheckpointState.load_checkpoint(str(directory / "checkpoint"))
-    module = ort_api.Module(str(directory / "training_model.onnx"), state, str(directory / "eval_model.onnx"))
-    optimizer = ort_api.Optimizer(str(directory / "optimizer_model.onnx"), module)
-    optimizer.set_learning_rate(LEARNING_RATE)
-    module.train()
-    writeback = [(w.parameter, w.output_index) for w in manifest.running_stat_writeback]
-    x, y = data
-    count = len(x)
-    start = time.perf_counter()
-    for step in range(steps):
-        begin = (step * batch) % count
-        outputs = module(x[begin : begin + batch], y[begin : begin + batch])
-        optimizer.step()
-        module.lazy_reset_grad()
-        for name, index in writeback:
-            state.parameters[name] = outputs[index]
-    return steps / (time.perf_counter() - start)
+
+    def __init__(self, directory: Path, data: Arrays, batch: int) -> None:
+        manifest = Manifest.load(directory)
+        self.state = ort_api.CheckpointState.load_checkpoint(str(directory / "checkpoint"))
+        self.module = ort_api.Module(
+            str(directory / "training_model.onnx"), self.state, str(directory / "eval_model.onnx")
+        )
+        self.optimizer = ort_api.Optimizer(str(directory / "optimizer_model.onnx"), self.module)
+        self.optimizer.set_learning_rate(LEARNING_RATE)
+        self.module.train()
+        self.writeback = [(w.parameter, w.output_index) for w in manifest.running_stat_writeback]
+        self.data, self.batch = data, batch
+
+    def block(self) -> int:
+        (x, y), batch, module, optimizer = self.data, self.batch, self.module, self.optimizer
+        for begin in range(0, len(x), batch):
+            outputs = module(x[begin : begin + batch], y[begin : begin + batch])
+            optimizer.step()
+            module.lazy_reset_grad()
+            for name, index in self.writeback:
+                self.state.parameters[name] = outputs[index]
+        return len(x) // batch
 
 
-def run_torch(torch: Any, case: Case, data: Arrays, steps: int) -> float:
-    torch.manual_seed(0)
-    model = case.torch_model(torch.nn)
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
-    x, y = torch.from_numpy(data[0]), torch.from_numpy(data[1])
-    count, batch = len(x), case.batch
-    start = time.perf_counter()
-    for step in range(steps):
-        begin = (step * batch) % count
-        optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(model(x[begin : begin + batch]), y[begin : begin + batch])
-        loss.backward()
-        optimizer.step()
-    return steps / (time.perf_counter() - start)
+class TorchContestant:
+    """The same network and AdamW in PyTorch eager mode."""
+
+    def __init__(self, torch: Any, case: Case, data: Arrays) -> None:
+        torch.manual_seed(0)
+        self.torch = torch
+        self.model = case.torch_model(torch.nn)
+        self.model.train()
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+        self.x, self.y = torch.from_numpy(data[0]), torch.from_numpy(data[1])
+        self.batch = case.batch
+
+    def block(self) -> int:
+        cross_entropy = self.torch.nn.functional.cross_entropy
+        for begin in range(0, len(self.x), self.batch):
+            self.optimizer.zero_grad(set_to_none=True)
+            end = begin + self.batch
+            loss = cross_entropy(self.model(self.x[begin:end]), self.y[begin:end])
+            loss.backward()
+            self.optimizer.step()
+        return len(self.x) // self.batch
 
 
-def measure(case: Case, rounds: int, torch: Any | None, work: Path) -> dict[str, float | None]:
+def measure(case: Case, blocks: int, torch: Any | None, work: Path) -> dict[str, float]:
+    """Steps/s of each contestant over `blocks` one-epoch blocks, taken in turn.
+
+    Alternating short blocks (not long runs one after another) means a burst of load from other
+    processes hits every contestant alike; the median block rate discards the bursts.
+    """
     data = case.data(case.batch * BATCHES_PER_EPOCH)
     directory = Trainer.from_spec(case.build(), work / case.name).artifact_dir
-    run_trainer(directory, data, BATCHES_PER_EPOCH)  # warm-up: first-run allocations and kernels
-    run_raw_ort(directory, data, BATCHES_PER_EPOCH, case.batch)
+    contestants: dict[str, Any] = {
+        "mlspec": MlspecContestant(directory, data),
+        "ort": RawOrtContestant(directory, data, case.batch),
+    }
     if torch is not None:
-        run_torch(torch, case, data, BATCHES_PER_EPOCH)
-    figures: dict[str, list[float]] = {"mlspec": [], "ort": [], "torch": []}
-    for _ in range(rounds):
-        figures["mlspec"].append(run_trainer(directory, data, case.steps))
-        figures["ort"].append(run_raw_ort(directory, data, case.steps, case.batch))
-        if torch is not None:
-            figures["torch"].append(run_torch(torch, case, data, case.steps))
-    return {name: statistics.median(values) if values else None for name, values in figures.items()}
+        contestants["torch"] = TorchContestant(torch, case, data)
+    rates: dict[str, list[float]] = {name: [] for name in contestants}
+    for index in range(blocks + 1):
+        names = list(contestants)
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            steps = contestants[name].block()
+            if index:  # block 0 is the warm-up: first-run allocations and kernel selection
+                rates[name].append(steps / (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in rates.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; the median is shown")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply the step counts")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of blocks")
     args = parser.parse_args()
     onnxruntime.set_default_logger_severity(3)
     try:
         torch: Any | None = importlib.import_module("torch")
     except ImportError:
         torch = None
-
-    def steps(base: int) -> int:
-        """Whole epochs, so the Trainer and the raw loops take the same number of steps."""
-        return max(1, int(base * args.scale) // BATCHES_PER_EPOCH) * BATCHES_PER_EPOCH
-
     mlp, images = random_data((784,)), random_data((1, 28, 28))
     cases = [
-        Case("MLP 784-128-10, batch 64", 64, steps(2000), lambda: mlp_spec(128), mlp, torch_mlp(128)),
-        Case("MLP 784-512-10, batch 64", 64, steps(800), lambda: mlp_spec(512), mlp, torch_mlp(512)),
-        Case("BNNS CNN 1x28x28, batch 32", 32, steps(400), cnn_spec, images, torch_cnn),
+        Case("MLP 784-128-10, batch 64", 64, 60, lambda: mlp_spec(128), mlp, torch_mlp(128)),
+        Case("MLP 784-512-10, batch 64", 64, 30, lambda: mlp_spec(512), mlp, torch_mlp(512)),
+        Case("BNNS CNN 1x28x28, batch 32", 32, 15, cnn_spec, images, torch_cnn),
     ]
-    print(f"AdamW, steps/s, median of {args.rounds} interleaved rounds")
-    print(f"{'model':<28} {'mlspec':>9} {'raw ORT':>9} {'torch':>9} {'mlspec/ORT':>11} {'mlspec/torch':>13}")
+    print(f"AdamW, steps/s: median over alternating blocks of {BATCHES_PER_EPOCH} steps")
+    print(f"{'model':<28} {'mlspec':>8} {'raw ORT':>8} {'torch':>8} {'mlspec/ORT':>11} {'mlspec/torch':>13}")
     with tempfile.TemporaryDirectory(prefix="mlspec-bench-") as work:
         for case in cases:
-            result = measure(case, args.rounds, torch, Path(work))
-            ours, ort = result["mlspec"] or 0.0, result["ort"] or 1.0
-            theirs = result["torch"]
-            torch_text = f"{theirs:9.0f}" if theirs else f"{'n/a':>9}"
+            rates = measure(case, max(2, int(case.blocks * args.scale)), torch, Path(work))
+            ours, ort, theirs = rates["mlspec"], rates["ort"], rates.get("torch")
+            torch_text = f"{theirs:8.0f}" if theirs else f"{'n/a':>8}"
             ratio = f"{ours / theirs:12.2f}x" if theirs else f"{'n/a':>13}"
-            print(f"{case.name:<28} {ours:9.0f} {ort:9.0f} {torch_text} {ours / ort:10.1%} {ratio}")
+            print(f"{case.name:<28} {ours:8.0f} {ort:8.0f} {torch_text} {ours / ort:11.1%} {ratio}")
     if torch is None:
         print(
-            "torch is not installed: install the `bench` extra (pip install 'mlspec[bench]') for its column"
+            "torch is not installed: the torch column needs the `bench` extra (pip install 'mlspec[bench]')"
         )
 
 
