@@ -133,7 +133,7 @@ class TrainingRun:
             validation_loss=validation.loss if validation else None,
             validation_accuracy=validation.accuracy if validation else None,
         )
-        due = self.checkpoint_every > 0 and (epoch + 1) % self.checkpoint_every == 0
+        due = (epoch + 1) % self.checkpoint_every == 0
         if self.checkpoint is not None and (due or progress.epoch == self.params.epochs):
             self.checkpoint()
 

@@ -152,8 +152,35 @@ class Trainer:
         the last one. With `resume=True` the run continues from the newest checkpoint there (or
         starts fresh if there is none yet) and ends exactly as an uninterrupted run would.
         Calling `train` again on the same trainer runs `epochs` more epochs from the current
-        weights, like starting a new update task on the updated model.
+        weights, like starting a new update task on the updated model. A `cancel()` that arrives
+        before or during the call ends it; the request is used up when the call returns.
         """
+        try:
+            return self._train(
+                data,
+                validation=validation,
+                callbacks=list(callbacks),
+                checkpoint_dir=checkpoint_dir,
+                checkpoint_every=checkpoint_every,
+                resume=resume,
+            )
+        finally:
+            self._cancel.clear()
+
+    def _train(
+        self,
+        data: object,
+        *,
+        validation: object | None,
+        callbacks: list[Callback],
+        checkpoint_dir: str | os.PathLike[str] | None,
+        checkpoint_every: int,
+        resume: bool,
+    ) -> TrainingResult:
+        if checkpoint_every < 1:
+            raise MlspecError(
+                f"checkpoint_every={checkpoint_every} must be at least 1 (epochs between checkpoints)"
+            )
         source = as_source(data, self._feeds(self.manifest.feed_order), where="training data")
         validate = None
         if validation is not None:
@@ -168,7 +195,6 @@ class Trainer:
                 raise MlspecError("resume=True needs checkpoint_dir, the directory the checkpoints are in")
             progress = self._resume(directory, progress)
         self._progress = progress
-        self._cancel.clear()
         context = TrainingContext(self._table.check_learning_rate, progress.base_learning_rate)
         run = TrainingRun(
             session=self._session,
@@ -177,7 +203,7 @@ class Trainer:
             schedule=self._schedule,
             progress=progress,
             context=context,
-            callbacks=list(callbacks),
+            callbacks=callbacks,
             cancel=self._cancel,
             validate=validate,
             checkpoint=(lambda: self.save_checkpoint(directory)) if directory is not None else None,

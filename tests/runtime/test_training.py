@@ -210,3 +210,14 @@ def test_bad_training_data_is_refused_before_any_step() -> None:
     assert events == []
     for name, value in before.items():
         assert np.array_equal(trainer.parameters()[name], value)
+
+
+def test_a_cancel_before_train_ends_that_call_only() -> None:
+    trainer = Trainer.from_spec(classifier())
+    before = trainer.parameters()["fc.weights"]
+    trainer.cancel()
+    first = trainer.train((X, Y))
+    assert first.cancelled and first.steps == 0
+    assert np.array_equal(trainer.parameters()["fc.weights"], before)
+    second = trainer.train((X, Y))
+    assert second.status == "completed" and second.steps == 6
