@@ -30,17 +30,33 @@ class Evaluates(Protocol):
 
 @dataclass(frozen=True)
 class AccuracySource:
-    """Which eval output holds class scores and which feed holds the true class indices."""
+    """Where class scores may be found, and which feed holds the true class indices.
 
-    output: str
+    The cross-entropy input comes first (probabilities, or logits when the eval model exposes
+    them); with a loss on logits the eval model usually exposes only the probabilities, so the
+    other model outputs follow. The first one shaped [N, classes] is used: argmax is the same
+    for logits and probabilities.
+    """
+
+    candidates: tuple[str, ...]
     target: str
+    classes: int
+
+    def scores(self, outputs: Mapping[str, npt.NDArray[Any]], size: int) -> npt.NDArray[Any] | None:
+        for name in self.candidates:
+            value = outputs.get(name)
+            if value is not None and value.shape == (size, self.classes):
+                return value
+        return None
 
 
 def accuracy_source(manifest: Manifest) -> AccuracySource | None:
-    """The first cross-entropy loss whose input the eval model exposes (probabilities or logits)."""
+    """Accuracy is defined for a classifier trained with cross-entropy on its class labels."""
+    classes = len(manifest.class_labels)
     for loss in manifest.losses:
-        if loss.kind == "categorical_cross_entropy" and loss.input in manifest.eval_outputs:
-            return AccuracySource(loss.input, loss.target)
+        if loss.kind == "categorical_cross_entropy" and classes:
+            others = [name for name in manifest.eval_outputs[1:] if name != loss.input]
+            return AccuracySource((loss.input, *others), loss.target, classes)
     return None
 
 
@@ -50,17 +66,22 @@ def evaluate_source(
     count = len(source)
     loss_sum = 0.0
     correct = 0
+    measured = accuracy is not None
     for selection in epoch_batches(count, max(batch_size, EVAL_BATCH), None):
         feeds = source.batch(selection)
         loss, outputs = session.eval_step(feeds)
         size = len(next(iter(feeds.values())))
         loss_sum += float(loss) * size
-        if accuracy is not None:
-            scores = outputs[accuracy.output]
-            predicted = np.argmax(scores.reshape(size, -1), axis=1)
-            correct += int(np.count_nonzero(predicted == feeds[accuracy.target].reshape(size)))
+        if accuracy is None:
+            continue
+        scores = accuracy.scores(outputs, size)
+        if scores is None:
+            measured = False
+            continue
+        truth = feeds[accuracy.target].reshape(size)
+        correct += int(np.count_nonzero(np.argmax(scores, axis=1) == truth))
     return EvaluationResult(
-        loss=loss_sum / count, accuracy=correct / count if accuracy is not None else None, count=count
+        loss=loss_sum / count, accuracy=correct / count if measured else None, count=count
     )
 
 

@@ -221,3 +221,16 @@ def test_a_cancel_before_train_ends_that_call_only() -> None:
     assert np.array_equal(trainer.parameters()["fc.weights"], before)
     second = trainer.train((X, Y))
     assert second.status == "completed" and second.steps == 6
+
+
+def test_accuracy_is_reported_for_a_loss_on_logits() -> None:
+    builder = NetworkBuilder.edit(classifier())
+    builder.set_loss("categorical_cross_entropy", "fc", from_logits=True)
+    trainer = Trainer.from_spec(builder.spec)
+    trainer.train((X, Y))
+    evaluation = trainer.evaluate((X, Y))
+    probabilities = trainer.predict(X)["probs"]
+    expected = np.mean(np.array(LABELS)[np.argmax(probabilities, axis=1)] == Y)
+    assert evaluation.accuracy == pytest.approx(expected)
+    targets = [LABELS.index(label) for label in Y]
+    assert evaluation.loss == pytest.approx(-np.mean(np.log(probabilities[np.arange(10), targets])), rel=1e-4)
