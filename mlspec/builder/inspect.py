@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 
 from mlspec._proto import model_pb2, parameters_pb2, tensor_pb2, training_pb2
 from mlspec.spec import graph, kinds, weights
+from mlspec.spec.defaults import unset_default
 from mlspec.spec.shapes import dtype_label, feature_info, infer_shapes
 
 
@@ -53,9 +54,7 @@ def inspect_model(model: model_pb2.Model) -> dict[str, Any]:
         "fp16_layers": fp16_layers(model),
         "losses": [_loss(loss) for loss in update.loss_layers],
         "optimizer": _optimizer(update),
-        "epochs": _param(update.epochs) if update.HasField("epochs") else None,
-        "shuffle": update.shuffle.default_value if update.HasField("shuffle") else None,
-        "seed": _param(update.seed) if update.HasField("seed") else None,
+        **_run_settings(model),
         "clipping": _clipping(update),
         "lr_schedule": _oneof_fields(update.lr_schedule) if update.HasField("lr_schedule") else None,
     }
@@ -140,12 +139,34 @@ def _optimizer(update: training_pb2.UpdateParameters) -> dict[str, Any] | None:
         return None
     message = getattr(update.optimizer, kind)
     settings: dict[str, Any] = {}
-    for field, value in message.ListFields():
+    for field in message.DESCRIPTOR.fields:
+        if not message.HasField(field.name):
+            settings[field.name] = _unset(field.name, kind)
+            continue
+        value = getattr(message, field.name)
         if isinstance(value, parameters_pb2.BoolParameter):
             settings[field.name] = {"default": value.default_value}
         else:
             settings[field.name] = _param(value)
     return {"kind": kind, "hyperparameters": settings}
+
+
+def _run_settings(model: model_pb2.Model) -> dict[str, Any]:
+    """Epochs, shuffle and seed as training will use them; None for a spec with no training setup."""
+    if not model.HasField("update_parameters"):
+        return {"epochs": None, "shuffle": None, "seed": None}
+    update = model.update_parameters
+    return {
+        "epochs": _param(update.epochs) if update.HasField("epochs") else _unset("epochs"),
+        "shuffle": update.shuffle.default_value if update.HasField("shuffle") else unset_default("shuffle"),
+        "seed": _param(update.seed) if update.HasField("seed") else _unset("seed"),
+    }
+
+
+def _unset(name: str, optimizer_kind: str | None = None) -> dict[str, Any]:
+    """A setting the spec omits: training fixes it to this value (see mlspec.spec.defaults)."""
+    value = unset_default(name, optimizer_kind)
+    return {"default": value, "set": [value], "unset": True}
 
 
 def _clipping(update: training_pb2.UpdateParameters) -> dict[str, Any] | None:

@@ -40,25 +40,12 @@ from onnx import TensorProto, helper, numpy_helper
 
 from mlspec._proto import model_pb2, parameters_pb2
 from mlspec.convert.manifest import Hyperparameter
+from mlspec.spec.defaults import unset_default
 
 HYPER_PREFIX = "mlspec.hyper/"
 MOMENTUM_PREFIX = "mlspec.momentum/"
 STATE_UPDATED_OUTPUT = "mlspec.state_updated"
 _CLIP_NORM_EPS = 1e-6
-
-# PyTorch's defaults, used when the spec leaves a setting out (it is then fixed to that value).
-_FALLBACK_DEFAULTS: dict[str, float] = {
-    "learning_rate": 1e-3,
-    "mini_batch_size": 32,
-    "momentum": 0.0,
-    "weight_decay": 0.0,
-    "beta1": 0.9,
-    "beta2": 0.999,
-    "eps": 1e-8,
-    "epochs": 1,
-    "seed": 0,
-}
-_ADAMW_DEFAULT_WEIGHT_DECAY = 0.01
 
 
 def _constrained(
@@ -146,28 +133,29 @@ def plan_optimizer(model: model_pb2.Model) -> OptimizerPlan:
     kind = update.optimizer.WhichOneof("kind") or "sgd"
     message = getattr(update.optimizer, kind)
     hyper: dict[str, Hyperparameter] = {
-        "learning_rate": _read(message, "learning_rate", "double", _FALLBACK_DEFAULTS["learning_rate"]),
-        "mini_batch_size": _read(message, "mini_batch_size", "int", _FALLBACK_DEFAULTS["mini_batch_size"]),
+        "learning_rate": _read(message, "learning_rate", "double", unset_default("learning_rate")),
+        "mini_batch_size": _read(message, "mini_batch_size", "int", unset_default("mini_batch_size")),
     }
     if kind == "sgd":
-        hyper["momentum"] = _read(message, "momentum", "double", 0.0)
-        nesterov = message.nesterov.default_value if message.HasField("nesterov") else False
+        hyper["momentum"] = _read(message, "momentum", "double", unset_default("momentum"))
+        nesterov = (
+            message.nesterov.default_value if message.HasField("nesterov") else unset_default("nesterov")
+        )
         hyper["nesterov"] = Hyperparameter(type="bool", default=bool(nesterov))
-        hyper["weight_decay"] = _read(message, "weight_decay", "double", 0.0)
+        hyper["weight_decay"] = _read(message, "weight_decay", "double", unset_default("weight_decay"))
     else:
         for name in ("beta1", "beta2", "eps"):
-            hyper[name] = _read(message, name, "double", _FALLBACK_DEFAULTS[name])
-        decay_default = _ADAMW_DEFAULT_WEIGHT_DECAY if kind == "adamw" else 0.0
-        hyper["weight_decay"] = _read(message, "weight_decay", "double", decay_default)
+            hyper[name] = _read(message, name, "double", unset_default(name))
+        hyper["weight_decay"] = _read(message, "weight_decay", "double", unset_default("weight_decay", kind))
     clipping = update.clipping.WhichOneof("kind") if update.HasField("clipping") else None
     if clipping == "max_norm":
         hyper["clip_norm"] = _constrained(update.clipping.max_norm, "double")
     elif clipping == "max_value":
         hyper["clip_value"] = _constrained(update.clipping.max_value, "double")
-    hyper["epochs"] = _read(update, "epochs", "int", _FALLBACK_DEFAULTS["epochs"])
-    shuffle = update.shuffle.default_value if update.HasField("shuffle") else True
+    hyper["epochs"] = _read(update, "epochs", "int", unset_default("epochs"))
+    shuffle = update.shuffle.default_value if update.HasField("shuffle") else unset_default("shuffle")
     hyper["shuffle"] = Hyperparameter(type="bool", default=bool(shuffle))
-    hyper["seed"] = _read(update, "seed", "int", _FALLBACK_DEFAULTS["seed"])
+    hyper["seed"] = _read(update, "seed", "int", unset_default("seed"))
     clip_kind = {"max_norm": "norm", "max_value": "value"}.get(clipping or "")
     return OptimizerPlan(kind=kind, hyperparameters=hyper, clipping=clip_kind)
 

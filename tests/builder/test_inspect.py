@@ -93,3 +93,24 @@ def test_schedule_fields_are_shown_even_at_zero() -> None:
     builder = three_class_classifier()
     builder.set_cosine_schedule()
     assert inspect_model(builder.spec)["lr_schedule"] == {"kind": "cosine", "min_lr": 0.0}
+
+
+def test_unset_run_settings_show_what_training_will_use() -> None:
+    """A spec that omits epochs, shuffle or an optimizer field shows the converter's fixed value."""
+    from mlspec.convert.optimizers import plan_optimizer  # noqa: PLC0415 (test reaches up a layer)
+
+    spec = three_class_classifier().spec
+    builder = NetworkBuilder(spec)
+    builder.make_updatable([spec.network.layers[-2].name])
+    builder.set_loss("categorical_cross_entropy", spec.classifier.predicted_probabilities_name)
+    builder.set_optimizer(AdamWParams(lr=0.01, batch=4))
+    for field in ("epochs", "shuffle", "seed"):
+        spec.update_parameters.ClearField(field)
+    spec.update_parameters.optimizer.adamw.ClearField("weight_decay")
+    summary = inspect_model(spec)
+    plan = plan_optimizer(spec).hyperparameters
+    assert summary["epochs"] == {"default": plan["epochs"].default, "set": plan["epochs"].set, "unset": True}
+    assert summary["seed"]["default"] == plan["seed"].default
+    assert summary["shuffle"] is plan["shuffle"].default is True
+    decay = summary["optimizer"]["hyperparameters"]["weight_decay"]
+    assert decay["unset"] and decay["default"] == plan["weight_decay"].default == 0.01
