@@ -63,6 +63,17 @@ class _AppendSubgraph(onnxblock.Block):  # type: ignore[misc]
         return self._append(self.base.graph)
 
 
+def _quiet_session_options() -> onnxruntime.SessionOptions:
+    """Errors only: ORT warns on every SGD session load about the shape of its own update flag.
+
+    The warning is about a graph ORT generated itself (see optimizers.py) and tells the user
+    nothing they can act on; real failures still raise.
+    """
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    return options
+
+
 @contextlib.contextmanager
 def _native_stderr_captured() -> Iterator[None]:
     """Swallow the ~20 info lines ORT's native graph optimizer prints per generation.
@@ -226,6 +237,7 @@ class TrainingSession:
             os.fspath(directory / "training_model.onnx"),
             self._state,
             os.fspath(directory / "eval_model.onnx"),
+            session_options=_quiet_session_options(),
         )
         values = self._effective_values(overrides)
         self._apply_graph_settings(values)
