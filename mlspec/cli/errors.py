@@ -21,6 +21,7 @@ R = TypeVar("R")
 
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `cat` reports when `head` stops reading
 
 
 def debug_enabled() -> bool:
@@ -43,6 +44,12 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.TyperException, SystemExit):
             raise  # exits chosen by the command, and click's usage errors (exit 2)
+        except BrokenPipeError:
+            # The reader (`mlspec demo | head`) has gone: nothing more can be said to it, and
+            # Python would otherwise complain again while flushing stdout at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except KeyboardInterrupt:
             if debug_enabled():
                 raise
