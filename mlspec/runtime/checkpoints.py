@@ -106,8 +106,8 @@ def check_compatible(state: RunState, expected: RunState, pointer: Path) -> None
             f"it trained on {state.example_count} examples, this data has {expected.example_count}"
         )
     for name, value in expected.hyperparameters.items():
-        if name in ("epochs", "learning_rate"):
-            continue  # training longer, or from a base rate changed mid-run, is the point of resuming
+        if name == "epochs":
+            continue  # training for longer than first planned is a reason to resume
         saved = state.hyperparameters.get(name)
         if saved != value:
             mismatches.append(f"{name} was {saved!r}, now {value!r}")
