@@ -136,7 +136,7 @@ def test_resume_refuses_different_data_or_settings(tmp_path: Path) -> None:
     Trainer.from_spec(_adam(), epochs=1).train((x, y), checkpoint_dir=directory)
     with pytest.raises(CheckpointError, match="mini_batch_size was 4, now 8"):
         Trainer.from_spec(_adam(), mini_batch_size=8).train((x, y), checkpoint_dir=directory, resume=True)
-    with pytest.raises(CheckpointError, match="learning_rate was 0.05, now 0.1"):
+    with pytest.raises(CheckpointError, match=r"learning_rate was 0\.05, now 0\.1"):
         Trainer.from_spec(_adam(), lr=0.1).train((x, y), checkpoint_dir=directory, resume=True)
     assert (
         Trainer.from_spec(_adam(), epochs=2).train((x, y), checkpoint_dir=directory, resume=True).steps == 4
