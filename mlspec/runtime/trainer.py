@@ -94,14 +94,18 @@ class Trainer:
         spec, spec_path = _read_spec(model)
         table = table_from_spec(spec)
         params = table.resolve(overrides, source=str(spec_path or "spec"))
-        owned = None
+        owned: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
             owned = tempfile.TemporaryDirectory(prefix="mlspec-train-")
             out_dir = Path(owned.name)
         else:
             out_dir = Path(work_dir)
-            out_dir.mkdir(parents=True, exist_ok=True)
-        manifest = to_training_artifacts(_seeded(spec, params.seed), out_dir)
+        try:
+            manifest = to_training_artifacts(_seeded(spec, params.seed), out_dir)
+        except BaseException:
+            if owned is not None:
+                owned.cleanup()
+            raise
         return cls(
             out_dir,
             manifest=manifest,
