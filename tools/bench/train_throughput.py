@@ -111,9 +111,12 @@ def torch_cnn(nn: Any) -> Any:
 class MlspecContestant:
     """The Trainer; one block is one `train` call, its data checks and set-up included."""
 
-    def __init__(self, directory: Path, data: Arrays) -> None:
+    def __init__(self, directory: Path, data: Arrays, batch: int) -> None:
         self.trainer = Trainer.from_artifacts(directory, epochs=EPOCHS_PER_BLOCK)
-        self.data = data
+        self.data, self.batch = data, batch
+
+    def warm_up(self) -> None:
+        self.trainer.train((self.data[0][: self.batch], self.data[1][: self.batch]))
 
     def block(self) -> int:
         return self.trainer.train(self.data).steps
@@ -134,16 +137,22 @@ class RawOrtContestant:
         self.writeback = [(w.parameter, w.output_index) for w in manifest.running_stat_writeback]
         self.data, self.batch = data, batch
 
+    def warm_up(self) -> None:
+        self._epochs(EPOCHS_PER_BLOCK, self.batch)
+
     def block(self) -> int:
+        return self._epochs(EPOCHS_PER_BLOCK, len(self.data[0]))
+
+    def _epochs(self, epochs: int, count: int) -> int:
         (x, y), batch, module, optimizer = self.data, self.batch, self.module, self.optimizer
-        for _ in range(EPOCHS_PER_BLOCK):
-            for begin in range(0, len(x), batch):
+        for _ in range(epochs):
+            for begin in range(0, count, batch):
                 outputs = module(x[begin : begin + batch], y[begin : begin + batch])
                 optimizer.step()
                 module.lazy_reset_grad()
                 for name, index in self.writeback:
                     self.state.parameters[name] = outputs[index]
-        return EPOCHS_PER_BLOCK * len(x) // batch
+        return epochs * count // batch
 
 
 class TorchContestant:
@@ -158,41 +167,50 @@ class TorchContestant:
         self.x, self.y = torch.from_numpy(data[0]), torch.from_numpy(data[1])
         self.batch = case.batch
 
+    def warm_up(self) -> None:
+        self._epochs(EPOCHS_PER_BLOCK, self.batch)
+
     def block(self) -> int:
+        return self._epochs(EPOCHS_PER_BLOCK, len(self.x))
+
+    def _epochs(self, epochs: int, count: int) -> int:
         cross_entropy = self.torch.nn.functional.cross_entropy
-        for _ in range(EPOCHS_PER_BLOCK):
-            for begin in range(0, len(self.x), self.batch):
+        for _ in range(epochs):
+            for begin in range(0, count, self.batch):
                 self.optimizer.zero_grad(set_to_none=True)
                 end = begin + self.batch
                 loss = cross_entropy(self.model(self.x[begin:end]), self.y[begin:end])
                 loss.backward()
                 self.optimizer.step()
-        return EPOCHS_PER_BLOCK * len(self.x) // self.batch
+        return epochs * count // self.batch
 
 
 def measure(case: Case, blocks: int, torch: Any | None, work: Path) -> dict[str, float]:
     """Steps/s of each contestant over `blocks` blocks of a few epochs, taken in turn.
 
     Alternating short blocks (not long runs one after another) means a burst of load from other
-    processes hits every contestant alike; the median block rate discards the bursts.
+    processes hits every contestant alike; the median block rate discards the bursts. Each block
+    gets a fresh session (built and warmed up untimed), because one session's buffer placement
+    can make it steadily a few percent faster or slower than another's.
     """
     data = case.data(case.batch * BATCHES_PER_EPOCH)
     directory = Trainer.from_spec(case.build(), work / case.name).artifact_dir
-    contestants: dict[str, Any] = {
-        "mlspec": MlspecContestant(directory, data),
-        "ort": RawOrtContestant(directory, data, case.batch),
+    factories: dict[str, Callable[[], Any]] = {
+        "mlspec": lambda: MlspecContestant(directory, data, case.batch),
+        "ort": lambda: RawOrtContestant(directory, data, case.batch),
     }
     if torch is not None:
-        contestants["torch"] = TorchContestant(torch, case, data)
-    rates: dict[str, list[float]] = {name: [] for name in contestants}
-    for index in range(blocks + 1):
-        names = list(contestants)
+        factories["torch"] = lambda: TorchContestant(torch, case, data)
+    rates: dict[str, list[float]] = {name: [] for name in factories}
+    for index in range(blocks):
+        names = list(factories)
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
+            contestant = factories[name]()
+            contestant.warm_up()
             start = time.perf_counter()
-            steps = contestants[name].block()
-            if index:  # block 0 is the warm-up: first-run allocations and kernel selection
-                rates[name].append(steps / (time.perf_counter() - start))
+            steps = contestant.block()
+            rates[name].append(steps / (time.perf_counter() - start))
     return {name: statistics.median(values) for name, values in rates.items()}
 
 
