@@ -107,8 +107,11 @@ class HyperparameterTable:
                 problems.append(problem)
             else:
                 values[name] = value
+        if len(problems) == 1:
+            raise HyperparameterError(f"{source}: {problems[0]}")
         if problems:
-            raise HyperparameterError(f"{source}: " + "\n  ".join(problems))
+            listed = "".join(f"\n  - {problem}" for problem in problems)
+            raise HyperparameterError(f"{source}: {len(problems)} overrides refused:{listed}")
         known = {name: value for name, value in values.items() if name in ALL_NAMES}
         return Hyperparameters(optimizer=self.optimizer, **known)  # type: ignore[arg-type]
 
