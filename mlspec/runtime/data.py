@@ -144,7 +144,13 @@ def load_npz(path: Path) -> dict[str, Array]:
         raise DataError(f"{path}: no such file")
     arrays: dict[str, Array] = {}
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(
+                f"{path}: holds a single array, not an .npz archive of named arrays; "
+                "write one with np.savez(path, x=features, label=labels)"
+            )
+        with loaded as archive:
             for key in archive.files:
                 try:
                     arrays[key] = archive[key]

@@ -113,6 +113,12 @@ def test_not_an_npz_file_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"not a zip")
     with pytest.raises(DataError, match=r"not a readable \.npz file"):
         as_source(path, FEATURES, where="d")
+    single = tmp_path / "x.npy"
+    np.save(single, _x())
+    with pytest.raises(DataError, match=r"holds a single array, not an \.npz archive"):
+        as_source(single, FEATURES, where="d")
+    with pytest.raises(DataError, match="no such file"):
+        as_source(tmp_path / "missing.npz", FEATURES, where="d")
 
 
 class Recording:
