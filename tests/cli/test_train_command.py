@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlspec.cli import train_command
 from mlspec.reference import evaluate
 from mlspec.spec.io import load
 from tests.cli import specs
@@ -108,8 +109,9 @@ def test_a_run_prints_epochs_and_writes_only_the_trained_weights(
 
 
 def test_plot_without_matplotlib_says_so_and_still_trains(
-    updatable_path: Path, train_npz: Path, tmp_path: Path
+    updatable_path: Path, train_npz: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(train_command, "plotting_available", lambda: False)
     output, plot = tmp_path / "trained.mlspec", tmp_path / "loss.png"
     result = invoke(
         "train", updatable_path, "--data", train_npz, "-o", output, "--epochs", "1", "--plot", plot
@@ -118,6 +120,37 @@ def test_plot_without_matplotlib_says_so_and_still_trains(
     notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "matplotlib" in notes[0] and "mlspec[plot]" in notes[0]
     assert output.exists() and not plot.exists()
+
+
+def test_plot_draws_the_epoch_losses(updatable_path: Path, train_npz: Path, tmp_path: Path) -> None:
+    output, plot = tmp_path / "trained.mlspec", tmp_path / "loss.png"
+    result = invoke(
+        "train",
+        updatable_path,
+        "--data",
+        train_npz,
+        "--val",
+        train_npz,
+        "-o",
+        output,
+        "--epochs",
+        "3",
+        "--plot",
+        plot,
+    )
+    assert result.exit_code == 0, result.output
+    data = plot.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5_000
+    assert not list(tmp_path.glob(".loss.png.*"))
+
+
+def test_plot_suffix_matplotlib_cannot_write_is_refused_before_training(
+    updatable_path: Path, train_npz: Path, tmp_path: Path
+) -> None:
+    output, plot = tmp_path / "trained.mlspec", tmp_path / "loss.xyz"
+    result = invoke("train", updatable_path, "--data", train_npz, "-o", output, "--plot", plot)
+    assert_one_line_failure(result, "loss.xyz")
+    assert not output.exists() and not plot.exists()
 
 
 def test_output_may_not_be_an_input(updatable_path: Path, train_npz: Path) -> None:
