@@ -63,14 +63,18 @@ class _AppendSubgraph(onnxblock.Block):  # type: ignore[misc]
         return self._append(self.base.graph)
 
 
-def _quiet_session_options() -> onnxruntime.SessionOptions:
-    """Errors only: ORT warns on every SGD session load about the shape of its own update flag.
+def training_session_options() -> onnxruntime.SessionOptions:
+    """Errors-only logging and no spin-waiting between training steps.
 
-    The warning is about a graph ORT generated itself (see optimizers.py) and tells the user
-    nothing they can act on; real failures still raise.
+    ORT warns on every SGD session load about the shape of its own update flag: a graph ORT
+    generated itself (see optimizers.py), nothing a user can act on; real failures still raise.
+    Spinning keeps idle intra-op threads busy-waiting for the next op; between the many short
+    calls of a training loop on a small CPU that steals the core the next step needs
+    (tools/bench/train_throughput.py measures both settings side by side).
     """
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
@@ -237,7 +241,7 @@ class TrainingSession:
             os.fspath(directory / "training_model.onnx"),
             self._state,
             os.fspath(directory / "eval_model.onnx"),
-            session_options=_quiet_session_options(),
+            session_options=training_session_options(),
         )
         values = self._effective_values(overrides)
         self._apply_graph_settings(values)
