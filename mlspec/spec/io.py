@@ -18,6 +18,7 @@ from google.protobuf import message as _message
 from google.protobuf import text_format
 
 from mlspec._proto import model_pb2
+from mlspec.spec import external
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import SpecLoadError
 
@@ -34,25 +35,37 @@ def is_text_path(path: PathLike) -> bool:
     return Path(path).suffix.lower() in TEXT_SUFFIXES
 
 
-def save(model: model_pb2.Model, path: PathLike) -> None:
-    """Write `model` atomically: the destination is either the old file or the complete new one."""
+def save(model: model_pb2.Model, path: PathLike, *, external_weights_over: int | None = None) -> None:
+    """Write `model` atomically: the destination is either the old file or the complete new one.
+
+    With `external_weights_over=N`, tensors of N bytes or more go to a sidecar file beside the
+    spec (see mlspec.spec.external), which is how specs past protobuf's 2 GB limit are stored.
+    """
     if model.spec_version == 0:
         model.spec_version = SPEC_VERSION
-    if is_text_path(path):
-        data = text_format.MessageToString(model).encode("utf-8")
-    else:
-        payload = model.SerializeToString()
-        data = _HEADER.pack(MAGIC, len(payload)) + payload
     target = Path(path)
     if target.is_dir():
         raise SpecLoadError(f"{target}: is a directory; give a file path ending in .mlspec or .pbtxt")
     if not target.parent.exists():
         raise SpecLoadError(f"{target}: folder {target.parent} does not exist")
+    stored = (
+        model if external_weights_over is None else external.externalize(model, target, external_weights_over)
+    )
+    if is_text_path(target):
+        data = text_format.MessageToString(stored).encode("utf-8")
+    else:
+        payload = stored.SerializeToString()
+        data = _HEADER.pack(MAGIC, len(payload)) + payload
     write_bytes_atomic(target, data)
+    external.remove_stale_sidecars(stored, target)
 
 
-def load(path: PathLike) -> model_pb2.Model:
-    """Read a spec, naming the file and the problem when it is not a readable spec."""
+def load(path: PathLike, *, resolve_external: bool = True) -> model_pb2.Model:
+    """Read a spec, naming the file and the problem when it is not a readable spec.
+
+    Weights kept in a sidecar file are read back in unless `resolve_external` is False (for
+    tools that only look at the structure of a spec too large to hold in memory).
+    """
     source = Path(path)
     if not source.exists():
         raise SpecLoadError(f"{source}: no such file")
@@ -63,10 +76,14 @@ def load(path: PathLike) -> model_pb2.Model:
     except OSError as exc:
         raise SpecLoadError(f"{source}: cannot read: {exc.strerror}") from exc
     if data.startswith(MAGIC) or (len(data) < len(MAGIC) and MAGIC.startswith(data) and data):
-        return _parse_binary(source, data)
-    if is_text_path(source):
-        return _parse_text(source, data)
-    raise SpecLoadError(f"{source}: {_describe_foreign(data)}")
+        model = _parse_binary(source, data)
+    elif is_text_path(source):
+        model = _parse_text(source, data)
+    else:
+        raise SpecLoadError(f"{source}: {_describe_foreign(data)}")
+    if resolve_external:
+        external.resolve(model, source)
+    return model
 
 
 def _parse_binary(source: Path, data: bytes) -> model_pb2.Model:
