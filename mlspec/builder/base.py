@@ -21,10 +21,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 
-from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
+from mlspec._proto import layers_pb2, model_pb2
 from mlspec.spec import graph
 from mlspec.spec.errors import MlspecError, Problem, SpecEditError
-from mlspec.spec.shapes import Dim, TensorInfo, infer_shapes
+from mlspec.spec.shapes import TensorInfo, infer_shapes
 from mlspec.spec.validate import find_problems
 
 
@@ -127,14 +127,3 @@ def _replace_in(names: Sequence[str], old: str, new: str) -> None:
     for index, name in enumerate(names):
         if name == old:
             names[index] = new  # type: ignore[index]
-
-
-def set_dims(tensor_type: tensor_pb2.TensorType, dims: Sequence[Dim]) -> None:
-    """Write dims into a TensorType: ints as sizes, strings as symbols, None as an unset dim."""
-    del tensor_type.shape[:]
-    for dim in dims:
-        entry = tensor_type.shape.add()
-        if isinstance(dim, str):
-            entry.symbol = dim
-        elif dim is not None:
-            entry.size = int(dim)

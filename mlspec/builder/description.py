@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mlspec._proto import model_pb2, tensor_pb2
-from mlspec.builder.base import set_dims
 from mlspec.spec.shapes import STRING, TensorInfo
+from mlspec.spec.tensor_info import set_dims
 
 Labels = Sequence[str] | Sequence[int]
 

@@ -21,11 +21,12 @@ import numpy.typing as npt
 
 from mlspec._proto import layers_pb2
 from mlspec.builder.arrays import fill, fill_weights_and_bias
-from mlspec.builder.base import BuilderBase, set_dims
+from mlspec.builder.base import BuilderBase
 from mlspec.builder.initializers import InitLike, normal
 from mlspec.spec import weights
 from mlspec.spec.errors import SpecEditError
 from mlspec.spec.shapes import Dim
+from mlspec.spec.tensor_info import set_dims
 
 PaddingLike = Literal["valid", "same", "same_lower"] | Sequence[int]
 ACTIVATION_DEFAULTS: dict[str, tuple[float, float]] = {

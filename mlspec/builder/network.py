@@ -23,7 +23,6 @@ from typing import Literal
 
 from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.builder import description
-from mlspec.builder.base import set_dims
 from mlspec.builder.description import Labels
 from mlspec.builder.layers import LayerAdders
 from mlspec.builder.rewire import Rewiring
@@ -34,6 +33,7 @@ from mlspec.spec import graph, weights
 from mlspec.spec.errors import SpecEditError
 from mlspec.spec.io import SPEC_VERSION
 from mlspec.spec.shapes import BATCH, Dim
+from mlspec.spec.tensor_info import set_dims
 
 Mode = Literal["classifier", "regressor", "plain"]
 MODES: tuple[str, ...] = ("classifier", "regressor", "plain")

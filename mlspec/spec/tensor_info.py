@@ -71,6 +71,17 @@ def tensor_type_info(tensor_type: tensor_pb2.TensorType) -> TensorInfo:
     return TensorInfo(tensor_type.dtype, tuple(dims))
 
 
+def set_dims(tensor_type: tensor_pb2.TensorType, dims: Sequence[Dim]) -> None:
+    """The inverse of tensor_type_info: ints as sizes, strings as symbols, None as an unset dim."""
+    del tensor_type.shape[:]
+    for dim in dims:
+        entry = tensor_type.shape.add()
+        if isinstance(dim, str):
+            entry.symbol = dim
+        elif dim is not None:
+            entry.size = int(dim)
+
+
 def feature_info(feature: tensor_pb2.FeatureDescription) -> TensorInfo:
     """Per-example string and int64 features arrive batched as 1-D tensors [batch]."""
     which = feature.type.WhichOneof("kind")

@@ -14,21 +14,11 @@ import numpy as np
 from google.protobuf.message import Message
 
 from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
+from mlspec.spec.tensor_info import set_dims
 from mlspec.spec.weights import set_tensor
+from tests.spec.factories import tensor_feature
 
 Dims = Sequence[int | str]
-
-
-def feature(name: str, dims: Dims = (), dtype: int = tensor_pb2.FLOAT32) -> tensor_pb2.FeatureDescription:
-    described = tensor_pb2.FeatureDescription(name=name)
-    described.type.tensor.dtype = dtype  # type: ignore[assignment]
-    for dim in dims:
-        entry = described.type.tensor.shape.add()
-        if isinstance(dim, str):
-            entry.symbol = dim
-        else:
-            entry.size = dim
-    return described
 
 
 def layer(
@@ -80,21 +70,24 @@ def network(
     model = model_pb2.Model(spec_version=1)
     model.metadata.name = "forward_test"
     for name, dims in inputs.items():
-        model.description.inputs.append(feature(name, dims, (dtypes or {}).get(name, tensor_pb2.FLOAT32)))
+        dtype = (dtypes or {}).get(name, tensor_pb2.FLOAT32)
+        model.description.inputs.append(tensor_feature(name, dims, dtype))
     model.network.layers.extend(layers)
     for name in outputs if outputs is not None else layers[-1].outputs:
-        model.description.outputs.append(feature(name))
+        model.description.outputs.append(tensor_feature(name, ()))
     return model
 
 
 def add_loss(model: model_pb2.Model, tensor: str, dims: Dims) -> None:
     """An MSE loss on `tensor` against a training input "<tensor>_target"; marks the model updatable."""
     model.is_updatable = True
-    model.description.training_inputs.append(feature(f"{tensor}_target", dims))
+    model.description.training_inputs.append(tensor_feature(f"{tensor}_target", dims))
     target = f"{tensor}_target"
     loss = model.update_parameters.loss_layers.add(name=f"{tensor}_mse", input=tensor, target=target)
     loss.mean_squared_error.SetInParent()
 
 
 def tensor_type(dims: Dims, dtype: int = tensor_pb2.FLOAT32) -> tensor_pb2.TensorType:
-    return feature("", dims, dtype).type.tensor
+    made = tensor_pb2.TensorType(dtype=dtype)  # type: ignore[arg-type]
+    set_dims(made, dims)
+    return made

@@ -15,7 +15,8 @@ from mlspec.convert.emitters import EMITTERS
 from mlspec.reference import evaluate
 from mlspec.spec.kinds import KINDS
 from tests.convert.forward_check import assert_forward_matches, check_contract, run_onnx
-from tests.convert.spec_factory import add_loss, feature, layer, network, padding
+from tests.convert.spec_factory import add_loss, layer, network, padding
+from tests.spec.factories import tensor_feature
 
 F32 = np.float32
 
@@ -62,7 +63,7 @@ def bnns_classifier(labels: list[str] | list[int] | None, rng: np.random.Generat
         layer("softmax", "softmax", ["fc"], outputs=["probabilities"]),
     ]
     model = network({"image": ["batch", 1, 6, 6]}, layers, outputs=["probabilities"])
-    model.description.outputs[0].CopyFrom(feature("probabilities", ["batch", 3]))
+    model.description.outputs[0].CopyFrom(tensor_feature("probabilities", ["batch", 3]))
     model.classifier.predicted_probabilities_name = "probabilities"
     model.classifier.predicted_feature_name = "label"
     for label in labels or []:
@@ -183,7 +184,7 @@ def test_output_not_produced_is_refused() -> None:
     model = network(
         {"x": ["batch", 2]}, [layer("activation", "relu", ["x"], type=layers_pb2.ActivationLayer.RELU)]
     )
-    model.description.outputs.append(feature("ghost", ["batch", 2]))
+    model.description.outputs.append(tensor_feature("ghost", ["batch", 2]))
     with pytest.raises(MlspecError, match=r'outputs\["ghost"\]: not produced'):
         to_onnx(model)
 

@@ -21,7 +21,8 @@ from mlspec.convert import build_graph, to_training_artifacts
 from mlspec.convert.ort_backend import TrainingSession
 from mlspec.reference import evaluate
 from mlspec.spec.hyper import double_parameter, int_parameter
-from tests.convert.spec_factory import add_loss, feature, layer, network, padding
+from tests.convert.spec_factory import add_loss, layer, network, padding
+from tests.spec.factories import tensor_feature
 
 F32 = np.float32
 Activation = layers_pb2.ActivationLayer
@@ -31,7 +32,7 @@ def trainable_model(
     layers: list[layers_pb2.Layer], input_dims: list[Any], output_dims: list[Any]
 ) -> model_pb2.Model:
     model = network({"x": ["batch", *input_dims]}, layers)
-    model.description.outputs[0].CopyFrom(feature(layers[-1].outputs[0], ["batch", *output_dims]))
+    model.description.outputs[0].CopyFrom(tensor_feature(layers[-1].outputs[0], ["batch", *output_dims]))
     add_loss(model, layers[-1].outputs[0], ["batch", *output_dims])
     sgd = model.update_parameters.optimizer.sgd
     sgd.learning_rate.CopyFrom(double_parameter(0.1, (0.0, 1.0)))

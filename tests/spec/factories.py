@@ -8,6 +8,7 @@ import numpy as np
 
 from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
 from mlspec.spec.hyper import double_parameter, int_parameter
+from mlspec.spec.tensor_info import set_dims
 from mlspec.spec.weights import make_tensor
 
 RNG = np.random.default_rng(0)
@@ -18,12 +19,7 @@ def tensor_feature(
 ) -> tensor_pb2.FeatureDescription:
     feature = tensor_pb2.FeatureDescription(name=name)
     feature.type.tensor.dtype = dtype  # type: ignore[assignment]
-    for dim in dims:
-        entry = feature.type.tensor.shape.add()
-        if isinstance(dim, int):
-            entry.size = dim
-        else:
-            entry.symbol = dim
+    set_dims(feature.type.tensor, dims)
     return feature
 
 

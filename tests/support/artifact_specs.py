@@ -13,18 +13,10 @@ import numpy as np
 from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
 from mlspec.spec.hyper import double_parameter, int_parameter
 from mlspec.spec.shapes import infer_shapes
+from mlspec.spec.tensor_info import set_dims
 from mlspec.spec.weights import make_tensor
 
 Dims = Sequence[int | str]
-
-
-def _set_dims(tensor_type: tensor_pb2.TensorType, dims: Dims) -> None:
-    for dim in dims:
-        entry = tensor_type.shape.add()
-        if isinstance(dim, str):
-            entry.symbol = dim
-        else:
-            entry.size = dim
 
 
 class SpecMaker:
@@ -43,7 +35,7 @@ class SpecMaker:
     def input(self, name: str, dims: Dims, dtype: int = tensor_pb2.FLOAT32) -> None:
         feature = self.model.description.inputs.add(name=name)
         feature.type.tensor.dtype = dtype  # type: ignore[assignment]
-        _set_dims(feature.type.tensor, ["batch", *dims])
+        set_dims(feature.type.tensor, ["batch", *dims])
 
     def target(self, name: str, dims: Dims | None = None, kind: str = "float") -> None:
         feature = self.model.description.training_inputs.add(name=name)
@@ -53,7 +45,7 @@ class SpecMaker:
             feature.type.int64_type.SetInParent()
         else:
             feature.type.tensor.dtype = tensor_pb2.INT64 if kind == "int64" else tensor_pb2.FLOAT32
-            _set_dims(feature.type.tensor, ["batch", *(dims or [])])
+            set_dims(feature.type.tensor, ["batch", *(dims or [])])
 
     def classifier(self, labels: Sequence[str] | Sequence[int], probabilities: str) -> None:
         info = self.model.classifier
@@ -158,7 +150,7 @@ class SpecMaker:
         message.op_type = op_type
         message.node_inputs.append(x)
         output_type = message.output_types.add(dtype=tensor_pb2.FLOAT32)
-        _set_dims(output_type, ["batch", *dims])
+        set_dims(output_type, ["batch", *dims])
 
     def output(self, name: str) -> None:
         self.outputs.append(name)
@@ -234,7 +226,7 @@ class SpecMaker:
             feature = self.model.description.outputs.add(name=name)
             info = shapes[name]
             feature.type.tensor.dtype = info.dtype  # type: ignore[assignment]
-            _set_dims(feature.type.tensor, [d if d is not None else "batch" for d in (info.dims or ())])
+            set_dims(feature.type.tensor, [d if d is not None else "batch" for d in (info.dims or ())])
         if self.model.HasField("classifier"):
             label = self.model.description.outputs.add(name="label")
             if self.model.classifier.WhichOneof("labels") == "string_labels":
