@@ -44,12 +44,12 @@ def violation(name: str, param: NumericParameter, value: float) -> str | None:
     return f"{name} has {describe_allowed(param)}"
 
 
-def fill_allowed(param: NumericParameter, allowed: Allowed, *, name: str = "allowed") -> None:
+def fill_allowed(param: NumericParameter, allowed: Allowed) -> None:
     """Set a range from a (low, high) tuple or a set from any other sequence."""
     param.ClearField("allowed")
     if allowed is None:
         return
-    if isinstance(allowed, tuple) and len(allowed) == 2 and not isinstance(allowed, list):
+    if isinstance(allowed, tuple) and len(allowed) == 2:
         low, high = allowed
         param.range.min = low
         param.range.max = high

@@ -52,11 +52,6 @@ def element_count(tensor: tensor_pb2.Tensor) -> int:
     return int(np.prod(tensor.shape, dtype=np.int64)) if tensor.shape else 1
 
 
-def stored_count(tensor: tensor_pb2.Tensor) -> int:
-    """Number of elements actually held in raw_data (may disagree with shape in a bad spec)."""
-    return len(tensor.raw_data) // numpy_dtype(tensor.dtype).itemsize
-
-
 def to_numpy(tensor: tensor_pb2.Tensor, where: str = "tensor") -> npt.NDArray[np.generic]:
     """Read-only array over the tensor's bytes, shaped by tensor.shape."""
     if tensor.WhichOneof("storage") == "external":
