@@ -31,6 +31,7 @@ from mlspec.convert.manifest import FILE_NAME, Manifest
 from mlspec.convert.manifest_builder import ManifestParts, build_manifest, label_mapping
 from mlspec.convert.optimizers import plan_optimizer, state_initializers, state_names
 from mlspec.convert.ort_backend import OPTIMIZER_MODEL, build_optimizer_model, generate_training_models
+from mlspec.spec.atomic import make_directory_beside
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.validate import validate
 
@@ -130,7 +131,7 @@ def _check_target(target: Path) -> None:
 @contextlib.contextmanager
 def _staging_directory(target: Path) -> Iterator[Path]:
     """A fresh directory next to `target` (same filesystem, so the final rename is atomic)."""
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial"))
+    staging = make_directory_beside(target, ".partial")
     try:
         yield staging
     finally:

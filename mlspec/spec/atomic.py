@@ -36,6 +36,17 @@ def _make_temp(target: Path) -> tuple[int, str]:
     return fd, name
 
 
+def make_directory_beside(target: Path, suffix: str) -> Path:
+    """A new hidden directory next to `target`, to fill and then rename onto it in one step.
+
+    mkdtemp makes it owner-only; once renamed into place it is the user's output directory, so
+    it gets the permissions a plain mkdir would have given.
+    """
+    directory = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix))
+    os.chmod(directory, 0o777 & ~_UMASK)
+    return directory
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces `path` only when the block finishes without error."""

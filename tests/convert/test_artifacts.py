@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -213,3 +214,11 @@ def test_session_refuses_unknown_overrides_missing_feeds_and_reserved_properties
         session.save_checkpoint(tmp_path / "c", {"mlspec.learning_rate": 1.0})
     with pytest.raises(MlspecError, match="no such checkpoint"):
         TrainingSession(tmp_path / "a", checkpoint=tmp_path / "missing")
+
+
+def test_artifact_directory_gets_the_permissions_of_a_plain_mkdir(tmp_path: Path) -> None:
+    """The set is staged in a temporary directory, which tempfile creates owner-only."""
+    to_training_artifacts(mlp(), tmp_path / "artifacts")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert stat.S_IMODE(os.stat(tmp_path / "artifacts").st_mode) == stat.S_IMODE(os.stat(plain).st_mode)
