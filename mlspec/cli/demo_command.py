@@ -31,7 +31,7 @@ from mlspec.datasets import draw_glyphs
 from mlspec.runtime import Trainer
 from mlspec.runtime.batching import batches_per_epoch
 from mlspec.spec import graph
-from mlspec.spec.atomic import write_bytes_atomic
+from mlspec.spec.atomic import atomic_writer, write_bytes_atomic
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.io import save
 from mlspec.spec.validate import validate
@@ -143,8 +143,12 @@ def demo(
     train_images, train_labels = user_examples(TRAIN_PER_CLASS, rng)
     val_images, val_labels = user_examples(VAL_PER_CLASS, rng)
     train_path, val_path = directory / "train.npz", directory / "val.npz"
-    np.savez(train_path, image=train_images, label=train_labels)
-    np.savez(val_path, image=val_images, label=val_labels)
+    for path, images, labels in (
+        (train_path, train_images, train_labels),
+        (val_path, val_images, val_labels),
+    ):
+        with atomic_writer(path) as handle:
+            np.savez(handle, image=images, label=labels)
     before = inference_accuracy(spec, val_images, val_labels)
     echo_stdout(
         f"5. training on {len(train_labels)} examples ({train_path}); validation accuracy now {before:.1%}"
