@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.builder.description import refresh_output_types
 from mlspec.convert.importers.coreml_layers import (
@@ -86,7 +88,7 @@ def _read(source: Path) -> Any:
         raise CoreMLImportError(f"{source}: no such Core ML file")
     try:
         return Model_pb2.Model.FromString(source.read_bytes())
-    except Exception as exc:  # protobuf DecodeError
+    except DecodeError as exc:
         raise CoreMLImportError(f"{source}: not a readable Core ML model ({exc})") from exc
 
 
