@@ -250,39 +250,34 @@ def optimizer_params(kind: str, options: OptimizerOptions) -> OptimizerParams:
             f"{', '.join(wrong)} {verb} not apply to the {kind} optimizer; choose another --optimizer"
         )
     params = OPTIMIZERS[kind]()
-    _set(params.set_lr, params, "learning_rate", options.lr, options.lr_range)
+    if options.lr is not None or options.lr_range is not None:
+        lr = options.lr
+        if lr is None:
+            lr = params.doubles["learning_rate"].default_value
+            _check_implicit_default("--lr-range", "--lr", lr, options.lr_range)
+        params.set_lr(lr, options.lr_range)
     if options.batch_size is not None or options.batch_sizes is not None:
         default = options.batch_size
         if default is None:
             default = int(params.ints["mini_batch_size"].default_value)
             _check_implicit_default("--batch-sizes", "--batch-size", default, options.batch_sizes)
         params.set_batch(default, options.batch_sizes)
-    _set(params.set_weight_decay, params, "weight_decay", options.weight_decay, None)
+    _set(params.set_weight_decay, options.weight_decay)
     if isinstance(params, SgdParams):
-        _set(params.set_momentum, params, "momentum", options.momentum, None)
+        _set(params.set_momentum, options.momentum)
         if options.nesterov is not None:
             params.set_nesterov(options.nesterov)
     else:
-        _set(params.set_beta1, params, "beta1", options.beta1, None)
-        _set(params.set_beta2, params, "beta2", options.beta2, None)
-        _set(params.set_eps, params, "eps", options.eps, None)
+        _set(params.set_beta1, options.beta1)
+        _set(params.set_beta2, options.beta2)
+        _set(params.set_eps, options.eps)
     return params
 
 
-def _set(
-    setter: Callable[[float, tuple[float, float] | None], None],
-    params: OptimizerParams,
-    name: str,
-    value: float | None,
-    allowed: tuple[float, float] | None,
-) -> None:
-    if value is None and allowed is None:
-        return
-    default = value
-    if default is None:
-        default = params.doubles[name].default_value
-        _check_implicit_default("--lr-range", "--lr", default, allowed)
-    setter(default, allowed)
+def _set(setter: Callable[[float], None], value: float | None) -> None:
+    """Only values given on the command line replace the optimizer's defaults."""
+    if value is not None:
+        setter(value)
 
 
 def _check_implicit_default(
