@@ -75,6 +75,20 @@ def _train(directory: Path, **hyperparameters: float | bool) -> tuple[Arrays, Ar
     return start, session.parameters()
 
 
+def _train_with_plain_ort(directory: Path, optimizer_model: Path, lr: float) -> tuple[Arrays, Arrays]:
+    """Module + Optimizer + lazy_reset_grad over BATCHES: what a stock ORT user would write."""
+    state = ort_api.CheckpointState.load_checkpoint(str(directory / "checkpoint"))
+    module = ort_api.Module(str(directory / "training_model.onnx"), state, str(directory / "eval_model.onnx"))
+    optimizer = ort_api.Optimizer(str(optimizer_model), module)
+    optimizer.set_learning_rate(lr)
+    start = {name: np.array(state.parameters[name].data) for name in ("fc.weights", "fc.bias")}
+    for x, t in BATCHES:
+        module(x, t)
+        optimizer.step()
+        module.lazy_reset_grad()
+    return start, {name: state.parameters[name].data for name in start}
+
+
 def _assert_close(actual: Arrays, expected: Arrays) -> None:
     for name, value in expected.items():
         np.testing.assert_allclose(actual[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
@@ -187,16 +201,7 @@ def test_a_plain_ort_loop_runs_sgd_momentum_alone(tmp_path: Path) -> None:
     directory = _artifacts(tmp_path, lambda m: m.sgd(0.1, momentum=0.9, nesterov=True, weight_decay=0.1))
     manifest = TrainingSession(directory).manifest
     assert manifest.stock_ort.runs_alone
-    state = ort_api.CheckpointState.load_checkpoint(str(directory / "checkpoint"))
-    module = ort_api.Module(str(directory / "training_model.onnx"), state, str(directory / "eval_model.onnx"))
-    optimizer = ort_api.Optimizer(str(directory / "optimizer_model.onnx"), module)
-    optimizer.set_learning_rate(0.1)
-    start = {name: np.array(state.parameters[name].data) for name in ("fc.weights", "fc.bias")}
-    for x, t in BATCHES:
-        module(x, t)
-        optimizer.step()
-        module.lazy_reset_grad()
-    trained = {name: state.parameters[name].data for name in start}
+    start, trained = _train_with_plain_ort(directory, directory / "optimizer_model.onnx", 0.1)
     _assert_close(trained, _reference(start, ref.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.1)))
 
 
@@ -211,17 +216,9 @@ def test_onnxblock_default_adamw_is_the_hugging_face_form_not_pytorch(tmp_path: 
             if attribute.name == "adam_mode":
                 attribute.i = 1
     onnx.save(stock, str(tmp_path / "hf.onnx"))
-    state = ort_api.CheckpointState.load_checkpoint(str(directory / "checkpoint"))
-    module = ort_api.Module(str(directory / "training_model.onnx"), state, str(directory / "eval_model.onnx"))
-    optimizer = ort_api.Optimizer(str(tmp_path / "hf.onnx"), module)
-    optimizer.set_learning_rate(0.05)
-    start = {name: np.array(state.parameters[name].data) for name in ("fc.weights", "fc.bias")}
-    for x, t in BATCHES:
-        module(x, t)
-        optimizer.step()
-        module.lazy_reset_grad()
+    start, trained = _train_with_plain_ort(directory, tmp_path / "hf.onnx", 0.05)
     expected = _reference(start, ref.AdamW(0.05, eps=1e-3, weight_decay=0.1))
-    worst = max(float(np.max(np.abs(state.parameters[n].data - expected[n]))) for n in start)
+    worst = max(float(np.max(np.abs(trained[n] - expected[n]))) for n in start)
     assert worst > 1e-4
 
 
