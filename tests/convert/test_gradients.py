@@ -18,7 +18,7 @@ from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
 from mlspec.convert import to_training_artifacts
 from mlspec.convert.ort_backend import TrainingSession
 from mlspec.reference import evaluate
-from tests.support.artifact_specs import SpecMaker
+from tests.support.artifact_specs import SpecMaker, merge_paths
 
 TANH = layers_pb2.ActivationLayer.TANH
 SIGMOID = layers_pb2.ActivationLayer.SIGMOID
@@ -173,20 +173,6 @@ def _embedding(maker: SpecMaker) -> str:
     return "y"
 
 
-def _merge_paths(maker: SpecMaker) -> str:
-    """Concat, add and reshape between two updatable dense layers (Core ML cannot backprop here)."""
-    maker.input("x", [4])
-    maker.dense("fc1", "x", "a", (4, 6))
-    maker.dense("side", "x", "b", (4, 6), updatable=False)
-    maker.concat("cat", ["a", "b"], "ab")
-    maker.add("sum", ["a", "b"], "s")
-    maker.concat("cat2", ["ab", "s"], "all")
-    maker.reshape("grid", "all", "g", [3, 6])
-    maker.flatten("flat", "g", "f")
-    maker.dense("fc2", "f", "y", (18, 2))
-    return "y"
-
-
 _X = np.random.default_rng(4)
 KIND_CASES: dict[str, Callable[[], Case]] = {
     "conv1d": lambda: _regression(_conv1d, {"x": _X.normal(size=(BATCH, 2, 6)).astype(np.float32)}, 2),
@@ -197,7 +183,7 @@ KIND_CASES: dict[str, Callable[[], Case]] = {
     "layer_norm": lambda: _regression(_layer_norm, {"x": _X.normal(size=(BATCH, 4)).astype(np.float32)}, 2),
     "embedding": lambda: _regression(_embedding, {"ids": np.array([[0, 3, 4], [1, 1, 2], [4, 0, 3]])}, 2),
     "concat_add_reshape": lambda: _regression(
-        _merge_paths, {"x": _X.normal(size=(BATCH, 4)).astype(np.float32)}, 2
+        lambda maker: merge_paths(maker, 2), {"x": _X.normal(size=(BATCH, 4)).astype(np.float32)}, 2
     ),
 }
 

@@ -18,7 +18,7 @@ from mlspec.reference import evaluate
 from mlspec.spec.graph import find_layer
 from mlspec.spec.kinds import kind_message
 from mlspec.spec.weights import set_tensor
-from tests.support.artifact_specs import SpecMaker, mlp
+from tests.support.artifact_specs import SpecMaker, merge_paths, mlp
 
 RNG = np.random.default_rng(21)
 
@@ -122,16 +122,7 @@ def test_batch_norm_running_statistics_follow_the_onnx_momentum_rule(tmp_path: P
 
 def test_network_with_concat_add_and_reshape_trains_both_updatable_layers(tmp_path: Path) -> None:
     maker = SpecMaker("merge", seed=8)
-    maker.input("x", [4])
-    maker.dense("fc1", "x", "a", (4, 6))
-    maker.dense("side", "x", "b", (4, 6), updatable=False)
-    maker.concat("cat", ["a", "b"], "ab")
-    maker.add("sum", ["a", "b"], "s")
-    maker.concat("cat2", ["ab", "s"], "all")
-    maker.reshape("grid", "all", "g", [3, 6])
-    maker.flatten("flat", "g", "f")
-    maker.dense("fc2", "f", "y", (18, 1))
-    maker.output("y")
+    maker.output(merge_paths(maker, 1))
     maker.target("t", [1])
     maker.loss("mse", "mean_squared_error", "y", "t")
     maker.sgd(0.05)

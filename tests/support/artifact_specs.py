@@ -253,3 +253,21 @@ def mlp(*, optimizer: str = "sgd", hidden: int = 8, classes: int = 3, features: 
     else:
         maker.adam(decoupled=optimizer == "adamw")
     return maker.spec()
+
+
+def merge_paths(maker: SpecMaker, outputs: int) -> str:
+    """x[4] -> updatable fc1 and frozen side -> concat, add, concat, reshape, flatten -> updatable fc2.
+
+    Core ML cannot backpropagate through concat, add or reshape; gradients must reach fc1 here.
+    Returns fc2's output, "y".
+    """
+    maker.input("x", [4])
+    maker.dense("fc1", "x", "a", (4, 6))
+    maker.dense("side", "x", "b", (4, 6), updatable=False)
+    maker.concat("cat", ["a", "b"], "ab")
+    maker.add("sum", ["a", "b"], "s")
+    maker.concat("cat2", ["ab", "s"], "all")
+    maker.reshape("grid", "all", "g", [3, 6])
+    maker.flatten("flat", "g", "f")
+    maker.dense("fc2", "f", "y", (18, outputs))
+    return "y"
