@@ -95,6 +95,33 @@ class GraphBuilder:
         return inferred
 
 
+def flatten_via_shape(b: GraphBuilder, source: str, name: str = "") -> str:
+    """torch.flatten(x, 1) as torch.onnx.export writes it with a dynamic batch:
+    Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1]))."""
+    shape = b.node("Shape", [source])
+    batch = b.node("Gather", [shape, b.weight(f"{source}_idx", np.array(0, np.int64))], axis=0)
+    if b.opset >= 13:
+        unsqueezed = b.node("Unsqueeze", [batch, b.ints(f"{source}_axes", [0])])
+    else:
+        unsqueezed = b.node("Unsqueeze", [batch], axes=[0])
+    target = b.node("Concat", [unsqueezed, b.ints(f"{source}_rest", [-1])], axis=0)
+    return b.node("Reshape", [source, target], name=name)
+
+
+# What an exported conv -> batch norm -> relu -> max pool -> GAP -> flatten -> linear -> softmax
+# classifier imports as.
+EXPORTED_CNN_KINDS = [
+    "convolution",
+    "batch_norm",
+    "activation",
+    "pooling",
+    "pooling",
+    "reshape",
+    "inner_product",
+    "softmax",
+]
+
+
 def run_onnx(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [output.name for output in session.get_outputs()]

@@ -10,21 +10,16 @@ import pytest
 from onnx import TensorProto
 
 from mlspec.convert.importers import import_onnx
-from tests.importers.onnx_models import GraphBuilder, assert_export_matches, image_batch, kinds
+from tests.importers.onnx_models import (
+    EXPORTED_CNN_KINDS,
+    GraphBuilder,
+    assert_export_matches,
+    flatten_via_shape,
+    image_batch,
+    kinds,
+)
 
 FLOAT = TensorProto.FLOAT
-
-
-def _reshape_from_shape_subgraph(b: GraphBuilder, source: str) -> str:
-    """torch.flatten(x, 1) as torch.onnx.export writes it with a dynamic batch."""
-    shape = b.node("Shape", [source])
-    batch = b.node("Gather", [shape, b.weight(f"{source}_idx", np.array(0, np.int64))], axis=0)
-    if b.opset >= 13:
-        unsqueezed = b.node("Unsqueeze", [batch, b.ints(f"{source}_axes", [0])])
-    else:
-        unsqueezed = b.node("Unsqueeze", [batch], axes=[0])
-    target = b.node("Concat", [unsqueezed, b.ints(f"{source}_rest", [-1])], axis=0)
-    return b.node("Reshape", [source, target])
 
 
 def _relu6(b: GraphBuilder, source: str) -> str:
@@ -53,7 +48,7 @@ def _cnn_classifier(opset: int, weights_in_constants: bool) -> GraphBuilder:
     act = _relu6(b, norm)
     pooled = b.node("MaxPool", [act], kernel_shape=[2, 2], strides=[2, 2])
     gap = b.node("GlobalAveragePool", [pooled])
-    flat = _reshape_from_shape_subgraph(b, gap)
+    flat = flatten_via_shape(b, gap)
     logits = b.node(
         "Gemm", [flat, b.random("fc.w", 5, 4), b.random("fc.b", 5)], name="/classifier/Gemm", transB=1
     )
@@ -72,16 +67,7 @@ def test_cnn_classifier_imports_typed_and_matches(opset: int, in_constants: bool
         output_dims=["batch", 5],
     )
     spec = import_onnx(original, labels=["a", "b", "c", "d", "e"])
-    assert kinds(spec) == [
-        "convolution",
-        "batch_norm",
-        "activation",
-        "pooling",
-        "pooling",
-        "reshape",
-        "inner_product",
-        "softmax",
-    ]
+    assert kinds(spec) == EXPORTED_CNN_KINDS
     assert [layer.name for layer in spec.network.layers][:2] == [
         "features_0_Conv",
         "features_1_BatchNormalization",

@@ -13,7 +13,14 @@ from mlspec.reference import evaluate
 from mlspec.runtime import Trainer
 from mlspec.spec.graph import class_labels
 from mlspec.spec.validate import find_problems
-from tests.importers.onnx_models import GraphBuilder, image_batch, kinds, run_onnx
+from tests.importers.onnx_models import (
+    EXPORTED_CNN_KINDS,
+    GraphBuilder,
+    flatten_via_shape,
+    image_batch,
+    kinds,
+    run_onnx,
+)
 
 OLD_LABELS = ["cat", "dog", "fox"]
 
@@ -34,12 +41,7 @@ def _exported_cnn() -> GraphBuilder:
     )
     act = b.node("Relu", [norm], name="/backbone/relu/Relu")
     pooled = b.node("GlobalAveragePool", [b.node("MaxPool", [act], kernel_shape=[2, 2], strides=[2, 2])])
-    shape = b.node("Shape", [pooled])
-    batch = b.node("Gather", [shape, b.weight("zero", np.array(0, np.int64))], axis=0)
-    target = b.node(
-        "Concat", [b.node("Unsqueeze", [batch, b.ints("axes", [0])]), b.ints("minus1", [-1])], axis=0
-    )
-    flat = b.node("Reshape", [pooled, target], name="/Reshape")
+    flat = flatten_via_shape(b, pooled, name="/Reshape")
     logits = b.node(
         "Gemm", [flat, b.random("fc.w", 3, 6), b.random("fc.b", 3)], name="/head/fc/Gemm", transB=1
     )
@@ -56,16 +58,7 @@ def test_import_widen_make_updatable_and_train() -> None:
         metadata={"class_labels": ",".join(OLD_LABELS)},
     )
     spec = import_onnx(original)
-    assert kinds(spec) == [
-        "convolution",
-        "batch_norm",
-        "activation",
-        "pooling",
-        "pooling",
-        "reshape",
-        "inner_product",
-        "softmax",
-    ]
+    assert kinds(spec) == EXPORTED_CNN_KINDS
     assert class_labels(spec) == OLD_LABELS
     images = image_batch(6, 3, 8, 8)
     np.testing.assert_allclose(
