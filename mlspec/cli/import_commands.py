@@ -1,7 +1,8 @@
 """Commands that bring existing models in as specs: ONNX files and Core ML .mlmodel files.
 
-The imported spec is validated before it is written, so a spec on disk always loads and converts;
-every weight starts frozen, and the closing line says how to choose what trains.
+The imported spec is validated before it is written, so a spec on disk always loads and converts.
+An ONNX import starts with every weight frozen and a Core ML import keeps the model's own
+updatable layers; either way the closing line says what trains, or how to choose it.
 """
 
 from __future__ import annotations
