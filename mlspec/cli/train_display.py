@@ -43,13 +43,15 @@ class TrainingDisplay:
         self._task = self._progress.add_task("train", total=total, epoch=1, epochs=epochs, loss="-")
 
     def __enter__(self) -> TrainingDisplay:
-        self._progress.start()
+        # The bar starts with the training_begin event: the trainer checks the data first, and a
+        # refused file should end in its one error line, not below a bar stuck at 0/?.
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self._progress.stop()
+        if self._progress.live.is_started:
+            self._progress.stop()
 
     def __call__(self, event: TrainingEvent) -> None:
         if event.kind == "mini_batch_end":
@@ -57,6 +59,7 @@ class TrainingDisplay:
                 self._task, completed=event.step, epoch=event.epoch + 1, loss=f"{event.batch_loss:.4f}"
             )
         elif event.kind == "training_begin":
+            self._progress.start()
             if event.step:
                 self.console.print(f"resuming at epoch {event.epoch + 1} after {event.step} steps")
             self._progress.update(self._task, completed=event.step, epoch=min(event.epoch + 1, self._epochs))

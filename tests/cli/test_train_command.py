@@ -67,8 +67,17 @@ def test_refused_training_data(
     before = specs.digest(updatable_path)
     result = invoke("train", updatable_path, "--data", data, "-o", output)
     assert_one_line_failure(result, "bad.npz", *words)
+    assert "epoch 1/" not in result.stdout  # refused before a progress bar was drawn
     assert not output.exists()
     assert specs.digest(updatable_path) == before
+
+
+def test_missing_training_data_is_refused_before_a_progress_bar(updatable_path: Path, tmp_path: Path) -> None:
+    result = invoke("train", updatable_path, "--data", tmp_path / "absent.npz", "-o", tmp_path / "out.mlspec")
+    assert_one_line_failure(result, "absent.npz", "no such file")
+    assert result.stdout.splitlines() == [
+        line for line in result.stdout.splitlines() if line.startswith("training")
+    ]
 
 
 def test_a_run_prints_epochs_and_writes_only_the_trained_weights(
