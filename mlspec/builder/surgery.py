@@ -134,7 +134,8 @@ class Surgery(BuilderBase):
                     _store_like(tensor, np.full(tuple(tensor.shape), NORMALISER_START[field], np.float32))
             else:
                 raise SpecEditError(
-                    f'layers["{layer_name}"] is a {kind} layer, which has no weights to reinitialise'
+                    f'layers["{layer_name}"] ({kind}) has no weights to reinitialise; kinds that do: '
+                    "inner_product, convolution, embedding, batch_norm, layer_norm"
                 )
 
     def _resizable(
@@ -144,7 +145,8 @@ class Surgery(BuilderBase):
         kind = kinds.kind_of(layer)
         if kind not in ("inner_product", "convolution"):
             raise SpecEditError(
-                f'layers["{layer_name}"] is a {kind} layer; only dense and convolution can be resized'
+                f'layers["{layer_name}"] ({kind}) cannot be resized; only dense (inner_product) and '
+                "convolution can"
             )
         message = getattr(layer, kind)
         if kind == "convolution" and message.groups > 1:

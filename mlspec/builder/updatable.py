@@ -78,7 +78,7 @@ class TrainingSetup(BuilderBase):
         info = kinds.kind_info(layer)
         if not info.trainable:
             raise SpecEditError(
-                f'layers["{name}"] is a {info.name} layer, which has nothing to train; '
+                f'layers["{name}"] ({info.name}) has nothing to train; '
                 f"trainable kinds are: {', '.join(kinds.TRAINABLE_KINDS)}"
             )
         present = {field for field, _ in kinds.trainable_tensors(layer)}

@@ -133,7 +133,7 @@ SurgeryCall = Callable[[NetworkBuilder], None]
     ("make", "call", "message"),
     [
         (_conv_net, lambda b: b.widen("conv2", 5), r'layers\["flat"\] \(flatten\) reads the resized tensor'),
-        (_conv_net, lambda b: b.widen("relu", 5), "only dense and convolution can be resized"),
+        (_conv_net, lambda b: b.widen("relu", 5), "cannot be resized; only dense"),
         (three_class_classifier, lambda b: b.widen("classifier", 3), "use narrow"),
         (three_class_classifier, lambda b: b.narrow("classifier", 0), "needs 1 to 2"),
         (

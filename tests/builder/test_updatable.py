@@ -283,7 +283,7 @@ def test_untrainable_kinds_and_unknown_tensors_are_refused() -> None:
     builder = regressor()
     with pytest.raises(
         SpecEditError,
-        match="activation layer, which has nothing to train; trainable kinds are: "
+        match=r"\(activation\) has nothing to train; trainable kinds are: "
         "inner_product, convolution, batch_norm, layer_norm, embedding",
     ):
         builder.make_updatable(["act"])
