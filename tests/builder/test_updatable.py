@@ -401,3 +401,15 @@ def test_rename_target_keeps_the_description_and_refuses_clashes() -> None:
     with pytest.raises(SpecEditError, match='no loss has target "nope"; targets are: y'):
         builder.rename_target("nope", "z")
     assert builder.spec.SerializeToString() == before
+
+
+def test_clear_losses_removes_losses_and_their_targets_until_a_new_loss_is_set() -> None:
+    builder = regressor()
+    builder.make_updatable(["out"])
+    builder.set_loss("mean_squared_error", "out")
+    builder.clear_losses()
+    assert not builder.spec.update_parameters.loss_layers
+    assert not builder.spec.description.training_inputs
+    builder.set_loss("l1", "out", target="expected")
+    assert [f.name for f in builder.spec.description.training_inputs] == ["x", "expected"]
+    assert builder.spec.update_parameters.loss_layers[0].WhichOneof("kind") == "l1"
