@@ -103,12 +103,18 @@ def test_cross_entropy_needs_a_softmax_output_or_logits_mode() -> None:
     assert builder.spec.update_parameters.loss_layers[0].categorical_cross_entropy.from_logits
 
 
-def test_plain_cross_entropy_target_is_int64_class_indices() -> None:
+def _cross_entropy_on_logits(*, target: str) -> NetworkBuilder:
+    """x[4] -> updatable dense 3 ("fc"), cross-entropy from its logits against `target`."""
     builder = NetworkBuilder()
     builder.add_input("x", (4,))
     builder.add_inner_product("fc", "x", 3)
     builder.make_updatable(["fc"])
-    builder.set_loss("categorical_cross_entropy", "fc", from_logits=True, target="klass")
+    builder.set_loss("categorical_cross_entropy", "fc", from_logits=True, target=target)
+    return builder
+
+
+def test_plain_cross_entropy_target_is_int64_class_indices() -> None:
+    builder = _cross_entropy_on_logits(target="klass")
     target = builder.spec.description.training_inputs[-1]
     assert (target.name, target.type.WhichOneof("kind")) == ("klass", "int64_type")
 
@@ -368,11 +374,7 @@ def test_shuffle_seed_clipping_and_schedules() -> None:
 
 
 def test_declared_class_index_targets_are_kept() -> None:
-    builder = NetworkBuilder()
-    builder.add_input("x", (4,))
-    builder.add_inner_product("fc", "x", 3)
-    builder.make_updatable(["fc"])
-    builder.set_loss("categorical_cross_entropy", "fc", from_logits=True, target="klass")
+    builder = _cross_entropy_on_logits(target="klass")
     target = builder.spec.description.training_inputs[-1]
     target.type.Clear()
     target.type.tensor.dtype = tensor_pb2.INT64
