@@ -75,7 +75,13 @@ def op_types(build: GraphBuild) -> set[str]:
     return {node.op_type for node in build.onnx_model.graph.node}
 
 
-REWRITTEN = {"ELU": "Elu", "SOFTPLUS": "Softplus", "HARD_SIGMOID": "HardSigmoid", "HARD_SWISH": "HardSwish"}
+REWRITTEN = {
+    "RELU": "Relu",
+    "ELU": "Elu",
+    "SOFTPLUS": "Softplus",
+    "HARD_SIGMOID": "HardSigmoid",
+    "HARD_SWISH": "HardSwish",
+}
 
 
 @pytest.mark.parametrize("name", sorted(REWRITTEN))

@@ -4,12 +4,18 @@ onnxruntime-training 1.19.2 has no CPU gradient for Elu, Softplus, HardSigmoid o
 (ORT_NOTES.md), so on a training path those are spelled with ops it can differentiate. The
 rewrites clamp the input of every Exp whose branch Where discards: the gradient of a discarded
 branch is multiplied by zero, and zero times an overflowed exp would be NaN.
+
+ReLU is rewritten for speed, not because ORT lacks its gradient: ORT's CPU ReluGrad kernel (and
+Where) take about 30 times as long as Relu itself (1.2 ms against 40 us on 32x8x28x28), which
+was a third of a conv-net training step. The rewrite's gradient is one Mul by the same mask.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+import onnx
 
 from mlspec._proto import layers_pb2
 from mlspec.convert.emitters.context import EmitContext, where
@@ -79,6 +85,20 @@ def _elu_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     ctx.node(layer, "Where", [names["positive"], x, names["scaled"]], [layer.outputs[0]], step="select")
 
 
+def _relu_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    """x * Cast(x > 0): ORT differentiates this into dy * mask and stops at the boolean Greater.
+
+    Forward and gradient equal Relu and ReluGrad (zero gradient at x == 0) for finite values;
+    only an infinite pre-activation or gradient differs (0 * inf is NaN), which a training step
+    that reaches it has already lost.
+    """
+    x = layer.inputs[0]
+    positive, mask = ctx.tensor(layer, "positive"), ctx.tensor(layer, "mask")
+    ctx.node(layer, "Greater", [x, ctx.constant(layer, "zero", 0.0)], [positive], step="positive")
+    ctx.node(layer, "Cast", [positive], [mask], step="mask", to=onnx.TensorProto.FLOAT)
+    ctx.node(layer, "Mul", [x, mask], [layer.outputs[0]], step="gate")
+
+
 def _softplus_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     """Where(x > 20, x, Log(Exp(Min(x, 20)) + 1)): exact to float32 and never overflowing."""
     x = layer.inputs[0]
@@ -113,6 +133,7 @@ def _hard_swish_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
 
 
 _REWRITES: dict[int, Builder] = {
+    ActivationType.RELU: _relu_rewrite,
     ActivationType.ELU: _elu_rewrite,
     ActivationType.SOFTPLUS: _softplus_rewrite,
     ActivationType.HARD_SIGMOID: _hard_sigmoid_rewrite,
