@@ -59,21 +59,22 @@ def build_graph(model: model_pb2.Model, *, training: bool) -> GraphBuild:
         require_gradient_paths(model)
     opset_imports = _opset_imports(model)
     backprop = frozenset(backprop_layers(model)) if training else frozenset()
-    ctx = EmitContext(model, training, backprop)
+    # Assembled in place, the emitters creating the initializers inside the model's own graph:
+    # onnx.helper.make_model and make_graph, or extending graph.initializer, would each copy
+    # every weight once more.
+    onnx_model = onnx.ModelProto(ir_version=IR_VERSION, producer_name="mlspec", producer_version=__version__)
+    graph = onnx_model.graph
+    ctx = EmitContext(model, training, backprop, graph=graph)
     for layer in model.network.layers:
         emitter_for(layer)(ctx, layer)
     output_names = _output_names(model, training=training)
     if model.classifier.predicted_feature_name in output_names:
         emit_predicted_label(ctx, model)
-    # Assembled in place: onnx.helper.make_model would copy the whole graph, weights included.
-    onnx_model = onnx.ModelProto(ir_version=IR_VERSION, producer_name="mlspec", producer_version=__version__)
     onnx_model.opset_import.extend(opset_imports)
-    graph = onnx_model.graph
     graph.name = model.metadata.name or "mlspec_model"
     graph.node.extend(ctx.nodes)
     graph.input.extend(_input_info(feature) for feature in model.description.inputs)
     graph.output.extend(_output_info(ctx, model, name) for name in output_names)
-    graph.initializer.extend(ctx.initializers.values())
     _copy_metadata(model, onnx_model)
     return GraphBuild(
         onnx_model=onnx_model,

@@ -52,8 +52,13 @@ def element_count(tensor: tensor_pb2.Tensor) -> int:
     return int(np.prod(tensor.shape, dtype=np.int64)) if tensor.shape else 1
 
 
-def to_numpy(tensor: tensor_pb2.Tensor, where: str = "tensor") -> npt.NDArray[np.generic]:
-    """Read-only array over the tensor's bytes, shaped by tensor.shape."""
+def checked_raw_data(tensor: tensor_pb2.Tensor, where: str = "tensor") -> bytes:
+    """The tensor's little-endian bytes, after checking they hold exactly tensor.shape's values.
+
+    Reading the field copies the bytes out of the message once; callers that only move the bytes
+    on (the converter writes float32 weights straight into ONNX initializers) use this instead of
+    to_numpy so that no array is built in between.
+    """
     if tensor.WhichOneof("storage") == "external":
         raise MlspecError(
             f"{where}: weights are stored outside the spec in {tensor.external.location!r}; "
@@ -63,12 +68,17 @@ def to_numpy(tensor: tensor_pb2.Tensor, where: str = "tensor") -> npt.NDArray[np
     data = tensor.raw_data
     if len(data) % dtype.itemsize:
         raise MlspecError(f"{where}: {len(data)} bytes is not a whole number of {dtype} values")
-    array = np.frombuffer(data, dtype=dtype)
-    expected = element_count(tensor)
-    if array.size != expected:
+    stored, expected = len(data) // dtype.itemsize, element_count(tensor)
+    if stored != expected:
         shape = " x ".join(str(d) for d in tensor.shape) or "scalar"
-        raise MlspecError(f"{where}: {array.size} values, expected {shape} = {expected}")
-    return array.reshape(tuple(tensor.shape))
+        raise MlspecError(f"{where}: {stored} values, expected {shape} = {expected}")
+    return data
+
+
+def to_numpy(tensor: tensor_pb2.Tensor, where: str = "tensor") -> npt.NDArray[np.generic]:
+    """Read-only array over the tensor's bytes, shaped by tensor.shape."""
+    data = checked_raw_data(tensor, where)
+    return np.frombuffer(data, dtype=numpy_dtype(tensor.dtype)).reshape(tuple(tensor.shape))
 
 
 def to_float32(tensor: tensor_pb2.Tensor, where: str = "tensor") -> npt.NDArray[np.float32]:

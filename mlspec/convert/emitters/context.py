@@ -21,7 +21,7 @@ from mlspec.spec.errors import MlspecError
 from mlspec.spec.kinds import kind_message
 from mlspec.spec.shapes import Dim, infer_shapes
 from mlspec.spec.tensor_info import UNKNOWN, TensorInfo
-from mlspec.spec.weights import to_float32, to_numpy
+from mlspec.spec.weights import checked_raw_data, to_float32, to_numpy
 
 
 def where(layer: layers_pb2.Layer) -> str:
@@ -41,7 +41,10 @@ class EmitContext:
     training: bool
     # Layers between an updatable tensor and a loss; only these need differentiable ops.
     backprop: frozenset[str] = frozenset()
+    # The graph being built; initializers are created inside it (see add_initializer).
+    graph: onnx.GraphProto = field(default_factory=onnx.GraphProto)
     nodes: list[onnx.NodeProto] = field(default_factory=list)
+    # Name -> the initializer inside graph.initializer, in creation order.
     initializers: dict[str, onnx.TensorProto] = field(default_factory=dict)
     frozen_stateful: list[str] = field(default_factory=list)
     running_stat_outputs: dict[str, str] = field(default_factory=dict)
@@ -56,8 +59,19 @@ class EmitContext:
     def weight(self, layer: layers_pb2.Layer, field_name: str) -> str:
         """Register the layer's tensor as a float32 initializer named "{layer}.{field}"."""
         name = f"{layer.name}.{field_name}"
-        if name not in self.initializers:
-            self.add_initializer(name, to_float32(_tensor(layer, field_name), f"{where(layer)}.{field_name}"))
+        if name in self.initializers:
+            return name
+        tensor, where_ = _tensor(layer, field_name), f"{where(layer)}.{field_name}"
+        if tensor.dtype != tensor_pb2.FLOAT32:
+            return self.add_initializer(name, to_float32(tensor, where_))
+        # Float32 spec storage is already ONNX's raw little-endian layout, so the bytes go straight
+        # into the initializer: numpy_helper.from_array would copy the weights twice more (tobytes,
+        # then into the message), and above glibc's mmap threshold every copy is fresh page faults.
+        data = checked_raw_data(tensor, where_)
+        initializer = self._new_initializer(name)
+        initializer.data_type = onnx.TensorProto.FLOAT
+        initializer.dims.extend(tensor.shape)
+        initializer.raw_data = data
         return name
 
     def weight_array(self, layer: layers_pb2.Layer, field_name: str) -> npt.NDArray[np.float64]:
@@ -71,8 +85,21 @@ class EmitContext:
         return self.add_initializer(f"{layer.name}/{suffix}", np.asarray(value, dtype=dtype))
 
     def add_initializer(self, name: str, array: npt.NDArray[Any]) -> str:
-        self.initializers[name] = numpy_helper.from_array(array, name)
+        self._new_initializer(name).CopyFrom(numpy_helper.from_array(array, name))
         return name
+
+    def _new_initializer(self, name: str) -> onnx.TensorProto:
+        """An empty initializer inside the graph, or the existing one of that name to overwrite.
+
+        Created in place because appending a finished TensorProto to graph.initializer (or
+        passing it to onnx.helper.make_graph) copies it, weights included.
+        """
+        initializer = self.initializers.get(name)
+        if initializer is None:
+            initializer = self.initializers[name] = self.graph.initializer.add()
+        initializer.Clear()
+        initializer.name = name
+        return initializer
 
     def node(
         self,
