@@ -89,11 +89,7 @@ def to_training_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str
             (OPTIMIZER_MODEL, optimizer),
             (INFERENCE_MODEL, inference),
         ):
-            onnx.save(proto, os.fspath(staging / name))
-            if name == TRAINING_MODEL:  # small: its weights live in the checkpoint
-                onnx.checker.check_model(checkable_training_model(proto), full_check=True)
-            else:
-                onnx.checker.check_model(os.fspath(staging / name), full_check=True)
+            _save_checked(proto, staging / name)
         parameter_names = set(trainable) | set(frozen)
         manifest = build_manifest(
             ManifestParts(
@@ -114,6 +110,20 @@ def to_training_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str
         manifest.save(staging)
         _move_into_place(staging, target)
     return manifest
+
+
+def _save_checked(proto: onnx.ModelProto, path: Path) -> None:
+    """Write the model and run onnx.checker's full check on what was written.
+
+    The model is serialised once and the checker gets those bytes: checking the file instead
+    would read and parse every weight again, and checking the proto would serialise it again.
+    """
+    serialized = proto.SerializeToString()
+    path.write_bytes(serialized)
+    if path.name == TRAINING_MODEL:  # small: its weights live in the checkpoint
+        onnx.checker.check_model(checkable_training_model(proto), full_check=True)
+    else:
+        onnx.checker.check_model(serialized, full_check=True)
 
 
 def _check_target(target: Path) -> None:
