@@ -82,7 +82,9 @@ def to_training_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str
         )
         opset = next(o.version for o in base.opset_import if o.domain in ("", "ai.onnx"))
         optimizer = build_optimizer_model(plan.ort_kind, plan.model_settings(plan.defaults()), opset)
-        inference = to_onnx(model)
+        # ORT holds its own copy of the graph and the checkpoint is written, so the base graph is
+        # spent: the inference model is rebuilt inside it, its weights kept rather than rebuilt.
+        inference = to_onnx(model, reusing=base)
         for name, proto in (
             (TRAINING_MODEL, training),
             (EVAL_MODEL, evaluation),

@@ -55,6 +55,30 @@ class GraphBuild:
 
 def build_graph(model: model_pb2.Model, *, training: bool) -> GraphBuild:
     """The ONNX graph of `model`; training=True emits the forms onnxruntime-training can differentiate."""
+    return _build(model, training=training, onnx_model=onnx.ModelProto())
+
+
+def to_onnx(model: model_pb2.Model, *, reusing: onnx.ModelProto | None = None) -> onnx.ModelProto:
+    """The ONNX inference model: running statistics, no dropout, the classifier's label included.
+
+    `reusing` is a model built from the same spec that the caller gives up (the artifacts step
+    passes its training graph once ORT is done with it). It is rebuilt into the inference model,
+    keeping the weight initializers both graphs hold where they are: building them again would
+    copy every weight twice more (out of the spec, into the initializer).
+    """
+    if reusing is None:
+        return build_graph(model, training=False).onnx_model
+    for field_descriptor, _ in reusing.ListFields():
+        if field_descriptor.name != "graph":
+            reusing.ClearField(field_descriptor.name)
+    for field_descriptor, _ in reusing.graph.ListFields():
+        if field_descriptor.name != "initializer":
+            reusing.graph.ClearField(field_descriptor.name)
+    return _build(model, training=False, onnx_model=reusing).onnx_model
+
+
+def _build(model: model_pb2.Model, *, training: bool, onnx_model: onnx.ModelProto) -> GraphBuild:
+    """Emit `model` into `onnx_model`, which is empty or holds only initializers to reuse by name."""
     if training:
         require_gradient_paths(model)
     opset_imports = _opset_imports(model)
@@ -62,14 +86,18 @@ def build_graph(model: model_pb2.Model, *, training: bool) -> GraphBuild:
     # Assembled in place, the emitters creating the initializers inside the model's own graph:
     # onnx.helper.make_model and make_graph, or extending graph.initializer, would each copy
     # every weight once more.
-    onnx_model = onnx.ModelProto(ir_version=IR_VERSION, producer_name="mlspec", producer_version=__version__)
     graph = onnx_model.graph
-    ctx = EmitContext(model, training, backprop, graph=graph)
+    reusable = {tensor.name: tensor for tensor in graph.initializer}
+    ctx = EmitContext(model, training, backprop, graph=graph, reusable=reusable)
     for layer in model.network.layers:
         emitter_for(layer)(ctx, layer)
     output_names = _output_names(model, training=training)
     if model.classifier.predicted_feature_name in output_names:
         emit_predicted_label(ctx, model)
+    _drop_unclaimed(graph, set(reusable) - set(ctx.initializers))
+    onnx_model.ir_version = IR_VERSION
+    onnx_model.producer_name = "mlspec"
+    onnx_model.producer_version = __version__
     onnx_model.opset_import.extend(opset_imports)
     graph.name = model.metadata.name or "mlspec_model"
     graph.node.extend(ctx.nodes)
@@ -86,9 +114,11 @@ def build_graph(model: model_pb2.Model, *, training: bool) -> GraphBuild:
     )
 
 
-def to_onnx(model: model_pb2.Model) -> onnx.ModelProto:
-    """The ONNX inference model: running statistics, no dropout, the classifier's label included."""
-    return build_graph(model, training=False).onnx_model
+def _drop_unclaimed(graph: onnx.GraphProto, names: set[str]) -> None:
+    """Remove reused initializers this graph does not use (training-only constants and state)."""
+    for index in reversed(range(len(graph.initializer))):
+        if graph.initializer[index].name in names:
+            del graph.initializer[index]
 
 
 def _output_names(model: model_pb2.Model, *, training: bool) -> list[str]:

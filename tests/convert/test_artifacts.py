@@ -140,7 +140,7 @@ def test_reconverting_replaces_an_earlier_set(tmp_path: Path) -> None:
 def test_a_failure_midway_leaves_no_files_and_keeps_the_old_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(model: model_pb2.Model) -> onnx.ModelProto:
+    def broken(model: model_pb2.Model, **_: object) -> onnx.ModelProto:
         raise RuntimeError("simulated crash while writing the inference model")
 
     monkeypatch.setattr(artifacts, "to_onnx", broken)

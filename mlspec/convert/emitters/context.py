@@ -44,8 +44,11 @@ class EmitContext:
     # The graph being built; initializers are created inside it (see add_initializer).
     graph: onnx.GraphProto = field(default_factory=onnx.GraphProto)
     nodes: list[onnx.NodeProto] = field(default_factory=list)
-    # Name -> the initializer inside graph.initializer, in creation order.
+    # Name -> the initializer inside graph.initializer that this graph uses.
     initializers: dict[str, onnx.TensorProto] = field(default_factory=dict)
+    # Initializers already in graph, left by an earlier build from the same spec (see to_onnx):
+    # a weight found here is taken as it is, anything else is overwritten in place.
+    reusable: dict[str, onnx.TensorProto] = field(default_factory=dict)
     frozen_stateful: list[str] = field(default_factory=list)
     running_stat_outputs: dict[str, str] = field(default_factory=dict)
     logits_of: dict[str, str] = field(default_factory=dict)
@@ -60,6 +63,11 @@ class EmitContext:
         """Register the layer's tensor as a float32 initializer named "{layer}.{field}"."""
         name = f"{layer.name}.{field_name}"
         if name in self.initializers:
+            return name
+        if name in self.reusable:
+            # Only weight() makes "{layer}.{field}" initializers, always the tensor as float32,
+            # so an earlier build's one from the same spec holds exactly what would be made here.
+            self.initializers[name] = self.reusable[name]
             return name
         tensor, where_ = _tensor(layer, field_name), f"{where(layer)}.{field_name}"
         if tensor.dtype != tensor_pb2.FLOAT32:
@@ -94,9 +102,9 @@ class EmitContext:
         Created in place because appending a finished TensorProto to graph.initializer (or
         passing it to onnx.helper.make_graph) copies it, weights included.
         """
-        initializer = self.initializers.get(name)
-        if initializer is None:
-            initializer = self.initializers[name] = self.graph.initializer.add()
+        existing = self.initializers.get(name, self.reusable.get(name))
+        initializer = existing if existing is not None else self.graph.initializer.add()
+        self.initializers[name] = initializer
         initializer.Clear()
         initializer.name = name
         return initializer
