@@ -65,8 +65,9 @@ class EmitContext:
         if name in self.initializers:
             return name
         if name in self.reusable:
-            # Only weight() makes "{layer}.{field}" initializers, always the tensor as float32,
-            # so an earlier build's one from the same spec holds exactly what would be made here.
+            # Initializers named "{layer}.{field}" after a field of the layer's kind come only from
+            # weight(), always that spec tensor as float32: the earlier build's one holds exactly
+            # what would be made here, so it is kept without touching its bytes.
             self.initializers[name] = self.reusable[name]
             return name
         tensor, where_ = _tensor(layer, field_name), f"{where(layer)}.{field_name}"
