@@ -77,6 +77,7 @@ def op_types(build: GraphBuild) -> set[str]:
 
 REWRITTEN = {
     "RELU": "Relu",
+    "LEAKY_RELU": "LeakyRelu",
     "ELU": "Elu",
     "SOFTPLUS": "Softplus",
     "HARD_SIGMOID": "HardSigmoid",

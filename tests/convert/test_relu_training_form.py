@@ -1,9 +1,11 @@
-"""ReLU on a training path is spelled x * Cast(x > 0), because ORT's CPU ReluGrad is slow.
+"""(Leaky) ReLU on a training path is x times a slope made from Cast(x > 0): ORT's CPU kernels
+ReluGrad, LeakyRelu and LeakyReluGrad are slow.
 
 The rewrite must be invisible in the numbers: the gradient ORT derives from it has to be
-ReluGrad's, including a zero gradient where the pre-activation is exactly zero (a finite
-difference there would see half the slope, so the reference here is the hand-written chain
-rule). The training graph must not fall back to Relu/ReluGrad, or the speed-up is lost.
+ReluGrad's or LeakyReluGrad's, including the slope used where the pre-activation is exactly
+zero (a finite difference there would see the mean of both slopes, so the reference here is the
+hand-written chain rule). The training graph must not fall back to the slow kernels, or the
+speed-up is lost.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import pytest
 
 from mlspec._proto import layers_pb2, model_pb2
 from mlspec.convert import build_graph, to_training_artifacts
@@ -21,27 +24,34 @@ from tests.convert.spec_factory import layer
 from tests.convert.test_graph_rewrite_gradients import trainable_model
 
 F32 = np.float32
-RELU = layers_pb2.ActivationLayer.ActivationType.RELU
+ActivationType = layers_pb2.ActivationLayer.ActivationType
+SLOW_KERNELS = {"Relu", "ReluGrad", "LeakyRelu", "LeakyReluGrad"}
+# Activation kind and its slope for non-positive inputs.
+KINDS = {"RELU": 0.0, "LEAKY_RELU": 0.15}
 
 
-def relu_after_dense(weights: np.ndarray, bias: np.ndarray) -> model_pb2.Model:
+def relu_after_dense(
+    weights: np.ndarray, bias: np.ndarray, kind: str = "RELU", alpha: float = 0.0
+) -> model_pb2.Model:
     sizes: dict[str, Any] = {"input_channels": weights.shape[1], "output_channels": weights.shape[0]}
     fc = layer(
         "inner_product", "fc", ["x"], updatable=True, has_bias=True, weights=weights, bias=bias, **sizes
     )
-    act = layer("activation", "act", ["fc"], type=RELU)
+    act = layer("activation", "act", ["fc"], type=ActivationType.Value(kind), alpha=alpha)
     return trainable_model([fc, act], [weights.shape[1]], [weights.shape[0]])
 
 
-def test_relu_gradient_is_relugrads_including_exact_zeros(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_gradient_is_the_kernels_including_exact_zeros(kind: str, tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     weights = rng.normal(size=(4, 3)).astype(F32)
     bias = rng.normal(size=4).astype(F32)
     weights[1], bias[1] = 0.0, 0.0  # unit 1's pre-activation is exactly 0 for every sample
-    model = relu_after_dense(weights, bias)
+    alpha = KINDS[kind]
+    model = relu_after_dense(weights, bias, kind, alpha)
     to_training_artifacts(model, tmp_path / "artifacts")
     training = onnx.load(tmp_path / "artifacts" / "training_model.onnx")
-    assert not {"Relu", "ReluGrad"} & {node.op_type for node in training.graph.node}
+    assert not SLOW_KERNELS & {node.op_type for node in training.graph.node}
 
     x = rng.normal(size=(4, 3)).astype(F32)
     target = rng.normal(size=(4, 4)).astype(F32)
@@ -52,17 +62,18 @@ def test_relu_gradient_is_relugrads_including_exact_zeros(tmp_path: Path) -> Non
 
     pre = x.astype(np.float64) @ weights.T.astype(np.float64) + bias
     assert np.all(pre[:, 1] == 0.0)
-    out = np.maximum(pre, 0.0)
-    d_out = 2.0 * (out - target) / out.size
-    d_pre = d_out * (pre > 0.0)  # ReluGrad: the gradient passes only where x > 0
+    slope = np.where(pre > 0.0, 1.0, alpha)  # the kernels' slope: alpha where x <= 0
+    out = pre * slope
+    d_pre = 2.0 * (out - target) / out.size * slope
     np.testing.assert_allclose(loss, np.mean((out - target) ** 2), rtol=1e-5)
     np.testing.assert_allclose(gradients["fc.weights"], d_pre.T @ x, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(gradients["fc.bias"], d_pre.sum(axis=0), rtol=1e-5, atol=1e-7)
-    assert np.all(gradients["fc.weights"][1] == 0.0) and gradients["fc.bias"][1] == 0.0
+    zero_unit = 2.0 * alpha * (0.0 - target[:, 1]) / out.size  # slope alpha at x == 0 exactly
+    np.testing.assert_allclose(gradients["fc.bias"][1], zero_unit.sum(), rtol=1e-5, atol=1e-9)
 
 
-def test_relu_off_the_training_path_stays_a_relu_node() -> None:
-    """Inference, and a ReLU no gradient passes through, keep the single fast forward op."""
+def test_inference_graph_keeps_the_single_relu_node() -> None:
+    """Only the gradient is slow, so inference keeps the one fast forward op."""
     model = relu_after_dense(np.ones((2, 3), F32), np.zeros(2, F32))
     inference_ops = [node.op_type for node in build_graph(model, training=False).onnx_model.graph.node]
     assert "Relu" in inference_ops and "Greater" not in inference_ops

@@ -5,9 +5,10 @@ onnxruntime-training 1.19.2 has no CPU gradient for Elu, Softplus, HardSigmoid o
 rewrites clamp the input of every Exp whose branch Where discards: the gradient of a discarded
 branch is multiplied by zero, and zero times an overflowed exp would be NaN.
 
-ReLU is rewritten for speed, not because ORT lacks its gradient: ORT's CPU ReluGrad kernel (and
-Where) take about 30 times as long as Relu itself (1.2 ms against 40 us on 32x8x28x28), which
-was a third of a conv-net training step. The rewrite's gradient is one Mul by the same mask.
+ReLU and leaky ReLU are rewritten for speed, not because ORT lacks their gradients: ORT's CPU
+ReluGrad, LeakyRelu, LeakyReluGrad (and Where) kernels each take about 30 times as long as Relu
+itself (1.2 ms against 40 us on 32x8x28x28); ReluGrad alone was a third of a conv-net training
+step. The rewrites multiply by a slope built from a boolean mask, so their gradient is one Mul.
 """
 
 from __future__ import annotations
@@ -85,18 +86,34 @@ def _elu_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     ctx.node(layer, "Where", [names["positive"], x, names["scaled"]], [layer.outputs[0]], step="select")
 
 
-def _relu_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
-    """x * Cast(x > 0): ORT differentiates this into dy * mask and stops at the boolean Greater.
-
-    Forward and gradient equal Relu and ReluGrad (zero gradient at x == 0) for finite values;
-    only an infinite pre-activation or gradient differs (0 * inf is NaN), which a training step
-    that reaches it has already lost.
-    """
-    x = layer.inputs[0]
+def _positive_mask(ctx: EmitContext, layer: layers_pb2.Layer) -> str:
+    """Cast(x > 0) as float: ORT's gradient builder stops at the boolean Greater, so no gradient
+    flows into the mask and a product with it differentiates into a single Mul."""
     positive, mask = ctx.tensor(layer, "positive"), ctx.tensor(layer, "mask")
-    ctx.node(layer, "Greater", [x, ctx.constant(layer, "zero", 0.0)], [positive], step="positive")
+    zero = ctx.constant(layer, "zero", 0.0)
+    ctx.node(layer, "Greater", [layer.inputs[0], zero], [positive], step="positive")
     ctx.node(layer, "Cast", [positive], [mask], step="mask", to=onnx.TensorProto.FLOAT)
-    ctx.node(layer, "Mul", [x, mask], [layer.outputs[0]], step="gate")
+    return mask
+
+
+def _relu_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    """x * mask. Forward and gradient equal Relu and ReluGrad (zero gradient at x == 0) for
+    finite values; only an infinite pre-activation or gradient differs (0 * inf is NaN), which a
+    training step that reaches it has already lost."""
+    mask = _positive_mask(ctx, layer)
+    ctx.node(layer, "Mul", [layer.inputs[0], mask], [layer.outputs[0]], step="gate")
+
+
+def _leaky_relu_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    """x * (mask + (1 - mask) * alpha): the slope is exactly 1 or exactly alpha, so the values
+    and gradients are LeakyRelu's for finite values (slope alpha at x == 0, as in LeakyReluGrad)."""
+    mask = _positive_mask(ctx, layer)
+    names = {step: ctx.tensor(layer, step) for step in ("not_positive", "negative_slope", "slope")}
+    one, alpha = ctx.constant(layer, "one", 1.0), ctx.constant(layer, "alpha", layer.activation.alpha)
+    ctx.node(layer, "Sub", [one, mask], [names["not_positive"]], step="not_positive")
+    ctx.node(layer, "Mul", [names["not_positive"], alpha], [names["negative_slope"]], step="negative_slope")
+    ctx.node(layer, "Add", [mask, names["negative_slope"]], [names["slope"]], step="slope")
+    ctx.node(layer, "Mul", [layer.inputs[0], names["slope"]], [layer.outputs[0]], step="gate")
 
 
 def _softplus_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
@@ -134,6 +151,7 @@ def _hard_swish_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
 
 _REWRITES: dict[int, Builder] = {
     ActivationType.RELU: _relu_rewrite,
+    ActivationType.LEAKY_RELU: _leaky_relu_rewrite,
     ActivationType.ELU: _elu_rewrite,
     ActivationType.SOFTPLUS: _softplus_rewrite,
     ActivationType.HARD_SIGMOID: _hard_sigmoid_rewrite,
