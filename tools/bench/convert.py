@@ -83,9 +83,10 @@ def measure_one(hidden: int, repeat: int) -> dict[str, float]:
 
 
 # glibc hands every block above its mmap threshold (at most 32 MiB) fresh pages from the kernel
-# and returns them on free; converting large weights copies them several times (protobuf
-# serialisation, shape inference, the checker, ORT's generator), so with default settings each
-# copy of a big tensor is paid again in page faults. These settings keep freed memory for reuse.
+# and returns them on free; converting large weights still copies them several times (out of the
+# spec into initializers, protobuf serialisation, the checker, ORT's checkpoint writer), so with
+# default settings each copy of a big tensor is paid again in page faults. These settings keep
+# freed memory for reuse.
 RETAINING_MALLOC = {
     "MALLOC_MMAP_THRESHOLD_": str(4 * 2**30),
     "MALLOC_TRIM_THRESHOLD_": str(8 * 2**30),
