@@ -9,13 +9,16 @@ PyTorch is optional (the `bench` extra); without it the torch column says so. Th
 train the same network on the same data in alternating blocks of a few epochs, and each one's
 median block rate is reported, so load from other processes hits them alike. The Trainer's
 blocks include its per-call data checks. This is a measurement, not a test: it never fails on
-timing.
+timing. With --profile it instead runs ORT's profiler over each case's training model and
+prints which nodes the step's time goes to.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import importlib
+import json
 import statistics
 import tempfile
 import time
@@ -39,6 +42,7 @@ CLASSES = [str(i) for i in range(10)]
 LEARNING_RATE = 1e-3
 BATCHES_PER_EPOCH = 40
 EPOCHS_PER_BLOCK = 5
+GRADIENT_BUFFER = "_grad.accumulation.buffer"  # ORT's suffix for a parameter's gradient input
 Arrays = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]
 
 
@@ -222,9 +226,44 @@ def measure(case: Case, blocks: int, torch: Any | None, work: Path) -> dict[str,
     return {name: statistics.median(values) for name, values in rates.items()}
 
 
+def profile(case: Case, work: Path, runs: int = 300) -> None:
+    """Print the training model's nodes by kernel time per forward-and-backward run.
+
+    The model runs in a plain InferenceSession (same options, fed the checkpoint's parameters),
+    not under ort_api.Module: a Module's train and eval sessions share one profile file name
+    and only write it when destroyed, so the file can come out interleaved.
+    """
+    directory = Trainer.from_spec(case.build(), work / case.name).artifact_dir
+    manifest = Manifest.load(directory)
+    parameters = ort_api.CheckpointState.load_checkpoint(str(directory / "checkpoint")).parameters
+    options = training_session_options()
+    options.enable_profiling = True
+    options.profile_file_prefix = str(work / "profile")
+    session = onnxruntime.InferenceSession(str(directory / "training_model.onnx"), options)
+    feeds: dict[str, Any] = dict(zip(manifest.feed_order, case.data(case.batch), strict=True))
+    for value in session.get_inputs():
+        if value.name == "lazy_reset_grad":
+            feeds[value.name] = np.array([True])
+        elif value.name.endswith(GRADIENT_BUFFER):
+            feeds[value.name] = np.zeros_like(parameters[value.name.removesuffix(GRADIENT_BUFFER)].data)
+        elif value.name not in feeds:
+            feeds[value.name] = parameters[value.name].data
+    for _ in range(runs):
+        session.run(None, feeds)
+    totals: collections.Counter[tuple[str, str]] = collections.Counter()
+    for event in json.loads(Path(session.end_profiling()).read_text()):
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            totals[event["args"]["op_name"], event["name"].removesuffix("_kernel_time")] += event["dur"]
+    overall = sum(totals.values())
+    print(f"{case.name}: {overall / runs:.0f} us of kernels per training-model run")
+    for (op_type, node), duration in totals.most_common(12):
+        print(f"  {op_type:<24} {node[:48]:<48} {duration / runs:8.1f} us {duration / overall:6.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of blocks")
+    parser.add_argument("--profile", action="store_true", help="per-node time breakdown instead")
     args = parser.parse_args()
     onnxruntime.set_default_logger_severity(3)
     try:
@@ -237,6 +276,11 @@ def main() -> None:
         Case("MLP 784-512-10, batch 64", 64, 9, lambda: mlp_spec(512), mlp, torch_mlp(512)),
         Case("BNNS CNN 1x28x28, batch 32", 32, 7, cnn_spec, images, torch_cnn),
     ]
+    if args.profile:
+        with tempfile.TemporaryDirectory(prefix="mlspec-profile-") as work:
+            for case in cases:
+                profile(case, Path(work))
+        return
     steps = EPOCHS_PER_BLOCK * BATCHES_PER_EPOCH
     print(f"AdamW, steps/s: median over alternating blocks of {steps} steps ({EPOCHS_PER_BLOCK} epochs)")
     print(
