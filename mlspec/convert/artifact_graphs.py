@@ -3,8 +3,9 @@
 ORT's generator gives a training model whose gradients flow straight into its accumulators and
 an eval model that still carries the training-only outputs. The training model gets the
 optimizer's gradient transforms (optimizers.py); the eval model loses the batch-norm running
-statistic outputs (invalid once training_mode is off), has dropout switched off, and exposes
-the network's outputs so that evaluation can report predictions alongside the loss.
+statistic outputs (invalid once training_mode is off), has dropout switched off, gets ReLU back
+as one node (emitters/activation.py), and exposes the network's outputs so that evaluation can
+report predictions alongside the loss.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from mlspec.convert.emitters.activation import restore_relu_nodes
 from mlspec.convert.optimizers import OptimizerPlan, insert_gradient_transforms
 
 MAX_IR_VERSION = 10
@@ -48,6 +50,7 @@ def finish_eval_model(
                 if attribute.name == "training_mode":
                     attribute.i = 0
     _switch_off(graph, set(dropout_mode_inputs))
+    restore_relu_nodes(graph)  # the mask form only speeds up gradients
     present = {output.name for output in kept}
     extra = [value for value in model_outputs if value.name not in dropped and value.name not in present]
     kept_info = [value for value in graph.value_info if value.name not in dropped]

@@ -19,7 +19,9 @@ import pytest
 
 from mlspec._proto import layers_pb2, model_pb2
 from mlspec.convert import build_graph, to_training_artifacts
+from mlspec.convert.emitters.activation import restore_relu_nodes
 from mlspec.convert.ort_backend import TrainingSession
+from tests.convert.forward_check import run_onnx
 from tests.convert.spec_factory import layer
 from tests.convert.test_graph_rewrite_gradients import trainable_model
 
@@ -79,3 +81,53 @@ def test_inference_graph_keeps_the_single_relu_node() -> None:
     assert "Relu" in inference_ops and "Greater" not in inference_ops
     training_ops = [node.op_type for node in build_graph(model, training=True).onnx_model.graph.node]
     assert "Relu" not in training_ops and training_ops.count("Greater") == 1
+
+
+def test_eval_model_gets_the_single_relu_back(tmp_path: Path) -> None:
+    """The mask form only speeds up gradients; the forward-only eval model runs one Relu."""
+    rng = np.random.default_rng(6)
+    weights, bias = rng.normal(size=(4, 3)).astype(F32), rng.normal(size=4).astype(F32)
+    to_training_artifacts(relu_after_dense(weights, bias), tmp_path / "artifacts")
+    evaluation = onnx.load(tmp_path / "artifacts" / "eval_model.onnx")
+    ops = [node.op_type for node in evaluation.graph.node]
+    assert ops.count("Relu") == 1 and not {"Greater", "Cast"} & set(ops)
+    assert "act/zero" not in {tensor.name for tensor in evaluation.graph.initializer}
+
+    x, target = rng.normal(size=(4, 3)).astype(F32), rng.normal(size=(4, 4)).astype(F32)
+    loss, outputs = TrainingSession(tmp_path / "artifacts").eval_step({"x": x, "act_target": target})
+    expected = np.maximum(x.astype(np.float64) @ weights.T + bias, 0.0)
+    np.testing.assert_allclose(outputs["act"], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(loss, np.mean((expected - target) ** 2), rtol=1e-5)
+
+
+def mask_form_graph(threshold: float, *, mask_is_output: bool) -> onnx.GraphProto:
+    """y = x * Cast(x > threshold), optionally also exposing the mask."""
+    helper, float_type = onnx.helper, onnx.TensorProto.FLOAT
+    nodes = [
+        helper.make_node("Greater", ["x", "t"], ["p"]),
+        helper.make_node("Cast", ["p"], ["m"], to=float_type),
+        helper.make_node("Mul", ["x", "m"], ["y"]),
+    ]
+    outputs = [helper.make_tensor_value_info(name, float_type, [5]) for name in ("y", "m")]
+    threshold_tensor = onnx.numpy_helper.from_array(np.array(threshold, F32), "t")
+    return helper.make_graph(
+        nodes,
+        "mask_form",
+        [helper.make_tensor_value_info("x", float_type, [5])],
+        outputs[: 1 + mask_is_output],
+        [threshold_tensor],
+    )
+
+
+def test_restore_folds_only_the_exact_pattern() -> None:
+    folded = mask_form_graph(0.0, mask_is_output=False)
+    restore_relu_nodes(folded)
+    assert [node.op_type for node in folded.node] == ["Relu"] and not folded.initializer
+    model = onnx.helper.make_model(folded, opset_imports=[onnx.helper.make_opsetid("", 21)], ir_version=10)
+    x = np.array([-2.0, -0.0, 0.0, 0.5, 3.0], F32)
+    np.testing.assert_array_equal(run_onnx(model, {"x": x})["y"], np.maximum(x, 0.0))
+
+    for graph in (mask_form_graph(0.5, mask_is_output=False), mask_form_graph(0.0, mask_is_output=True)):
+        before = graph.SerializeToString()
+        restore_relu_nodes(graph)  # a non-zero threshold, or a mask someone reads: not a ReLU
+        assert graph.SerializeToString() == before

@@ -13,10 +13,12 @@ step. The rewrites multiply by a slope built from a boolean mask, so their gradi
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import onnx
+from onnx import numpy_helper
 
 from mlspec._proto import layers_pb2
 from mlspec.convert.emitters.context import EmitContext, where
@@ -182,3 +184,56 @@ def emit_softmax(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     dims = ctx.dims(layer.inputs[0])
     if axis == -1 or (dims is not None and axis == len(dims) - 1):
         ctx.logits_of[layer.outputs[0]] = layer.inputs[0]
+
+
+def restore_relu_nodes(graph: onnx.GraphProto) -> None:
+    """Turn each x * Cast(x > 0) of a forward-only graph (the eval model) back into one Relu.
+
+    The mask form pays off only in a gradient; forward it runs three kernels where Relu runs
+    one (an eval step of the BNNS-style CNN took 590 us instead of 400 us). Matched by
+    structure, not by name, so any graph holding the exact pattern is simplified correctly.
+    """
+    producers = {output: node for node in graph.node for output in node.output}
+    uses = Counter(name for node in graph.node for name in node.input)
+    uses.update(value.name for value in graph.output)
+    zeros = {
+        tensor.name
+        for tensor in graph.initializer
+        if tensor.data_type == onnx.TensorProto.FLOAT
+        and numpy_helper.to_array(tensor).size == 1
+        and float(numpy_helper.to_array(tensor).reshape(())) == 0.0
+    }
+    retired: set[str] = set()  # outputs of the Greater and Cast nodes folded into a Relu
+    thresholds: set[str] = set()
+    for node in graph.node:
+        if node.op_type != "Mul" or node.domain not in ("", "ai.onnx") or len(node.input) != 2:
+            continue
+        source, mask = node.input
+        cast = producers.get(mask)
+        greater = producers.get(cast.input[0]) if cast is not None and cast.op_type == "Cast" else None
+        if (
+            cast is None
+            or greater is None
+            or greater.op_type != "Greater"
+            or list(greater.input[:1]) != [source]
+            or greater.input[1] not in zeros
+            or [a.i for a in cast.attribute if a.name == "to"] != [onnx.TensorProto.FLOAT]
+            or uses[mask] != 1
+            or uses[greater.output[0]] != 1
+        ):
+            continue
+        node.op_type = "Relu"
+        del node.input[1:]
+        retired.update((mask, greater.output[0]))
+        thresholds.add(greater.input[1])
+    if not retired:
+        return
+    kept = [node for node in graph.node if not retired & set(node.output)]
+    del graph.node[:]
+    graph.node.extend(kept)
+    consumed = {name for node in graph.node for name in node.input} | {v.name for v in graph.input}
+    for tensor in [t for t in graph.initializer if t.name in thresholds - consumed]:
+        graph.initializer.remove(tensor)
+    info = [value for value in graph.value_info if value.name not in retired]
+    del graph.value_info[:]
+    graph.value_info.extend(info)
