@@ -5,7 +5,8 @@ The rewrite must be invisible in the numbers: the gradient ORT derives from it h
 ReluGrad's or LeakyReluGrad's, including the slope used where the pre-activation is exactly
 zero (a finite difference there would see the mean of both slopes, so the reference here is the
 hand-written chain rule). The training graph must not fall back to the slow kernels, or the
-speed-up is lost.
+speed-up is lost. A ReLU read only by a max pool moves behind it, which must not change values
+or gradients either.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from mlspec.convert import build_graph, to_training_artifacts
 from mlspec.convert.emitters.activation import restore_relu_nodes
 from mlspec.convert.ort_backend import TrainingSession
 from tests.convert.forward_check import run_onnx
-from tests.convert.spec_factory import layer
-from tests.convert.test_graph_rewrite_gradients import trainable_model
+from tests.convert.spec_factory import layer, padding
+from tests.convert.test_graph_rewrite_gradients import assert_gradients_match, trainable_model
+from tests.spec.factories import tensor_feature
 
 F32 = np.float32
 ActivationType = layers_pb2.ActivationLayer.ActivationType
@@ -131,3 +133,43 @@ def test_restore_folds_only_the_exact_pattern() -> None:
         before = graph.SerializeToString()
         restore_relu_nodes(graph)  # a non-zero threshold, or a mask someone reads: not a ReLU
         assert graph.SerializeToString() == before
+
+
+def conv_relu_pool(*, relu_is_output: bool) -> model_pb2.Model:
+    rng = np.random.default_rng(7)
+    conv_fields: dict[str, Any] = {"input_channels": 1, "output_channels": 2, "kernel_shape": [2, 2]}
+    conv_fields.update(has_bias=True, weights=rng.normal(size=(2, 1, 2, 2)).astype(F32))
+    window: dict[str, Any] = {"kernel_shape": [2, 2], "strides": [2, 2], "padding": padding("same")}
+    layers = [
+        layer(
+            "convolution", "conv", ["x"], updatable=True, bias=rng.normal(size=2).astype(F32), **conv_fields
+        ),
+        layer("activation", "act", ["conv"], type=ActivationType.RELU),
+        layer("pooling", "pool", ["act"], type=layers_pb2.PoolingLayer.MAX, **window),
+        layer("flatten", "flat", ["pool"]),
+    ]
+    model = trainable_model(layers, [1, 5, 5], [8])
+    if relu_is_output:
+        model.description.outputs.add().CopyFrom(tensor_feature("act", ["batch", 2, 4, 4]))
+    return model
+
+
+def test_relu_before_max_pool_runs_on_the_pooled_tensor(tmp_path: Path) -> None:
+    """Pooling first gives the same values and gradients with a quarter of the ReLU's work."""
+    model = conv_relu_pool(relu_is_output=False)
+    nodes = build_graph(model, training=True).onnx_model.graph.node
+    (pool,) = [node for node in nodes if node.op_type == "MaxPool"]
+    (greater,) = [node for node in nodes if node.op_type == "Greater"]
+    assert list(pool.input) == ["conv"] and greater.input[0] == pool.output[0]
+    rng = np.random.default_rng(8)
+    feeds = {
+        "x": rng.normal(size=(4, 1, 5, 5)).astype(F32),
+        "flat_target": rng.normal(size=(4, 8)).astype(F32),
+    }
+    assert_gradients_match(model, feeds, tmp_path)
+
+
+def test_relu_read_elsewhere_stays_before_the_pool() -> None:
+    nodes = build_graph(conv_relu_pool(relu_is_output=True), training=True).onnx_model.graph.node
+    (pool,) = [node for node in nodes if node.op_type == "MaxPool"]
+    assert list(pool.input) == ["act"]

@@ -161,8 +161,47 @@ _REWRITES: dict[int, Builder] = {
 }
 
 
+def _moves_behind_max_pool(ctx: EmitContext, layer: layers_pb2.Layer) -> bool:
+    """Whether a training-path ReLU feeds only a windowed max pool, and nothing else reads it.
+
+    Max pooling then ReLU gives the same values as ReLU then max pooling, and the same gradient:
+    where a window's maximum is positive both route it to the same first maximal cell, and
+    where it is not, both give zero. On the pooled tensor the ReLU's kernels see a quarter of the
+    cells (2x2 windows). Leaky ReLU is not moved: alpha * x can round two inputs to one value,
+    which would change which cell a tied window routes its gradient to.
+    """
+    output = layer.outputs[0]
+    readers = [other for other in ctx.model.network.layers if output in other.inputs]
+    if layer.activation.type != ActivationType.RELU or len(readers) != 1:
+        return False
+    (pool,) = readers
+    model = ctx.model
+    read_outside = {feature.name for feature in model.description.outputs}
+    read_outside.update(loss.input for loss in model.update_parameters.loss_layers)
+    read_outside.add(model.classifier.predicted_probabilities_name)
+    return (
+        pool.WhichOneof("kind") == "pooling"
+        and pool.pooling.type == layers_pb2.PoolingLayer.MAX
+        and not getattr(pool.pooling, "global")  # a Python keyword
+        and ctx.needs_gradient(pool)
+        and output not in read_outside
+    )
+
+
+def emit_moved_relu(ctx: EmitContext, layer: layers_pb2.Layer, pooled: str, output: str) -> None:
+    """The ReLU that _moves_behind_max_pool held back, applied to the pooled tensor."""
+    moved = layers_pb2.Layer()
+    moved.CopyFrom(layer)  # an activation holds no weights, so the copy is small
+    moved.inputs[:] = [pooled]
+    moved.outputs[:] = [output]
+    _relu_rewrite(ctx, moved)
+
+
 def emit_activation(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     kind = layer.activation.type
+    if ctx.needs_gradient(layer) and _moves_behind_max_pool(ctx, layer):
+        ctx.activations_after_pool[layer.outputs[0]] = layer
+        return
     if ctx.needs_gradient(layer) and kind in _REWRITES:
         _REWRITES[kind](ctx, layer)
         return

@@ -53,6 +53,8 @@ class EmitContext:
     running_stat_outputs: dict[str, str] = field(default_factory=dict)
     logits_of: dict[str, str] = field(default_factory=dict)
     dropout_mode_inputs: list[str] = field(default_factory=list)
+    # ReLU output -> its layer, emitted after the max pool reading it (see activation.py).
+    activations_after_pool: dict[str, layers_pb2.Layer] = field(default_factory=dict)
     _node_names: set[str] = field(default_factory=set)
 
     def needs_gradient(self, layer: layers_pb2.Layer) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 from onnx import numpy_helper
 
 from mlspec._proto import layers_pb2
+from mlspec.convert.emitters.activation import emit_moved_relu
 from mlspec.convert.emitters.context import EmitContext, where
 from mlspec.convert.emitters.padding import padding_attributes
 from mlspec.spec.errors import MlspecError
@@ -33,7 +34,13 @@ def emit_pooling(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     strides = [int(s) for s in params.strides] or [1] * len(kernel)
     ones = [1] * len(kernel)
     padding = padding_attributes(ctx, layer, params.padding, kernel=kernel, strides=strides, dilations=ones)
-    if is_max:
+    relu = ctx.activations_after_pool.pop(source, None)
+    if relu is not None:  # max pooling commutes with the ReLU before it (see activation.py)
+        pooled = ctx.tensor(layer, "before_relu")
+        window = {"kernel_shape": kernel, "strides": strides, **padding}
+        ctx.node(layer, "MaxPool", [relu.inputs[0]], [pooled], step="before_relu", **window)
+        emit_moved_relu(ctx, relu, pooled, target)
+    elif is_max:
         ctx.node(layer, "MaxPool", [source], [target], kernel_shape=kernel, strides=strides, **padding)
     elif ctx.needs_gradient(layer):
         _average_as_conv(ctx, layer, kernel, window={"kernel_shape": kernel, "strides": strides, **padding})
