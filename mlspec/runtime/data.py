@@ -138,10 +138,22 @@ def as_source(data: object, features: Sequence[FeatureSpec], *, where: str) -> D
     )
 
 
+def _starts_like_numpy_data(path: Path) -> bool:
+    """A zip archive (an .npz, perhaps damaged) or a single .npy array, judged by magic bytes."""
+    with path.open("rb") as handle:
+        head = handle.read(6)
+    return head.startswith(b"PK") or head == b"\x93NUMPY"
+
+
 def load_npz(path: Path) -> dict[str, Array]:
     """Read every array of an .npz without ever unpickling, naming the offending key."""
     if not path.exists():
         raise DataError(f"{path}: no such file")
+    if not path.is_dir() and not _starts_like_numpy_data(path):
+        # np.load would guess "pickle" for any other file and suggest allow_pickle=True.
+        raise DataError(
+            f"{path}: not an .npz archive; write one with np.savez(path, x=features, label=labels)"
+        )
     arrays: dict[str, Array] = {}
     try:
         loaded = np.load(path, allow_pickle=False)

@@ -111,8 +111,14 @@ def test_npz_is_loaded_without_pickle_and_object_arrays_are_refused(tmp_path: Pa
 def test_not_an_npz_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "data.npz"
     path.write_bytes(b"not a zip")
-    with pytest.raises(DataError, match=r"not a readable \.npz file"):
+    with pytest.raises(DataError, match=r"not an \.npz archive; write one with np\.savez") as refused:
         as_source(path, FEATURES, where="d")
+    assert "pickle" not in str(refused.value)  # numpy's own message would suggest allow_pickle=True
+    broken_zip = tmp_path / "broken.npz"
+    np.savez(broken_zip, x=_x())
+    broken_zip.write_bytes(broken_zip.read_bytes()[:-30])
+    with pytest.raises(DataError, match=r"not a readable \.npz file"):
+        as_source(broken_zip, FEATURES, where="d")
     single = tmp_path / "x.npy"
     np.save(single, _x())
     with pytest.raises(DataError, match=r"holds a single array, not an \.npz archive"):
