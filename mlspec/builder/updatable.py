@@ -42,7 +42,7 @@ class TrainingSetup(BuilderBase):
         updated while training runs in training mode.
         """
         names = list(layer_names)
-        with self._edit(f"make_updatable({names})", validate=True):
+        with self._edit(f"make updatable {_layer_list(names)}", validate=True):
             for name in names:
                 layer = self._layer(name)
                 fields = self._trainable_fields(name, tensors)
@@ -61,7 +61,7 @@ class TrainingSetup(BuilderBase):
     def make_frozen(self, layer_names: Iterable[str], tensors: Sequence[str] | None = None) -> None:
         """Inverse of make_updatable: unflag the tensors (all by default), then idle layers."""
         names = list(layer_names)
-        with self._edit(f"make_frozen({names})", validate=True):
+        with self._edit(f"freeze {_layer_list(names)}", validate=True):
             for name in names:
                 layer = self._layer(name)
                 fields = self._trainable_fields(name, tensors)
@@ -329,3 +329,7 @@ class TrainingSetup(BuilderBase):
     def clear_lr_schedule(self) -> None:
         with self._edit("clear learning-rate schedule", validate=True):
             self._model.update_parameters.ClearField("lr_schedule")
+
+
+def _layer_list(names: Sequence[str]) -> str:
+    return ", ".join(f'layers["{name}"]' for name in names) or "no layers"
