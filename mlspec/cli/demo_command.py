@@ -29,7 +29,6 @@ from mlspec.convert import to_onnx, to_training_artifacts
 from mlspec.convert.ort_backend import run_inference
 from mlspec.datasets import draw_glyphs
 from mlspec.runtime import Trainer
-from mlspec.runtime.batching import batches_per_epoch
 from mlspec.spec import graph
 from mlspec.spec.atomic import atomic_writer, write_bytes_atomic
 from mlspec.spec.errors import MlspecError
@@ -155,8 +154,7 @@ def demo(
     )
     with Trainer.from_artifacts(artifacts, spec=spec) as trainer:
         params = trainer.hyperparameters
-        steps = batches_per_epoch(len(train_labels), params.mini_batch_size)
-        with TrainingDisplay(console, epochs=params.epochs, steps_per_epoch=steps) as display:
+        with TrainingDisplay(console, epochs=params.epochs) as display:
             result = trainer.train(train_path, validation=val_path, callbacks=[display])
         updated = trainer.updated_model()
 

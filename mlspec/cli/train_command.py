@@ -35,11 +35,9 @@ from mlspec.cli.train_display import (
     cancel_on_interrupt,
     check_plot_format,
     draw_loss_plot,
-    npz_example_count,
     plotting_available,
 )
 from mlspec.runtime import Trainer, TrainingResult
-from mlspec.runtime.batching import batches_per_epoch
 
 
 @app.command()
@@ -120,13 +118,11 @@ def train(
     console = Console(file=sys.stdout, highlight=False)
     with Trainer.from_spec(model, **overrides) as trainer:
         params = trainer.hyperparameters
-        count = npz_example_count(data)
         echo_stdout(
             f"training {model} on {data}: {params.optimizer}, {params.epochs} epochs, "
             f"batch {params.mini_batch_size}, learning rate {params.learning_rate:g}"
         )
-        steps = batches_per_epoch(count, params.mini_batch_size) if count else None
-        display = TrainingDisplay(console, epochs=params.epochs, steps_per_epoch=steps)
+        display = TrainingDisplay(console, epochs=params.epochs)
         with display, cancel_on_interrupt(trainer):
             result = trainer.train(
                 data,

@@ -9,12 +9,10 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import signal
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
 
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -28,7 +26,7 @@ HEADER = f"{'epoch':>5}  {'train loss':>10}  {'val loss':>10}  {'val acc':>8}"
 class TrainingDisplay:
     """A trainer callback: a progress bar with the live batch loss, and one table row per epoch."""
 
-    def __init__(self, console: Console, *, epochs: int, steps_per_epoch: int | None) -> None:
+    def __init__(self, console: Console, *, epochs: int) -> None:
         self.console = console
         self._epochs = epochs
         self._progress = Progress(
@@ -39,8 +37,7 @@ class TrainingDisplay:
             TimeElapsedColumn(),
             console=console,
         )
-        total = epochs * steps_per_epoch if steps_per_epoch else None
-        self._task = self._progress.add_task("train", total=total, epoch=1, epochs=epochs, loss="-")
+        self._task = self._progress.add_task("train", total=None, epoch=1, epochs=epochs, loss="-")
 
     def __enter__(self) -> TrainingDisplay:
         # The bar starts with the training_begin event: the trainer checks the data first, and a
@@ -62,7 +59,10 @@ class TrainingDisplay:
             self._progress.start()
             if event.step:
                 self.console.print(f"resuming at epoch {event.epoch + 1} after {event.step} steps")
-            self._progress.update(self._task, completed=event.step, epoch=min(event.epoch + 1, self._epochs))
+            total = self._epochs * event.batches_per_epoch if event.batches_per_epoch else None
+            self._progress.update(
+                self._task, total=total, completed=event.step, epoch=min(event.epoch + 1, self._epochs)
+            )
             self.console.print(HEADER)
         elif event.kind == "epoch_end":
             self.console.print(
@@ -97,23 +97,6 @@ def cancel_on_interrupt(trainer: Trainer) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def npz_example_count(path: Path) -> int | None:
-    """Examples in an .npz, from one array's header without loading any data; None if unknown.
-
-    Only sizes the progress bar: the trainer reads and checks the file itself.
-    """
-    headers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-    try:
-        with zipfile.ZipFile(path) as archive:
-            first = next(name for name in archive.namelist() if name.endswith(".npy"))
-            with archive.open(first) as handle:
-                reader = headers.get(np.lib.format.read_magic(handle))
-                shape = reader(handle)[0] if reader is not None else ()
-    except (OSError, zipfile.BadZipFile, StopIteration, ValueError):
-        return None
-    return int(shape[0]) if shape else None
 
 
 def plotting_available() -> bool:

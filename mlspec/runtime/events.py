@@ -45,6 +45,8 @@ class TrainingEvent:
     epoch: int
     step: int
     learning_rate: float
+    # training_begin: mini-batches in every epoch of this run, so a display can size itself.
+    batches_per_epoch: int | None = None
     # mini_batch_end: index of the batch within its epoch and that batch's mean loss.
     batch_index: int | None = None
     batch_loss: float | None = None

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from mlspec.runtime.batching import epoch_batches, epoch_order
+from mlspec.runtime.batching import batches_per_epoch, epoch_batches, epoch_order
 from mlspec.runtime.checkpoints import RunState
 from mlspec.runtime.data import DataSource
 from mlspec.runtime.events import Callback, EventKind, TrainingContext, TrainingEvent
@@ -63,7 +63,8 @@ class TrainingRun:
     def run(self) -> TrainingResult:
         progress, params = self.progress, self.params
         resumed_from = progress.epoch if progress.step else None
-        self._emit("training_begin", epoch=progress.epoch)
+        batches = batches_per_epoch(len(self.source), params.mini_batch_size)
+        self._emit("training_begin", epoch=progress.epoch, batches_per_epoch=batches)
         status: Status = "completed"
         while progress.epoch < params.epochs:
             status = self._run_epoch(progress.epoch)

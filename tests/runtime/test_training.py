@@ -109,6 +109,7 @@ def test_event_sequence_and_validation_metrics() -> None:
     kinds = [e.kind for e in events]
     assert kinds[0] == "training_begin" and kinds[-1] == "training_end"
     assert kinds.count("epoch_end") == 2 and kinds.count("mini_batch_end") == 6
+    assert events[0].batches_per_epoch == kinds.count("mini_batch_end") // 2
     last = [e for e in events if e.kind == "epoch_end"][-1]
     evaluation = trainer.evaluate((X, Y))
     assert last.validation_loss == pytest.approx(evaluation.loss, rel=1e-6)
