@@ -23,6 +23,7 @@ import numpy as np
 from mlspec._proto import model_pb2
 from mlspec.convert.manifest import Hyperparameter, Manifest
 from mlspec.convert.optimizers import plan_optimizer
+from mlspec.spec.defaults import unset_default
 from mlspec.spec.errors import MlspecError
 
 Value = float | int | bool
@@ -73,12 +74,13 @@ class Hyperparameters:
     epochs: int
     shuffle: bool
     seed: int
-    momentum: float = 0.0
-    nesterov: bool = False
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    weight_decay: float = 0.0
+    # Settings the run's optimizer does not use keep the values a spec that omits them gets.
+    momentum: float = float(unset_default("momentum"))
+    nesterov: bool = bool(unset_default("nesterov"))
+    beta1: float = float(unset_default("beta1"))
+    beta2: float = float(unset_default("beta2"))
+    eps: float = float(unset_default("eps"))
+    weight_decay: float = float(unset_default("weight_decay"))
     clip_norm: float | None = None
     clip_value: float | None = None
 
