@@ -16,6 +16,8 @@
    (the real command line, run as a subprocess) adds them, printing train loss, validation loss
    and validation accuracy per epoch. Then a learning-rate override within the allowed range,
    and the error an out-of-range override gets.
+7. Each variant's updatable spec is also written as an updatable Core ML model
+   (`mlspec export-coreml`), which MLUpdateTask trains on an iPhone with the same settings.
 """
 
 from __future__ import annotations
@@ -205,6 +207,9 @@ def run(settings: Settings, out: Path, *, train_conv: bool) -> Outcome:
         spec_path = out / f"{variant}.mlspec"
         save(personalisable(base, variant, train_conv=train_conv, seed=settings.seed), spec_path)
         print(f"\n2-5. {variant}: widened to {CLASSES} classes, updatable, SGD -> {spec_path}")
+        # The same spec as an updatable Core ML model, for MLUpdateTask on Apple devices.
+        if run_mlspec("export-coreml", spec_path, "-o", out / f"{variant}.mlmodel").returncode != 0:
+            raise SystemExit("mlspec export-coreml failed")
         updated = out / f"{variant}-updated.mlspec"
         done = train(spec_path, train_path, updated, "--val", str(val_path))
         if done.returncode != 0:

@@ -57,3 +57,39 @@ def export_onnx(
     inputs = ", ".join(value.name for value in onnx_model.graph.input)
     outputs = ", ".join(value.name for value in onnx_model.graph.output)
     echo_stdout(f"wrote {output}: inputs {inputs}; outputs {outputs}")
+
+
+@app.command("export-coreml")
+@one_line_errors
+def export_coreml_command(
+    *,
+    model: ModelArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .mlmodel file to write.")],
+    drop_unsupported: Annotated[
+        bool,
+        typer.Option(
+            "--drop-unsupported",
+            help="Leave out what Core ML lacks but the model can do without (clipping, schedules, "
+            "AdamW without decay as Adam), and say what was left out.",
+        ),
+    ] = False,
+) -> None:
+    """Write a Core ML .mlmodel that MLUpdateTask trains: layers, labels, loss, optimizer, ranges.
+
+    What Core ML cannot express is refused before anything is written, one error line each.
+    Needs the optional extra: pip install 'mlspec[coreml]'.
+
+    Example: mlspec export-coreml updatable.mlspec -o Updatable.mlmodel
+    """
+    from mlspec.convert.exporters import CoreMLExportError, write_coreml  # noqa: PLC0415 (coremltools is optional)
+
+    check_output_file(output, inputs=(model,))
+    try:
+        dropped = write_coreml(load(model), output, drop_unsupported=drop_unsupported)
+    except CoreMLExportError as exc:
+        for line in exc.lines()[:-1]:
+            typer.echo(f"error: {line}", err=True)
+        raise MlspecError(exc.lines()[-1]) from None
+    echo_stdout(f"wrote {output}: Core ML model")
+    for note in dropped:
+        echo_stdout(f"  left out: {note}")

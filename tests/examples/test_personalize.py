@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pytest
 
 from mlspec import Model, load, validate
+from mlspec.convert.importers import import_coreml
 from mlspec.reference import evaluate
 from mlspec.spec import graph, kinds, weights
 from tests.examples.loader import load_example
@@ -70,6 +71,13 @@ def test_new_classes_are_learned_through_mlspec_train(
         tensor(before, "classifier", "weights").tobytes()
         != tensor(updated, "classifier", "weights").tobytes()
     )
+
+    # The updatable Core ML model of the same spec reads back as that spec (import-coreml).
+    coreml = import_coreml(tmp_path / "pretrained.mlmodel")
+    assert [layer.name for layer in coreml.network.layers if layer.is_updatable] == ["classifier"]
+    head = tensor(before, "classifier", "weights").tobytes()
+    assert tensor(coreml, "classifier", "weights").tobytes() == head
+    assert graph.class_labels(coreml) == graph.class_labels(before)
 
 
 def test_variants_and_recipe_settings() -> None:

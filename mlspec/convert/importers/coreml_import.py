@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError
 
 from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.builder.description import refresh_output_types
+from mlspec.convert.coreml_proto import coreml_model_proto
 from mlspec.convert.importers.coreml_layers import (
     IMAGE,
     MAPPERS,
@@ -74,12 +75,7 @@ def import_coreml(path: str | os.PathLike[str]) -> model_pb2.Model:
 
 
 def _read(source: Path) -> Any:
-    try:
-        from coremltools.proto import Model_pb2  # noqa: PLC0415 (optional dependency)
-    except ImportError as exc:
-        raise CoreMLImportError(
-            "Core ML import needs coremltools' protobuf definitions; install mlspec[coreml]"
-        ) from exc
+    model_proto = coreml_model_proto(CoreMLImportError, "import")
     if source.is_dir():
         raise CoreMLImportError(
             f"{source}: an .mlpackage (ML Program); mlspec imports NeuralNetwork .mlmodel files"
@@ -87,7 +83,7 @@ def _read(source: Path) -> Any:
     if not source.is_file():
         raise CoreMLImportError(f"{source}: no such Core ML file")
     try:
-        return Model_pb2.Model.FromString(source.read_bytes())
+        return model_proto.Model.FromString(source.read_bytes())
     except DecodeError as exc:
         raise CoreMLImportError(f"{source}: not a readable Core ML model ({exc})") from exc
 
