@@ -10,6 +10,12 @@ replaced atomically. A kill before the replace leaves the old pointer naming the
 ORT file; a kill after it leaves the new pair complete. Files no pointer names (left by a kill
 between the two steps, or superseded) are removed after the next successful replace.
 
+The directory is mlspec's alone. A run refuses one that holds anything mlspec does not write
+(a user's `model.ckpt`, an editor's swap file): only names of the forms above, their atomic
+temporaries are ever removed, so nothing of anyone else's can be deleted. A run holds an
+exclusive lock (flock) on the directory itself while it trains or saves, so two runs pointed at
+the same directory cannot remove each other's files: the second is refused at once.
+
 The run state holds everything a resumed run needs to continue exactly: the epoch and the
 mini-batches already done in it (a checkpoint taken on cancel may fall mid-epoch; each epoch's
 order is a function of seed and epoch, so the rest of it is known), the steps done, the base
@@ -21,7 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+import os
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -31,7 +39,9 @@ from mlspec.spec.errors import MlspecError
 
 POINTER = "latest.json"
 FORMAT = 1
-_SUFFIX = ".ckpt"
+_CHECKPOINT = re.compile(r"step-\d{8}\.ckpt")
+# What mlspec.spec.atomic leaves behind if killed mid-write: ".{name}.{random}.tmp".
+_TEMPORARY = re.compile(r"\.(latest\.json|step-\d{8}\.ckpt)\.[A-Za-z0-9_]+\.tmp")
 
 
 class CheckpointError(MlspecError):
@@ -63,10 +73,54 @@ class RunState:
     format: int = FORMAT
 
 
-def save(directory: Path, session: SavesCheckpoints, state: RunState) -> Path:
-    """Write the ORT checkpoint, then swing the pointer to it; return the ORT checkpoint path."""
+def _is_own(name: str) -> bool:
+    return name == POINTER or bool(_CHECKPOINT.fullmatch(name) or _TEMPORARY.fullmatch(name))
+
+
+def check_own(directory: Path) -> None:
+    """Refuse a directory holding anything mlspec's checkpoints do not consist of."""
+    if directory.exists() and not directory.is_dir():
+        raise CheckpointError(f"{directory}: not a directory; give a directory for the checkpoints")
+    if not directory.exists():
+        return
+    foreign = sorted(entry.name for entry in directory.iterdir() if not _is_own(entry.name))
+    if foreign:
+        shown = ", ".join(repr(name) for name in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise CheckpointError(
+            f"{directory}: holds {len(foreign)} file(s) mlspec did not write ({shown}); checkpoints "
+            "need a new or empty directory, or one only mlspec has written to"
+        )
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """Hold the directory for one run: checked to be mlspec's own, and locked against others."""
+    check_own(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    name = f"step-{state.step:08d}{_SUFFIX}"
+    try:
+        import fcntl  # noqa: PLC0415 (POSIX only; elsewhere runs are not protected from each other)
+    except ImportError:
+        yield
+        return
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CheckpointError(
+                f"{directory}: another mlspec run is using this checkpoint directory; wait for it to "
+                "finish or give another directory"
+            ) from None
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def save(directory: Path, session: SavesCheckpoints, state: RunState) -> Path:
+    """Write the ORT checkpoint, then swing the pointer to it; return the ORT checkpoint path.
+
+    The caller holds `locked(directory)`."""
+    name = f"step-{state.step:08d}.ckpt"
     target = directory / name
     properties = {"epoch": state.epoch, "step": state.step, "learning_rate": state.base_learning_rate}
     session.save_checkpoint(target, properties)
@@ -116,8 +170,9 @@ def check_compatible(state: RunState, expected: RunState, pointer: Path) -> None
 
 
 def _remove_unreferenced(directory: Path, keep: str) -> None:
+    """Remove superseded checkpoints and mlspec's own temporaries; never any other name."""
     for path in directory.iterdir():
-        stale_temp = path.name.startswith(".") and path.name.endswith(".tmp")
-        if (path.suffix == _SUFFIX and path.name != keep) or stale_temp:
+        superseded = _CHECKPOINT.fullmatch(path.name) is not None and path.name != keep
+        if superseded or _TEMPORARY.fullmatch(path.name):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()

@@ -15,7 +15,7 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -193,10 +193,26 @@ class Trainer:
             )
             validate = lambda: self._evaluate_source(checked)  # noqa: E731
         directory = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        if resume and directory is None:
+            raise MlspecError("resume=True needs checkpoint_dir, the directory the checkpoints are in")
+        if directory is None:
+            return self._run(source, validate, callbacks, None, checkpoint_every, resume=False)
+        with checkpoints.locked(directory):
+            return self._run(source, validate, callbacks, directory, checkpoint_every, resume=resume)
+
+    def _run(
+        self,
+        source: DataSource,
+        validate: Callable[[], EvaluationResult] | None,
+        callbacks: list[Callback],
+        directory: Path | None,
+        checkpoint_every: int,
+        *,
+        resume: bool,
+    ) -> TrainingResult:
+        """The run itself; with `directory`, the caller holds its lock."""
         progress = self._fresh_progress(len(source))
-        if resume:
-            if directory is None:
-                raise MlspecError("resume=True needs checkpoint_dir, the directory the checkpoints are in")
+        if resume and directory is not None:
             progress = self._resume(directory, progress)
         self._progress = progress
         context = TrainingContext(self._table.check_learning_rate, progress.base_learning_rate)
@@ -210,7 +226,7 @@ class Trainer:
             callbacks=callbacks,
             cancel=self._cancel,
             validate=validate,
-            checkpoint=(lambda: self.save_checkpoint(directory)) if directory is not None else None,
+            checkpoint=(lambda: self._save_checkpoint(directory)) if directory is not None else None,
             checkpoint_every=checkpoint_every,
         )
         return run.run()
@@ -257,8 +273,12 @@ class Trainer:
 
     def save_checkpoint(self, directory: str | os.PathLike[str]) -> Path:
         """Checkpoint the current state (after a cancel too) so that `resume` continues from it."""
+        with checkpoints.locked(Path(directory)):
+            return self._save_checkpoint(Path(directory))
+
+    def _save_checkpoint(self, directory: Path) -> Path:
         progress = self._progress or self._fresh_progress(0)
-        return checkpoints.save(Path(directory), self._session, progress)
+        return checkpoints.save(directory, self._session, progress)
 
     def close(self) -> None:
         """Remove the temporary artifacts directory `from_spec` made, if any."""
