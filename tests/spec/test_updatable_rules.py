@@ -120,13 +120,16 @@ def test_generic_node_between_loss_and_updatable_layer_blocks() -> None:
     model.network.layers[0].outputs[0] = "h"
     node = model.network.layers.add(name="frozen", inputs=["h"], outputs=["y"]).onnx_node
     node.op_type = "Erf"
+    node.node_inputs.append("h")
     problem = assert_problem(model, 'layers["fc"]', 'blocked by layers["frozen"] (onnx_node)')
     assert "passes no gradient" in problem.message
 
 
 def test_generic_node_on_a_side_branch_does_not_block() -> None:
     model = two_branch_model("add")
-    model.network.layers.add(name="side", inputs=["a"], outputs=["side_out"]).onnx_node.op_type = "Erf"
+    side = model.network.layers.add(name="side", inputs=["a"], outputs=["side_out"]).onnx_node
+    side.op_type = "Erf"
+    side.node_inputs.append("a")
     assert find_problems(model) == []
 
 

@@ -109,6 +109,7 @@ def test_onnx_constant_byte_count() -> None:
     node.op_type = "Mul"
     constant = node.constants.add(name="scale")
     constant.tensor.CopyFrom(weights(3))
+    node.node_inputs.extend(["probs", "scale"])
     assert find_problems(model) == []
     constant.tensor.shape[0] = 4
     assert_problem(model, """layers["node"].onnx_node.constants['scale']""", "12 bytes", "16 bytes")

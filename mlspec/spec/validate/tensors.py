@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from mlspec._proto import layers_pb2, tensor_pb2
 from mlspec.spec.errors import Problem
 from mlspec.spec.validate.context import Context, layer_where
+from mlspec.spec.validate.onnx_nodes import check_onnx_node
 from mlspec.spec.weights import NUMPY_DTYPES, dtype_name
 
 _FLOAT_WEIGHTS = (tensor_pb2.FLOAT32, tensor_pb2.FLOAT16, tensor_pb2.DOUBLE)
@@ -28,7 +29,7 @@ def check(context: Context) -> list[Problem]:
         if kind is None:
             continue
         if kind == "onnx_node":
-            problems += _onnx_node(layer.onnx_node, layer.inputs, where)
+            problems += _onnx_node(layer.onnx_node, layer.inputs, where) or check_onnx_node(layer, where)
             continue
         problems += _attributes(layer, where)
         expected, forbidden = _expected(layer)
