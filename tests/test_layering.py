@@ -1,6 +1,6 @@
 """Imports point downward only, and only the ORT backend touches onnxruntime.
 
-The layering (cli → runtime → convert → builder → reference/datasets → spec → _proto) is what
+The layering (cli → runtime → backends → convert → builder → reference/datasets → spec → _proto) is what
 lets another training backend replace ONNX Runtime, or the CLI be skipped entirely; a test keeps
 it from eroding one convenient import at a time.
 """
@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mlspec"
-ORDER = ["cli", "runtime", "convert", "builder", "reference", "datasets", "spec", "_proto"]
+ORDER = ["cli", "runtime", "backends", "convert", "builder", "reference", "datasets", "spec", "_proto"]
 ORT_ADAPTER = PACKAGE / "convert" / "ort_backend.py"
 
 

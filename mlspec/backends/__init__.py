@@ -1,0 +1,1 @@
+"""Training backends: each turns a spec into artifacts and runs training steps on them."""
