@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from mlspec.convert.importers.coreml_import import import_coreml
 from mlspec.convert.importers.coreml_training import CoreMLImportError
-from mlspec.convert.importers.onnx_graph import OnnxImportError
+from mlspec.convert.importers.onnx_checks import OnnxImportError
 from mlspec.convert.importers.onnx_import import import_onnx
 
 __all__ = ["CoreMLImportError", "OnnxImportError", "import_coreml", "import_onnx"]

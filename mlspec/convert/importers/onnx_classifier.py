@@ -21,11 +21,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from mlspec.convert.importers.onnx_graph import OnnxImportError, PreparedGraph
+from mlspec.convert.importers.onnx_checks import OnnxImportError
+from mlspec.convert.importers.onnx_graph import PreparedGraph
 
 LABELS_METADATA_KEY = "class_labels"
 MLSPEC_PRODUCER = "mlspec"
 _DEFAULT_LABEL_NAMES = ("label", "classLabel", "predicted_label")
+MAX_CLASSES = 1_000_000
+"""Most classes an imported classifier may have; checked before any label is made."""
 
 
 @dataclass
@@ -62,6 +65,11 @@ def find_classifier(
         raise OnnxImportError(
             f'{where}: softmax output "{probabilities}" has an unknown number of classes; '
             "pass the class labels (labels=[...] or --labels a,b,...)"
+        )
+    if classes > MAX_CLASSES:
+        raise OnnxImportError(
+            f'{where}: softmax output "{probabilities}" has {classes:,} classes; mlspec imports '
+            f"classifiers of at most {MAX_CLASSES:,} classes"
         )
     label_output, label_nodes = _label_chain(prepared, producers, probabilities, softmax.input[0])
     if not label_output and prepared.model.producer_name == MLSPEC_PRODUCER:

@@ -28,7 +28,10 @@ import onnx
 from onnx import numpy_helper, shape_inference, version_converter
 from onnx.reference import ReferenceEvaluator
 
-from mlspec.spec.errors import MlspecError
+from mlspec.convert.importers.onnx_budget import FOLD_BUDGET, FoldTooBigError, predicted_elements
+from mlspec.convert.importers.onnx_checks import OnnxImportError, check_model
+from mlspec.convert.importers.onnx_external import inline_external_data, read_model_file
+from mlspec.convert.importers.onnx_native import NativeStepError, parse_model, run_isolated
 
 TARGET_OPSET = 21
 MIN_OPSET = 9
@@ -50,10 +53,6 @@ _SOFTMAX_CHANGE = 13
 _PARKING_DOMAIN = "mlspec.import.parked"
 
 Dim = int | str | None
-
-
-class OnnxImportError(MlspecError):
-    """An ONNX model that mlspec cannot import, with the reason and what to do instead."""
 
 
 @dataclass
@@ -102,28 +101,26 @@ class PreparedGraph:
 
 
 def load_onnx(source: str | os.PathLike[str] | onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
-    """The model and a label naming it in error messages."""
+    """The model (external data inlined, from its own folder only) and a label naming it in errors."""
     if isinstance(source, onnx.ModelProto):
         copy = onnx.ModelProto()
         copy.CopyFrom(source)
-        return copy, f'ONNX model "{copy.graph.name}"' if copy.graph.name else "ONNX model"
+        where = f'ONNX model "{copy.graph.name}"' if copy.graph.name else "ONNX model"
+        inline_external_data(copy, None, where)
+        return copy, where
     path = Path(source)
-    if not path.is_file():
-        raise OnnxImportError(f"{path}: no such ONNX file")
-    try:
-        return onnx.load(str(path)), str(path)
-    except Exception as exc:  # onnx raises DecodeError, OSError or its own errors
-        raise OnnxImportError(f"{path}: not a readable ONNX model ({exc})") from exc
+    return read_model_file(path), str(path)
 
 
 def prepare(model: onnx.ModelProto, where: str) -> PreparedGraph:
+    """Check, upgrade, infer and fold; native onnx code only sees a graph check_model accepted."""
+    check_model(model, where)
     _collapse_identities(model.graph)
-    upgraded = _to_target_opset(model, where)
-    prepared = PreparedGraph(upgraded, list(upgraded.graph.node))
-    prepared.types = _inferred_types(upgraded)
+    upgraded, types = _native_steps(model, where)
+    prepared = PreparedGraph(upgraded, list(upgraded.graph.node), types=types)
     for init in upgraded.graph.initializer:
         prepared.constants[init.name] = numpy_helper.to_array(init)
-    _fold_constants(prepared)
+    _fold_constants(prepared, where)
     return prepared
 
 
@@ -134,7 +131,8 @@ def default_opset(model: onnx.ModelProto) -> int:
     return 1
 
 
-def _to_target_opset(model: onnx.ModelProto, where: str) -> onnx.ModelProto:
+def _native_steps(model: onnx.ModelProto, where: str) -> tuple[onnx.ModelProto, dict[str, onnx.TypeProto]]:
+    """The opset-21 model and inferred tensor types, computed by onnx's C++ in a child process."""
     version = default_opset(model)
     if version > TARGET_OPSET:
         raise OnnxImportError(
@@ -146,17 +144,30 @@ def _to_target_opset(model: onnx.ModelProto, where: str) -> onnx.ModelProto:
             f"{where}: opset {version} is older than mlspec imports ({MIN_OPSET} to {TARGET_OPSET}); "
             "re-export with a newer opset"
         )
-    if version == TARGET_OPSET:
-        return model
+
+    def step() -> list[bytes]:
+        upgraded = model if version == TARGET_OPSET else _upgrade(model, version)
+        types = onnx.GraphProto()
+        inferred = _inferred(upgraded).graph
+        types.value_info.extend([*inferred.input, *inferred.value_info, *inferred.output])
+        return [types.SerializeToString()] + ([] if upgraded is model else [upgraded.SerializeToString()])
+
     try:
-        inferred = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-        parked = _park_last_axis_softmax(inferred) if version < _SOFTMAX_CHANGE else []
-        upgraded = version_converter.convert_version(inferred, TARGET_OPSET)
-    except Exception as exc:  # the converter raises bare RuntimeErrors from C++
+        parts = run_isolated(step, "version converter or shape inference", where)
+    except NativeStepError as exc:  # the converter raises bare RuntimeErrors from C++
         raise OnnxImportError(
             f"{where}: cannot upgrade opset {version} to {TARGET_OPSET} ({exc}); "
             f"re-export the model with opset_version={TARGET_OPSET}"
-        ) from exc
+        ) from None
+    upgraded = parse_model(parts[1]) if len(parts) > 1 else model
+    types = onnx.GraphProto.FromString(parts[0])
+    return upgraded, {value.name: value.type for value in types.value_info}
+
+
+def _upgrade(model: onnx.ModelProto, version: int) -> onnx.ModelProto:
+    inferred = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    parked = _park_last_axis_softmax(inferred) if version < _SOFTMAX_CHANGE else []
+    upgraded = version_converter.convert_version(inferred, TARGET_OPSET)
     if parked:
         _unpark(upgraded)
     return upgraded
@@ -203,55 +214,58 @@ def _unpark(model: onnx.ModelProto) -> None:
     model.opset_import.extend(kept)
 
 
-def _inferred_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
+def _inferred(model: onnx.ModelProto) -> onnx.ModelProto:
     try:
-        inferred = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        return shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception:  # unknown custom ops or inconsistent hints: map without inferred types
-        inferred = model
-    graph = inferred.graph
-    return {value.name: value.type for value in (*graph.input, *graph.value_info, *graph.output)}
+        return model
 
 
 def _collapse_identities(graph: onnx.GraphProto) -> None:
     """Drop Identity nodes, pointing consumers at the source; graph output names win.
 
     Done first, so that the converter and shape inference see a graph output's declared shape
-    on the node that really computes it (exporters rename outputs through an Identity).
+    on the node that really computes it (exporters rename outputs through an Identity). Renames
+    are recorded in one table and applied in a single pass, so a chain of n Identity nodes takes
+    time linear in n.
     """
     outputs = {value.name for value in graph.output}
     fixed = {value.name for value in graph.input} | {init.name for init in graph.initializer}
-    nodes = list(graph.node)
+    renamed: dict[str, str] = {}
+
+    def final(name: str) -> str:
+        path = []
+        while name in renamed:
+            path.append(name)
+            name = renamed[name]
+        for step in path:  # path compression keeps later look-ups short
+            renamed[step] = name
+        return name
+
     kept: list[onnx.NodeProto] = []
-    for node in nodes:
-        if node.op_type != "Identity" or node.domain not in ("", "ai.onnx"):
+    for node in graph.node:
+        if node.op_type != "Identity" or node.domain not in ("", "ai.onnx") or len(node.input) != 1:
             kept.append(node)
             continue
-        source, alias = node.input[0], node.output[0]
+        source, alias = final(node.input[0]), node.output[0]
         if alias not in outputs:
-            _rename(nodes, alias, source)
+            renamed[alias] = source
         elif source in outputs or source in fixed:
             kept.append(node)  # both names must survive; an onnx_node Identity keeps them
         else:
-            _rename(nodes, source, alias)
+            renamed[source] = alias
+    for node in kept:
+        node.input[:] = [final(name) for name in node.input]
+        node.output[:] = [final(name) for name in node.output]
     del graph.node[:]
     graph.node.extend(kept)
 
 
-def _rename(nodes: list[onnx.NodeProto], old: str, new: str) -> None:
-    for node in nodes:
-        for index, name in enumerate(node.input):
-            if name == old:
-                node.input[index] = new
-        for index, name in enumerate(node.output):
-            if name == old:
-                node.output[index] = new
-
-
-def _fold_constants(prepared: PreparedGraph) -> None:
+def _fold_constants(prepared: PreparedGraph, where: str) -> None:
     outputs = set(prepared.output_names())
     remaining: list[onnx.NodeProto] = []
     for node in prepared.nodes:
-        values = None if outputs.intersection(node.output) else _evaluate(prepared, node)
+        values = None if outputs.intersection(node.output) else _evaluate(prepared, node, where)
         if values is None:
             remaining.append(node)
             continue
@@ -262,7 +276,7 @@ def _fold_constants(prepared: PreparedGraph) -> None:
     prepared.nodes = remaining
 
 
-def _evaluate(prepared: PreparedGraph, node: onnx.NodeProto) -> list[np.ndarray] | None:
+def _evaluate(prepared: PreparedGraph, node: onnx.NodeProto, where: str) -> list[np.ndarray] | None:
     """The node's outputs when they follow from known values alone, else None."""
     if node.domain not in ("", "ai.onnx") or node.op_type in _RANDOM_OPS:
         return None
@@ -277,11 +291,46 @@ def _evaluate(prepared: PreparedGraph, node: onnx.NodeProto) -> list[np.ndarray]
         return None
     if node.op_type not in _VALUE_MOVING_OPS and any(has_sentinel(v) for v in known.values()):
         return None
+    if not _within_budget(prepared, node, where):
+        return None
     try:
         results = ReferenceEvaluator(node, opsets={"": TARGET_OPSET}).run(None, known)
     except Exception:  # an op the reference evaluator lacks: keep the node as it is
         return None
     return [np.asarray(value) for value in results]
+
+
+def _within_budget(prepared: PreparedGraph, node: onnx.NodeProto, where: str) -> bool:
+    """Whether the node's outputs are known to fit FOLD_BUDGET; refuses the model beyond it."""
+    attrs = {attr.name: onnx.helper.get_attribute_value(attr) for attr in node.attribute}
+    values = [prepared.constants.get(name) if name else None for name in node.input]
+    try:
+        size = predicted_elements(node.op_type, values, attrs)
+        if size is None:
+            size = _inferred_elements(prepared, node)
+        if size is not None and size > FOLD_BUDGET:
+            raise FoldTooBigError(size)
+    except FoldTooBigError as big:
+        label = f'node "{node.name}"' if node.name else "a node"
+        raise OnnxImportError(
+            f"{where}: {label} ({node.op_type}) computes a constant of {big.elements:,} elements; "
+            f"mlspec folds constants of at most {FOLD_BUDGET:,} elements"
+        ) from None
+    return size is not None
+
+
+def _inferred_elements(prepared: PreparedGraph, node: onnx.NodeProto) -> int | None:
+    """The largest output's element count from shape inference, None when any dim is unknown."""
+    largest = 0
+    for name in node.output:
+        dims = prepared.dims(name) if name else ()
+        if dims is None or not all(isinstance(dim, int) and dim >= 0 for dim in dims):
+            return None
+        count = 1
+        for dim in dims:
+            count *= int(dim)  # type: ignore[arg-type]
+        largest = max(largest, count)
+    return largest
 
 
 def _shape_value(prepared: PreparedGraph, node: onnx.NodeProto) -> np.ndarray | None:

@@ -21,10 +21,11 @@ from collections.abc import Sequence
 import onnx
 
 from mlspec._proto import model_pb2, tensor_pb2
+from mlspec.convert.importers.onnx_checks import OnnxImportError
 from mlspec.convert.importers.onnx_classifier import LABELS_METADATA_KEY, ClassifierFinding, find_classifier
 from mlspec.convert.importers.onnx_context import MappingSession, NodeContext
 from mlspec.convert.importers.onnx_generic import GenericMapper, spec_dtype_of, tensor_type
-from mlspec.convert.importers.onnx_graph import OnnxImportError, load_onnx, prepare
+from mlspec.convert.importers.onnx_graph import load_onnx, prepare
 from mlspec.convert.importers.onnx_ops import MAPPERS
 from mlspec.spec.io import SPEC_VERSION
 

@@ -1,0 +1,274 @@
+"""Proving an ONNX file well-formed before any native code reads it.
+
+onnx's shape inference and version converter are C++ that trusts its input: an output naming a
+tensor nothing produces, an int64 initializer holding one byte or a MaxPool with strides [0, 0]
+kill the process with SIGSEGV or SIGFPE. So every import first checks, in Python, what those
+crashes need (see docs/security.md):
+
+- every node input and graph output is produced by a graph input, an initializer or an earlier
+  node, and no tensor is written twice;
+- every tensor (initializer, Constant value, tensor attribute) has a known dtype, non-negative
+  dims, and exactly as many bytes or values as its dims and dtype say;
+- window ops (Conv, pools, ...) have strides, dilations and kernel sizes >= 1 and pads >= 0;
+- names stay under a length budget.
+
+What cannot be proved this way is contained by running the native steps in a child process
+(onnx_native.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import onnx
+
+from mlspec.spec.errors import MlspecError
+
+MAX_NAME_CHARS = 4096
+"""Longest tensor, node or graph name an import accepts."""
+MAX_DECLARED_ELEMENTS = 1 << 40
+"""More elements than any file could hold; beyond it dims are refused before any arithmetic."""
+
+# Bytes per element in raw_data (4-bit types pack two elements per byte: see _raw_bytes).
+_ITEM_BYTES: dict[int, int] = {
+    onnx.TensorProto.FLOAT: 4,
+    onnx.TensorProto.UINT8: 1,
+    onnx.TensorProto.INT8: 1,
+    onnx.TensorProto.UINT16: 2,
+    onnx.TensorProto.INT16: 2,
+    onnx.TensorProto.INT32: 4,
+    onnx.TensorProto.INT64: 8,
+    onnx.TensorProto.BOOL: 1,
+    onnx.TensorProto.FLOAT16: 2,
+    onnx.TensorProto.DOUBLE: 8,
+    onnx.TensorProto.UINT32: 4,
+    onnx.TensorProto.UINT64: 8,
+    onnx.TensorProto.COMPLEX64: 8,
+    onnx.TensorProto.COMPLEX128: 16,
+    onnx.TensorProto.BFLOAT16: 2,
+    onnx.TensorProto.FLOAT8E4M3FN: 1,
+    onnx.TensorProto.FLOAT8E4M3FNUZ: 1,
+    onnx.TensorProto.FLOAT8E5M2: 1,
+    onnx.TensorProto.FLOAT8E5M2FNUZ: 1,
+}
+_PACKED_4BIT = frozenset({onnx.TensorProto.UINT4, onnx.TensorProto.INT4})
+_TYPED_FIELDS = ("float_data", "int32_data", "string_data", "int64_data", "double_data", "uint64_data")
+_COMPLEX = frozenset({onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128})
+
+# Window ops and the attributes whose values must be >= 1 or >= 0.
+_WINDOW_OPS = frozenset(
+    {
+        "Conv",
+        "ConvTranspose",
+        "ConvInteger",
+        "QLinearConv",
+        "MaxPool",
+        "AveragePool",
+        "LpPool",
+        "MaxUnpool",
+        "DeformConv",
+        "Col2Im",
+        "Im2Col",
+    }
+)
+_AT_LEAST_ONE = ("strides", "dilations", "kernel_shape", "group", "block_shape")
+_AT_LEAST_ZERO = ("pads", "output_padding")
+_POSITIVE_SCALARS = {"LRN": "size", "SpaceToDepth": "blocksize", "DepthToSpace": "blocksize"}
+_MAX_WINDOW_VALUE = (1 << 31) - 1
+
+
+class OnnxImportError(MlspecError):
+    """An ONNX model that mlspec cannot import, with the reason and what to do instead."""
+
+
+def check_model(model: onnx.ModelProto, where: str) -> None:
+    """Raise OnnxImportError naming the first structural defect native code could crash on."""
+    defaults = [opset for opset in model.opset_import if opset.domain in ("", "ai.onnx")]
+    if len(defaults) > 1:
+        raise OnnxImportError(f"{where}: the default ONNX domain is imported {len(defaults)} times, not once")
+    _check_graph(model.graph, set(), where)
+
+
+def _check_graph(graph: onnx.GraphProto, outer: set[str], where: str) -> None:
+    _check_name(graph.name, "graph", where)
+    available = set(outer)
+    seen_initializers: set[str] = set()
+    for init in graph.initializer:
+        _check_name(init.name, "initializer", where)
+        if init.name in seen_initializers:
+            raise OnnxImportError(f'{where}: initializer "{_short(init.name)}" is defined twice')
+        seen_initializers.add(init.name)
+        check_tensor(init, f'initializer "{_short(init.name)}"', where)
+    for sparse in graph.sparse_initializer:
+        raise OnnxImportError(
+            f'{where}: sparse initializer "{sparse.values.name}": mlspec imports dense initializers only; '
+            "re-export with dense weights"
+        )
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        _check_value_info(value, where)
+    available.update(seen_initializers)
+    available.update(value.name for value in graph.input)
+    for index, node in enumerate(graph.node):
+        label = f'node "{node.name}" ({node.op_type})' if node.name else f"node #{index} ({node.op_type})"
+        _check_name(node.name, "node", where)
+        _check_name(node.op_type, "op type", where)
+        for name in node.input:
+            if name and name not in available:
+                raise OnnxImportError(
+                    f'{where}: {label} reads "{_short(name)}", which no graph input, initializer or earlier '
+                    "node produces; the graph is broken or not in topological order"
+                )
+        _check_attributes(node, label, available, where)
+        for name in node.output:
+            _check_name(name, "tensor", where)
+            if name and name in available:
+                raise OnnxImportError(
+                    f'{where}: {label} writes "{_short(name)}", which is already defined; every tensor '
+                    "must be written once"
+                )
+            available.add(name)
+    for value in graph.output:
+        if value.name not in available:
+            raise OnnxImportError(
+                f'{where}: graph output "{_short(value.name)}" is not produced by any node, input or '
+                "initializer"
+            )
+
+
+def _check_attributes(node: onnx.NodeProto, label: str, scope: set[str], where: str) -> None:
+    for attr in node.attribute:
+        _check_name(attr.name, "attribute", where)
+        if attr.HasField("sparse_tensor") or len(attr.sparse_tensors):
+            raise OnnxImportError(
+                f'{where}: {label} attribute "{attr.name}" is a sparse tensor; mlspec imports dense '
+                "constants only"
+            )
+        for index, tensor in enumerate(_attribute_tensors(attr)):
+            check_tensor(tensor, f'{label} attribute "{attr.name}"[{index}]', where)
+        for graph in _attribute_graphs(attr):
+            _check_graph(graph, scope, where)
+    if node.domain not in ("", "ai.onnx"):
+        return
+    attrs = {attr.name: attr for attr in node.attribute}
+    if node.op_type in _WINDOW_OPS:
+        for name in (*_AT_LEAST_ONE, *_AT_LEAST_ZERO):
+            if name in attrs:
+                _check_ints(attrs[name], 1 if name in _AT_LEAST_ONE else 0, label, where)
+    scalar = _POSITIVE_SCALARS.get(node.op_type)
+    if scalar is not None and scalar in attrs:
+        _check_ints(attrs[scalar], 1, label, where)
+
+
+def _check_ints(attr: onnx.AttributeProto, lowest: int, label: str, where: str) -> None:
+    if attr.type == onnx.AttributeProto.INTS:
+        values = list(attr.ints)
+    elif attr.type == onnx.AttributeProto.INT:
+        values = [attr.i]
+    else:
+        raise OnnxImportError(f'{where}: {label} attribute "{attr.name}" is not an integer list; it must be')
+    bad = [value for value in values if not lowest <= value <= _MAX_WINDOW_VALUE]
+    if bad:
+        raise OnnxImportError(
+            f'{where}: {label} attribute "{attr.name}" = {values[:8]} holds {bad[0]}; '
+            f"allowed values are {lowest} to {_MAX_WINDOW_VALUE}"
+        )
+
+
+def _attribute_tensors(attr: onnx.AttributeProto) -> Iterator[onnx.TensorProto]:
+    if attr.HasField("t"):
+        yield attr.t
+    yield from attr.tensors
+
+
+def _attribute_graphs(attr: onnx.AttributeProto) -> Iterable[onnx.GraphProto]:
+    if attr.HasField("g"):
+        yield attr.g
+    yield from attr.graphs
+
+
+def declared_elements(dims: Iterable[int], label: str, where: str) -> int:
+    """The element count dims declare, refusing negative dims and absurd products."""
+    count = 1
+    for dim in dims:
+        if dim < 0:
+            raise OnnxImportError(f"{where}: {label} has a negative dim ({dim}); dims must be >= 0")
+        count *= dim
+        if count > MAX_DECLARED_ELEMENTS:
+            raise OnnxImportError(
+                f"{where}: {label} declares more than {MAX_DECLARED_ELEMENTS:,} elements; no file holds that"
+            )
+    return count
+
+
+def check_tensor(tensor: onnx.TensorProto, label: str, where: str) -> None:
+    """Known dtype, sane dims, and exactly as much data as the dims and dtype say."""
+    count = declared_elements(tensor.dims, label, where)
+    dtype = tensor.data_type
+    if dtype not in _ITEM_BYTES and dtype not in _PACKED_4BIT and dtype != onnx.TensorProto.STRING:
+        raise OnnxImportError(f"{where}: {label} has data type {dtype}, which ONNX does not define")
+    if tensor.data_location == onnx.TensorProto.EXTERNAL:
+        if dtype == onnx.TensorProto.STRING:
+            raise OnnxImportError(f"{where}: {label} is a string tensor in external data; ONNX forbids that")
+        return  # sized and read by onnx_external, which knows the file
+    sources = [field for field in _TYPED_FIELDS if len(getattr(tensor, field))]
+    if tensor.HasField("raw_data"):
+        sources.append("raw_data")
+    if len(sources) > 1:
+        raise OnnxImportError(f"{where}: {label} stores its values twice ({' and '.join(sources)})")
+    if not sources:
+        if count:
+            raise OnnxImportError(f"{where}: {label} declares {count:,} elements but holds no data")
+        return
+    source = sources[0]
+    if source == "raw_data":
+        if dtype == onnx.TensorProto.STRING:
+            raise OnnxImportError(f"{where}: {label} is a string tensor in raw bytes; ONNX forbids that")
+        held, wanted, unit = len(tensor.raw_data), raw_bytes(dtype, count), "bytes"
+    else:
+        expected = onnx.helper.tensor_dtype_to_field(dtype)
+        if source != expected:
+            kind = _type_name(dtype)
+            raise OnnxImportError(f"{where}: {label} keeps {kind} values in {source}, not {expected}")
+        held, unit = len(getattr(tensor, source)), "values"
+        wanted = (count + 1) // 2 if dtype in _PACKED_4BIT else count * (2 if dtype in _COMPLEX else 1)
+    if held != wanted:
+        raise OnnxImportError(
+            f"{where}: {label} is {_type_name(dtype)} with dims {list(tensor.dims)}, which needs {wanted:,} "
+            f"{unit}, but it holds {held:,}"
+        )
+
+
+def raw_bytes(dtype: int, count: int) -> int:
+    """Bytes `count` elements of `dtype` take in raw_data or external data."""
+    return (count + 1) // 2 if dtype in _PACKED_4BIT else count * _ITEM_BYTES[dtype]
+
+
+def _check_value_info(value: onnx.ValueInfoProto, where: str) -> None:
+    _check_name(value.name, "tensor", where)
+    if not value.type.HasField("tensor_type"):
+        return
+    tensor = value.type.tensor_type
+    for dim in tensor.shape.dim:
+        if dim.HasField("dim_value") and dim.dim_value < 0:
+            raise OnnxImportError(
+                f'{where}: tensor "{_short(value.name)}" declares dim {dim.dim_value}; dims must be >= 0'
+            )
+        _check_name(dim.dim_param, "dim", where)
+
+
+def _check_name(name: str, kind: str, where: str) -> None:
+    if len(name) > MAX_NAME_CHARS:
+        raise OnnxImportError(
+            f'{where}: a {kind} name of {len(name):,} characters ("{_short(name)}"); '
+            f"names may have at most {MAX_NAME_CHARS} characters"
+        )
+
+
+def _type_name(dtype: int) -> str:
+    return str(onnx.TensorProto.DataType.Name(dtype))
+
+
+def _short(name: str) -> str:
+    """A name fit for a one-line message: at most 60 characters, no control characters."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in name[:60])
+    return clean + ("..." if len(name) > 60 else "")

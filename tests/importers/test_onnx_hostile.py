@@ -1,0 +1,253 @@
+"""Hostile ONNX files (issue 16): each reproducer ends in one OnnxImportError, never a signal,
+a read outside the model's folder, or gigabytes of memory."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from mlspec.convert.importers import OnnxImportError, import_onnx
+from mlspec.convert.importers.onnx_budget import FOLD_BUDGET
+from mlspec.convert.importers.onnx_classifier import MAX_CLASSES
+from mlspec.convert.importers.onnx_native import run_isolated
+from tests.cli.subprocesses import mlspec
+
+FLOAT, INT64 = TensorProto.FLOAT, TensorProto.INT64
+
+
+def _model(
+    nodes: list[onnx.NodeProto],
+    inputs: list[onnx.ValueInfoProto],
+    outputs: list[onnx.ValueInfoProto],
+    initializers: list[onnx.TensorProto] | None = None,
+    opset: int = 21,
+) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "hostile", inputs, outputs, initializers or [])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _x(*dims: int | str) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info("x", FLOAT, list(dims))
+
+
+def _y() -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info("y", FLOAT, None)
+
+
+def _maxpool_zero_strides() -> onnx.ModelProto:
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[0, 0])
+    return _model([node], [_x(1, 1, 4, 4)], [_y()])
+
+
+def _refused(model: onnx.ModelProto, *fragments: str) -> str:
+    with pytest.raises(OnnxImportError) as caught:
+        import_onnx(model)
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_import_output_nothing_produces_is_an_error() -> None:
+    """SIGSEGV in onnx's version converter (opset 13 -> 21) before the check."""
+    relu = helper.make_node("Relu", ["x"], ["y"])
+    model = _model([relu], [_x(1, 2)], [helper.make_tensor_value_info("z", FLOAT, [1, 2])], opset=13)
+    _refused(model, 'graph output "z" is not produced')
+
+
+def test_import_node_reading_an_unknown_tensor_is_an_error() -> None:
+    relu = helper.make_node("Relu", ["nowhere"], ["y"], name="act")
+    _refused(_model([relu], [_x(1, 2)], [_y()], opset=13), 'node "act" (Relu) reads "nowhere"')
+
+
+def test_import_int64_initializer_of_one_byte_is_an_error() -> None:
+    """SIGSEGV in onnx shape inference before the check."""
+    shape = onnx.TensorProto(name="s", data_type=INT64, dims=[1], raw_data=b"\x01")
+    reshape = helper.make_node("Reshape", ["x", "s"], ["y"])
+    _refused(_model([reshape], [_x(1, 2)], [_y()], [shape]), 'initializer "s"', "needs 8 bytes", "holds 1")
+
+
+def test_import_maxpool_zero_strides_is_an_error() -> None:
+    """SIGFPE in onnx shape inference before the check."""
+    _refused(_maxpool_zero_strides(), '"strides" = [0, 0]', "allowed values are 1 to")
+
+
+def test_import_maxpool_zero_strides_is_one_cli_line(tmp_path: Path) -> None:
+    onnx.save(_maxpool_zero_strides(), tmp_path / "pool.onnx")
+    result = mlspec("import-onnx", "pool.onnx", "-o", "pool.mlspec", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: pool.onnx: ")
+    assert not (tmp_path / "pool.mlspec").exists()
+
+
+def test_import_native_crash_becomes_an_error_naming_the_signal() -> None:
+    """What the checks cannot prove runs in a child: its death is an error, not ours."""
+
+    def crash() -> list[bytes]:
+        os.kill(os.getpid(), signal.SIGSEGV)
+        return []
+
+    with pytest.raises(OnnxImportError, match=r"model\.onnx: onnx's shape inference crashed .*SIGSEGV"):
+        run_isolated(crash, "shape inference", "model.onnx")
+    assert run_isolated(lambda: [b"a", b"", b"bc"], "shape inference", "model.onnx") == [b"a", b"", b"bc"]
+
+
+@pytest.mark.parametrize(
+    ("name", "nodes", "initializers"),
+    [
+        (
+            "ConstantOfShape",
+            [
+                helper.make_node("ConstantOfShape", ["shape"], ["big"]),
+                helper.make_node("Add", ["x", "big"], ["y"]),
+            ],
+            [numpy_helper.from_array(np.array([40000, 40000], np.int64), "shape")],
+        ),
+        (
+            "Range",
+            [
+                helper.make_node("Range", ["a", "b", "c"], ["big"]),
+                helper.make_node("Add", ["x", "big"], ["y"]),
+            ],
+            [
+                numpy_helper.from_array(np.array(v, np.float32), n)
+                for n, v in (("a", 0), ("b", 1.4e9), ("c", 1))
+            ],
+        ),
+        (
+            "Expand",
+            [
+                helper.make_node("Expand", ["one", "shape"], ["big"]),
+                helper.make_node("Mul", ["big", "big"], ["big2"]),
+                helper.make_node("Add", ["x", "big2"], ["y"]),
+            ],
+            [
+                numpy_helper.from_array(np.ones(1, np.float32), "one"),
+                numpy_helper.from_array(np.array([30000, 35000], np.int64), "shape"),
+            ],
+        ),
+    ],
+)
+def test_import_constant_folding_bomb_is_refused_with_the_limit(
+    name: str, nodes: list[onnx.NodeProto], initializers: list[onnx.TensorProto]
+) -> None:
+    model = _model(nodes, [_x(1)], [_y()], initializers)
+    assert len(model.SerializeToString()) < 250
+    before = _peak_rss_mib()
+    _refused(model, f"({name}) computes a constant of", f"at most {FOLD_BUDGET:,} elements")
+    assert _peak_rss_mib() - before < 200  # nothing was allocated (was 4.2 to 6.2 GB)
+
+
+def test_import_softmax_over_5e7_classes_is_refused_with_the_limit() -> None:
+    softmax = helper.make_node("Softmax", ["x"], ["y"], axis=-1)
+    model = _model([softmax], [_x("batch", 50_000_000)], [helper.make_tensor_value_info("y", FLOAT, None)])
+    before = _peak_rss_mib()
+    _refused(model, "50,000,000 classes", f"at most {MAX_CLASSES:,} classes")
+    assert _peak_rss_mib() - before < 200  # was 6.1 GB then MemoryError
+
+
+def _external_model(folder: Path, location: str, offset: int = 0) -> Path:
+    weight = numpy_helper.from_array(np.zeros((2, 2), np.float32), "w")
+    weight.ClearField("raw_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", str(offset)), ("length", "16")):
+        weight.external_data.add(key=key, value=value)
+    matmul = helper.make_node("MatMul", ["x", "w"], ["y"])
+    path = folder / "model.onnx"
+    onnx.save(_model([matmul], [_x("batch", 2)], [_y()], [weight]), path)
+    return path
+
+
+def test_import_external_data_is_read_from_the_models_folder(tmp_path: Path) -> None:
+    weights = np.arange(4, dtype=np.float32).reshape(2, 2)
+    (tmp_path / "w.bin").write_bytes(b"pad!" + weights.tobytes())
+    spec = import_onnx(_external_model(tmp_path, "w.bin", offset=4))
+    constants = [c for layer in spec.network.layers for c in layer.onnx_node.constants]
+    stored = [layer.inner_product.weights for layer in spec.network.layers if layer.HasField("inner_product")]
+    assert constants or stored
+
+
+def test_import_external_data_symlink_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"root:x:0:0:root:/root\n")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "w.bin").symlink_to(secret)
+    message = _refused_path(_external_model(folder, "w.bin"), '"w.bin" is a symlink')
+    assert "root:" not in message
+
+
+@pytest.mark.parametrize(
+    ("location", "fragment"),
+    [
+        ("../w.bin", "without .."),
+        ("/etc/passwd", "relative to the model's folder"),
+        ("fifo", "not a regular file"),
+    ],
+)
+def test_import_external_data_outside_the_folder_or_special_is_refused(
+    tmp_path: Path, location: str, fragment: str
+) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (tmp_path / "w.bin").write_bytes(bytes(16))
+    os.mkfifo(folder / "fifo")
+    started = time.monotonic()
+    _refused_path(_external_model(folder, location), fragment)
+    assert time.monotonic() - started < 10  # a FIFO is refused, not read forever
+
+
+def test_import_external_data_beyond_the_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "w.bin").write_bytes(bytes(8))
+    _refused_path(_external_model(tmp_path, "w.bin"), "needs bytes 0 to 16", "which has 8")
+
+
+def test_import_special_file_as_model_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "model.onnx")
+    _refused_path(tmp_path / "model.onnx", "not a regular file")
+
+
+def _refused_path(path: Path, *fragments: str) -> str:
+    with pytest.raises(OnnxImportError) as caught:
+        import_onnx(path)
+    message = str(caught.value)
+    assert message.startswith(str(path)), message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def _identity_chain(length: int) -> onnx.ModelProto:
+    nodes = [helper.make_node("Relu", ["x"], ["t0"])]
+    nodes += [helper.make_node("Identity", [f"t{i}"], [f"t{i + 1}"]) for i in range(length)]
+    out = helper.make_tensor_value_info(f"t{length}", FLOAT, ["batch", 2])
+    return _model(nodes, [_x("batch", 2)], [out])
+
+
+def test_import_identity_chain_is_linear() -> None:
+    """Was quadratic: 1k nodes 2.1 s, 8k 66.8 s. Linear: 8x the nodes takes about 8x the time."""
+
+    def seconds(length: int) -> float:
+        model = _identity_chain(length)
+        started = time.perf_counter()
+        spec = import_onnx(model)
+        elapsed = time.perf_counter() - started
+        assert [layer.outputs[0] for layer in spec.network.layers] == [f"t{length}"]
+        return elapsed
+
+    seconds(100)  # warm-up
+    small = min(seconds(1000) for _ in range(2))
+    large = min(seconds(8000) for _ in range(2))
+    assert large < 2.0 and large / small < 24, (small, large)  # quadratic would be 64x
