@@ -26,6 +26,8 @@ from google.protobuf.message import DecodeError
 from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.builder.description import refresh_output_types
 from mlspec.convert.coreml_proto import coreml_model_proto
+from mlspec.convert.importers.boundary import import_boundary
+from mlspec.convert.importers.coreml_checks import check_network
 from mlspec.convert.importers.coreml_layers import (
     IMAGE,
     MAPPERS,
@@ -43,7 +45,11 @@ _NETWORK_TYPES = ("neuralNetwork", "neuralNetworkClassifier", "neuralNetworkRegr
 
 def import_coreml(path: str | os.PathLike[str]) -> model_pb2.Model:
     source = Path(path)
-    coreml = _read(source)
+    with import_boundary(CoreMLImportError, str(source), "Core ML"):
+        return _import(_read(source), source)
+
+
+def _import(coreml: Any, source: Path) -> model_pb2.Model:
     which = coreml.WhichOneof("Type")
     if which not in _NETWORK_TYPES:
         raise CoreMLImportError(
@@ -52,6 +58,7 @@ def import_coreml(path: str | os.PathLike[str]) -> model_pb2.Model:
     network = getattr(coreml, which)
     if network.arrayInputShapeMapping != 0:
         raise CoreMLImportError(f"{source}: only the classic rank-5 array shape mapping is supported")
+    check_network(network.layers, coreml.description, str(source))
     model = model_pb2.Model(spec_version=SPEC_VERSION)
     context = CoreMLContext()
     context.id_inputs = {
@@ -80,8 +87,10 @@ def _read(source: Path) -> Any:
         raise CoreMLImportError(
             f"{source}: an .mlpackage (ML Program); mlspec imports NeuralNetwork .mlmodel files"
         )
-    if not source.is_file():
+    if not source.exists():
         raise CoreMLImportError(f"{source}: no such Core ML file")
+    if not source.is_file():
+        raise CoreMLImportError(f"{source}: not a regular file (a device or pipe); give an .mlmodel file")
     try:
         return model_proto.Model.FromString(source.read_bytes())
     except DecodeError as exc:
@@ -195,7 +204,7 @@ def _training_inputs(model: model_pb2.Model, description: Any, label: str, sourc
         )
         if feature.name in inputs:
             ours.type.CopyFrom(inputs[feature.name].type)
-        elif feature.name == label:
+        elif feature.name == label and any(f.name == label for f in model.description.outputs):
             ours.type.CopyFrom(next(f.type for f in model.description.outputs if f.name == label))
         else:
             where = f'{source}: training input "{feature.name}"'

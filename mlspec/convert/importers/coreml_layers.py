@@ -16,6 +16,7 @@ flags on layers and weights are kept.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,7 +84,7 @@ def weight_array(params: Any, where: str) -> npt.NDArray[np.float32]:
 def _store(
     tensor: Any, values: npt.NDArray[np.float32], shape: tuple[int, ...], params: Any, where: str
 ) -> None:
-    if values.size != int(np.prod(shape)):
+    if values.size != math.prod(shape):  # Python ints: np.prod wraps on huge dims
         raise UnmappableLayerError(
             f"{where} holds {values.size} values, expected {' x '.join(map(str, shape))}"
         )

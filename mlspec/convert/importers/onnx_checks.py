@@ -21,6 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import onnx
+from google.protobuf import descriptor
+from google.protobuf.message import Message
+from onnx import defs
 
 from mlspec.spec.errors import MlspecError
 
@@ -83,13 +86,36 @@ class OnnxImportError(MlspecError):
 
 def check_model(model: onnx.ModelProto, where: str) -> None:
     """Raise OnnxImportError naming the first structural defect native code could crash on."""
+    _check_text(model, "model", where)
     defaults = [opset for opset in model.opset_import if opset.domain in ("", "ai.onnx")]
     if len(defaults) > 1:
         raise OnnxImportError(f"{where}: the default ONNX domain is imported {len(defaults)} times, not once")
-    _check_graph(model.graph, set(), where)
+    opset = int(defaults[0].version) if defaults else 1
+    _check_graph(model.graph, set(), opset, where)
 
 
-def _check_graph(graph: onnx.GraphProto, outer: set[str], where: str) -> None:
+def _check_text(message: Message, path: str, where: str) -> None:
+    """Every string must be UTF-8: onnx's proto2 strings may hold other bytes, which protobuf
+    then hands out as bytes (or fails on), wherever a name happens to be read."""
+    try:
+        fields = message.ListFields()
+    except UnicodeDecodeError:
+        raise OnnxImportError(f"{where}: {path} holds text that is not UTF-8") from None
+    for field, value in fields:
+        values = value if field.is_repeated else [value]
+        if field.type == descriptor.FieldDescriptor.TYPE_STRING:
+            if any(not isinstance(text, str) for text in values):
+                raise OnnxImportError(f"{where}: {path}.{field.name} holds text that is not UTF-8")
+        elif field.type == descriptor.FieldDescriptor.TYPE_MESSAGE:
+            for index, child in enumerate(values):
+                _check_text(
+                    child,
+                    f"{path}.{field.name}[{index}]" if field.is_repeated else f"{path}.{field.name}",
+                    where,
+                )
+
+
+def _check_graph(graph: onnx.GraphProto, outer: set[str], opset: int, where: str) -> None:
     _check_name(graph.name, "graph", where)
     available = set(outer)
     seen_initializers: set[str] = set()
@@ -118,7 +144,8 @@ def _check_graph(graph: onnx.GraphProto, outer: set[str], where: str) -> None:
                     f'{where}: {label} reads "{_short(name)}", which no graph input, initializer or earlier '
                     "node produces; the graph is broken or not in topological order"
                 )
-        _check_attributes(node, label, available, where)
+        _check_schema(node, opset, label, where)
+        _check_attributes(node, label, available, opset, where)
         for name in node.output:
             _check_name(name, "tensor", where)
             if name and name in available:
@@ -135,7 +162,36 @@ def _check_graph(graph: onnx.GraphProto, outer: set[str], where: str) -> None:
             )
 
 
-def _check_attributes(node: onnx.NodeProto, label: str, scope: set[str], where: str) -> None:
+def _check_schema(node: onnx.NodeProto, opset: int, label: str, where: str) -> None:
+    """Input and output counts and attribute types of a default-domain node, as its schema says."""
+    if node.domain not in ("", "ai.onnx"):
+        return
+    try:
+        schema = defs.get_schema(node.op_type, opset, "")
+    except defs.SchemaError:
+        raise OnnxImportError(
+            f"{where}: {label}: {_short(node.op_type)} is not an ONNX operator at opset {opset}"
+        ) from None
+    for kind, count, low, high in (
+        ("inputs", len(node.input), schema.min_input, schema.max_input),
+        ("outputs", len(node.output), schema.min_output, schema.max_output),
+    ):
+        if not low <= count <= high:
+            allowed = f"{low} or more" if high >= 2**31 - 1 else f"{low} to {high}"
+            raise OnnxImportError(f"{where}: {label} has {count} {kind}; {node.op_type} takes {allowed}")
+    for attr in node.attribute:
+        wanted = schema.attributes.get(attr.name)
+        if wanted is None:
+            raise OnnxImportError(
+                f'{where}: {label} has attribute "{_short(attr.name)}", which {node.op_type} does not define'
+            )
+        expected = int(wanted.type)  # type: ignore[call-overload]
+        if attr.ref_attr_name or attr.type != expected:
+            kind = onnx.AttributeProto.AttributeType.Name(expected).lower()
+            raise OnnxImportError(f'{where}: {label} attribute "{attr.name}" must be of type {kind}')
+
+
+def _check_attributes(node: onnx.NodeProto, label: str, scope: set[str], opset: int, where: str) -> None:
     for attr in node.attribute:
         _check_name(attr.name, "attribute", where)
         if attr.HasField("sparse_tensor") or len(attr.sparse_tensors):
@@ -146,7 +202,7 @@ def _check_attributes(node: onnx.NodeProto, label: str, scope: set[str], where: 
         for index, tensor in enumerate(_attribute_tensors(attr)):
             check_tensor(tensor, f'{label} attribute "{attr.name}"[{index}]', where)
         for graph in _attribute_graphs(attr):
-            _check_graph(graph, scope, where)
+            _check_graph(graph, scope, opset, where)
     if node.domain not in ("", "ai.onnx"):
         return
     attrs = {attr.name: attr for attr in node.attribute}
@@ -204,7 +260,7 @@ def check_tensor(tensor: onnx.TensorProto, label: str, where: str) -> None:
     """Known dtype, sane dims, and exactly as much data as the dims and dtype say."""
     count = declared_elements(tensor.dims, label, where)
     dtype = tensor.data_type
-    if dtype not in _ITEM_BYTES and dtype not in _PACKED_4BIT and dtype != onnx.TensorProto.STRING:
+    if not _known_dtype(dtype):
         raise OnnxImportError(f"{where}: {label} has data type {dtype}, which ONNX does not define")
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         if dtype == onnx.TensorProto.STRING:
@@ -238,6 +294,10 @@ def check_tensor(tensor: onnx.TensorProto, label: str, where: str) -> None:
         )
 
 
+def _known_dtype(dtype: int) -> bool:
+    return dtype in _ITEM_BYTES or dtype in _PACKED_4BIT or dtype == onnx.TensorProto.STRING
+
+
 def raw_bytes(dtype: int, count: int) -> int:
     """Bytes `count` elements of `dtype` take in raw_data or external data."""
     return (count + 1) // 2 if dtype in _PACKED_4BIT else count * _ITEM_BYTES[dtype]
@@ -248,6 +308,11 @@ def _check_value_info(value: onnx.ValueInfoProto, where: str) -> None:
     if not value.type.HasField("tensor_type"):
         return
     tensor = value.type.tensor_type
+    if tensor.elem_type and not _known_dtype(tensor.elem_type):
+        raise OnnxImportError(
+            f'{where}: tensor "{_short(value.name)}" has element type {tensor.elem_type}, '
+            "which ONNX does not define"
+        )
     for dim in tensor.shape.dim:
         if dim.HasField("dim_value") and dim.dim_value < 0:
             raise OnnxImportError(

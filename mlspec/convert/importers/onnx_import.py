@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import onnx
 
 from mlspec._proto import model_pb2, tensor_pb2
+from mlspec.convert.importers.boundary import import_boundary
 from mlspec.convert.importers.onnx_checks import OnnxImportError
 from mlspec.convert.importers.onnx_classifier import LABELS_METADATA_KEY, ClassifierFinding, find_classifier
 from mlspec.convert.importers.onnx_context import MappingSession, NodeContext
@@ -37,6 +38,11 @@ def import_onnx(
 ) -> model_pb2.Model:
     """Import an ONNX model (file path or ModelProto) as a spec; see the module docstring."""
     raw, where = load_onnx(source)
+    with import_boundary(OnnxImportError, where, "ONNX"):
+        return _import(raw, where, labels)
+
+
+def _import(raw: onnx.ModelProto, where: str, labels: Sequence[str] | None) -> model_pb2.Model:
     prepared = prepare(raw, where)
     session = MappingSession(prepared)
     model = model_pb2.Model(spec_version=SPEC_VERSION)

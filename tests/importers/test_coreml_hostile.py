@@ -1,0 +1,56 @@
+"""Hostile Core ML files (issue 16): each ends in one CoreMLImportError naming the file and the
+layer, never an internal error. The cases are the ones tools/fuzz/import_fuzz.py found."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from coremltools.models.utils import save_spec
+
+from mlspec.convert.importers import CoreMLImportError, import_coreml
+from tests.importers.coreml_models import cnn_classifier
+
+
+def _refused(spec: Any, path: Path, *fragments: str) -> None:
+    save_spec(spec, str(path))
+    with pytest.raises(CoreMLImportError) as caught:
+        import_coreml(path)
+    message = str(caught.value)
+    assert message.startswith(str(path)), message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_import_coreml_layer_without_inputs_is_an_error(tmp_path: Path) -> None:
+    spec, _ = cnn_classifier(tmp_path / "cnn.mlmodel")
+    del spec.neuralNetworkClassifier.layers[1].input[:]
+    _refused(spec, tmp_path / "broken.mlmodel", 'layers["relu"] has 0 inputs and 1 outputs')
+
+
+def test_import_coreml_layer_reading_an_unknown_tensor_is_an_error(tmp_path: Path) -> None:
+    spec, _ = cnn_classifier(tmp_path / "cnn.mlmodel")
+    spec.neuralNetworkClassifier.layers[1].input[0] = "nowhere"
+    _refused(spec, tmp_path / "broken.mlmodel", 'layers["relu"] reads "nowhere"')
+
+
+def test_import_coreml_channel_count_of_2_63_is_an_error(tmp_path: Path) -> None:
+    spec, _ = cnn_classifier(tmp_path / "cnn.mlmodel")
+    spec.neuralNetworkClassifier.layers[0].convolution.outputChannels = 2**63
+    _refused(
+        spec, tmp_path / "broken.mlmodel", 'layers["conv"].convolution.outputChannels = 9223372036854775808'
+    )
+
+
+def test_import_coreml_network_without_layers_is_an_error(tmp_path: Path) -> None:
+    spec, _ = cnn_classifier(tmp_path / "cnn.mlmodel")
+    del spec.neuralNetworkClassifier.layers[:]
+    _refused(spec, tmp_path / "broken.mlmodel", "the network has no layers")
+
+
+def test_import_coreml_special_file_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "model.mlmodel")
+    with pytest.raises(CoreMLImportError, match="not a regular file"):
+        import_coreml(tmp_path / "model.mlmodel")

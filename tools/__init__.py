@@ -1,0 +1,1 @@
+"""Developer tools: benchmarks, fuzzers, code generation (not part of the installed package)."""

@@ -1,0 +1,1 @@
+"""Fuzzing harnesses for the importers; see docs/security.md."""
