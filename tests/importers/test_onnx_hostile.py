@@ -293,3 +293,16 @@ def test_import_unknown_element_type_is_an_error() -> None:
     x = _x(1, 2)
     x.type.tensor_type.elem_type = 2**31 - 1
     _refused(_model([helper.make_node("Relu", ["x"], ["y"])], [x], [_y()]), "element type 2147483647")
+
+
+def test_import_segmented_initializer_is_an_error() -> None:
+    weight = numpy_helper.from_array(np.ones(2, np.float32), "w")
+    weight.segment.begin, weight.segment.end = 0, 1
+    add = helper.make_node("Add", ["x", "w"], ["y"])
+    _refused(_model([add], [_x(1, 2)], [_y()], [weight]), 'initializer "w" is a segment of a larger tensor')
+
+
+def test_import_opset_beyond_int32_is_an_error() -> None:
+    model = _model([helper.make_node("Relu", ["x"], ["y"])], [_x(1, 2)], [_y()])
+    model.opset_import[0].version = 2**62
+    _refused(model, f"opset {2**62} is newer than mlspec imports (9 to 21)")

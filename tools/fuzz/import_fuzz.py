@@ -81,14 +81,22 @@ def outcome(kind: str, path: Path) -> tuple[str, str]:
     except MlspecError as exc:
         named = str(path) in str(exc)
         caught = "(malformed)" if MALFORMED in str(exc) else ""
-        return f"{'error' if named else 'unnamed'}:{type(exc).__name__}{caught}", str(exc)[:300]
-    except Exception as exc:  # what the CLI would call an internal error
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        return (
-            f"internal:{type(exc).__name__}",
-            f"{str(exc)[:200]} at {Path(where.filename).name}:{where.lineno}",
+        return f"{'error' if named else 'unnamed'}:{type(exc).__name__}{caught}", str(exc)[:300] + _site(
+            exc.__cause__
         )
+    except Exception as exc:  # what the CLI would call an internal error
+        return f"internal:{type(exc).__name__}", str(exc)[:200] + _site(exc)
     return "ok", ""
+
+
+def _site(exc: BaseException | None) -> str:
+    """ " at file:line" of the innermost mlspec frame that raised `exc`, "" without one."""
+    if exc is None:
+        return ""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "mlspec" in f.filename] or [
+        *traceback.extract_tb(exc.__traceback__)
+    ]
+    return f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
 
 
 def worker(kind: str, seed: int, start: int, end: int, memory_limit_mib: int) -> None:
@@ -144,7 +152,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
         "not_mlspec_errors": sum(bad.values()),
         "signals": sum(v for k, v in counts.items() if k.startswith("signal:")),
         "peak_rss_mib": peak,
-        "examples": {k: v for k, v in examples.items() if not k.startswith(GOOD)},
+        "examples": {k: v for k, v in examples.items() if "(malformed)" in k or not k.startswith(GOOD)},
     }
 
 

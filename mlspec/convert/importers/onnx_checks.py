@@ -27,6 +27,9 @@ from onnx import defs
 
 from mlspec.spec.errors import MlspecError
 
+TARGET_OPSET = 21
+"""The opset imports are upgraded to: the one mlspec's exporter emits."""
+MIN_OPSET = 9
 MAX_NAME_CHARS = 4096
 """Longest tensor, node or graph name an import accepts."""
 MAX_DECLARED_ELEMENTS = 1 << 40
@@ -91,6 +94,16 @@ def check_model(model: onnx.ModelProto, where: str) -> None:
     if len(defaults) > 1:
         raise OnnxImportError(f"{where}: the default ONNX domain is imported {len(defaults)} times, not once")
     opset = int(defaults[0].version) if defaults else 1
+    if not MIN_OPSET <= opset <= TARGET_OPSET:
+        age = "newer" if opset > TARGET_OPSET else "older"
+        advice = (
+            f"re-export with opset_version={TARGET_OPSET}"
+            if opset > TARGET_OPSET
+            else "re-export with a newer opset"
+        )
+        raise OnnxImportError(
+            f"{where}: opset {opset} is {age} than mlspec imports ({MIN_OPSET} to {TARGET_OPSET}); {advice}"
+        )
     _check_graph(model.graph, set(), opset, where)
 
 
@@ -262,6 +275,10 @@ def check_tensor(tensor: onnx.TensorProto, label: str, where: str) -> None:
     dtype = tensor.data_type
     if not _known_dtype(dtype):
         raise OnnxImportError(f"{where}: {label} has data type {dtype}, which ONNX does not define")
+    if tensor.HasField("segment"):
+        raise OnnxImportError(
+            f"{where}: {label} is a segment of a larger tensor; mlspec imports whole tensors"
+        )
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         if dtype == onnx.TensorProto.STRING:
             raise OnnxImportError(f"{where}: {label} is a string tensor in external data; ONNX forbids that")

@@ -29,12 +29,10 @@ from onnx import numpy_helper, shape_inference, version_converter
 from onnx.reference import ReferenceEvaluator
 
 from mlspec.convert.importers.onnx_budget import FOLD_BUDGET, FoldTooBigError, predicted_elements
-from mlspec.convert.importers.onnx_checks import OnnxImportError, check_model
+from mlspec.convert.importers.onnx_checks import TARGET_OPSET, OnnxImportError, check_model
 from mlspec.convert.importers.onnx_external import inline_external_data, read_model_file
 from mlspec.convert.importers.onnx_native import NativeStepError, parse_model, run_isolated
 
-TARGET_OPSET = 21
-MIN_OPSET = 9
 BATCH_SENTINEL = -7_340_033
 """Stands for the batch size inside folded shape tensors; fits int32 so Cast keeps it."""
 
@@ -133,17 +131,7 @@ def default_opset(model: onnx.ModelProto) -> int:
 
 def _native_steps(model: onnx.ModelProto, where: str) -> tuple[onnx.ModelProto, dict[str, onnx.TypeProto]]:
     """The opset-21 model and inferred tensor types, computed by onnx's C++ in a child process."""
-    version = default_opset(model)
-    if version > TARGET_OPSET:
-        raise OnnxImportError(
-            f"{where}: opset {version} is newer than mlspec imports ({MIN_OPSET} to {TARGET_OPSET}); "
-            f"re-export with opset_version={TARGET_OPSET}"
-        )
-    if version < MIN_OPSET:
-        raise OnnxImportError(
-            f"{where}: opset {version} is older than mlspec imports ({MIN_OPSET} to {TARGET_OPSET}); "
-            "re-export with a newer opset"
-        )
+    version = default_opset(model)  # within MIN_OPSET..TARGET_OPSET: check_model saw to that
 
     def step() -> list[bytes]:
         upgraded = model if version == TARGET_OPSET else _upgrade(model, version)
