@@ -123,16 +123,20 @@ class Tally:
     counts: Counter[str] = field(default_factory=Counter)
     examples: dict[str, tuple[int, str]] = field(default_factory=dict)
     peak: dict[str, int] = field(default_factory=lambda: {"rss_mib": 0, "child_rss_mib": 0})
+    deadline: float = float("inf")
+    out_of_time: bool = False
 
 
 def drive(args: argparse.Namespace) -> dict[str, Any]:
-    tally = Tally()
-    counts, examples, peak = tally.counts, tally.examples, tally.peak
     started = time.monotonic()
+    tally = Tally(deadline=started + args.seconds if args.seconds else float("inf"))
+    counts, examples, peak = tally.counts, tally.examples, tally.peak
     seeds = seeds_for(args.kind)
     next_index, end = args.start, args.start + args.count
     while next_index < end:
         last = _run_worker(args, next_index, end, tally)
+        if tally.out_of_time:
+            break
         if last + 1 < end:  # the worker died on input last + 1 (or stalled there)
             failed = last + 1
             label = examples.pop("_last_failure", (failed, "hang"))[1]
@@ -145,6 +149,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "kind": args.kind,
         "seed": args.seed,
+        "stopped_by_time_budget": tally.out_of_time,
         "inputs": sum(counts.values()),
         "seconds": round(elapsed, 1),
         "inputs_per_second": round(sum(counts.values()) / max(elapsed, 1e-9), 1),
@@ -168,6 +173,11 @@ def _run_worker(args: argparse.Namespace, start: int, end: int, tally: Tally) ->
     selector.register(process.stdout, selectors.EVENT_READ)
     last = start - 1
     while True:
+        if time.monotonic() > tally.deadline:
+            process.kill()
+            process.wait()
+            tally.out_of_time = True
+            return last
         if not selector.select(timeout=args.timeout):
             process.kill()
             process.wait()
@@ -228,6 +238,7 @@ def main() -> int:
     )
     parser.add_argument("--keep", help="folder for the files of inputs that did not end in ok or error:*")
     parser.add_argument("--report", help="write the summary as JSON here too")
+    parser.add_argument("--seconds", type=float, default=0, help="stop after this long (0: no limit)")
     parser.add_argument("--progress", type=int, default=0, help="print counts every N inputs")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
