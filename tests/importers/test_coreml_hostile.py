@@ -12,16 +12,12 @@ from coremltools.models.utils import save_spec
 
 from mlspec.convert.importers import CoreMLImportError, import_coreml
 from tests.importers.coreml_models import cnn_classifier
+from tests.importers.refusals import assert_refused
 
 
 def _refused(spec: Any, path: Path, *fragments: str) -> None:
     save_spec(spec, str(path))
-    with pytest.raises(CoreMLImportError) as caught:
-        import_coreml(path)
-    message = str(caught.value)
-    assert message.startswith(str(path)), message
-    for fragment in fragments:
-        assert fragment in message, message
+    assert_refused(import_coreml, CoreMLImportError, path, *fragments)
 
 
 def test_import_coreml_layer_without_inputs_is_an_error(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from mlspec.convert.importers.onnx_budget import FOLD_BUDGET
 from mlspec.convert.importers.onnx_classifier import MAX_CLASSES
 from mlspec.convert.importers.onnx_native import run_isolated
 from tests.cli.subprocesses import mlspec
+from tests.importers.refusals import assert_refused
 
 FLOAT, INT64 = TensorProto.FLOAT, TensorProto.INT64
 
@@ -220,13 +221,7 @@ def test_import_special_file_as_model_is_refused(tmp_path: Path) -> None:
 
 
 def _refused_path(path: Path, *fragments: str) -> str:
-    with pytest.raises(OnnxImportError) as caught:
-        import_onnx(path)
-    message = str(caught.value)
-    assert message.startswith(str(path)), message
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
+    return assert_refused(import_onnx, OnnxImportError, path, *fragments)
 
 
 def _identity_chain(length: int) -> onnx.ModelProto:

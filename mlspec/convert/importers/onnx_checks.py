@@ -80,7 +80,8 @@ _WINDOW_OPS = frozenset(
 _AT_LEAST_ONE = ("strides", "dilations", "kernel_shape", "group", "block_shape")
 _AT_LEAST_ZERO = ("pads", "output_padding")
 _POSITIVE_SCALARS = {"LRN": "size", "SpaceToDepth": "blocksize", "DepthToSpace": "blocksize"}
-_MAX_WINDOW_VALUE = (1 << 31) - 1
+_MAX_WINDOW_VALUE = 1 << 16
+"""Largest stride, dilation, kernel or pad: the bound spec validation applies to onnx_node windows."""
 
 
 class OnnxImportError(MlspecError):
