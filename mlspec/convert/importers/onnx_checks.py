@@ -331,11 +331,7 @@ def _check_value_info(value: onnx.ValueInfoProto, where: str) -> None:
             f'{where}: tensor "{_short(value.name)}" has element type {tensor.elem_type}, '
             "which ONNX does not define"
         )
-    for dim in tensor.shape.dim:
-        if dim.HasField("dim_value") and dim.dim_value < 0:
-            raise OnnxImportError(
-                f'{where}: tensor "{_short(value.name)}" declares dim {dim.dim_value}; dims must be >= 0'
-            )
+    for dim in tensor.shape.dim:  # a declared -1 (paddle2onnx's "unknown") is left to prepare
         _check_name(dim.dim_param, "dim", where)
 
 
