@@ -301,3 +301,14 @@ def test_import_opset_beyond_int32_is_an_error() -> None:
     model = _model([helper.make_node("Relu", ["x"], ["y"])], [_x(1, 2)], [_y()])
     model.opset_import[0].version = 2**62
     _refused(model, f"opset {2**62} is newer than mlspec imports (9 to 21)")
+
+
+def test_import_layer_norm_over_declared_huge_axis_allocates_nothing() -> None:
+    """gamma/beta were broadcast to the declared normalized shape: 4 bytes per declared element."""
+    scale = numpy_helper.from_array(np.ones(1, np.float32), "scale")
+    norm = helper.make_node("LayerNormalization", ["x", "scale"], ["y"], name="ln", axis=-1)
+    model = _model([norm], [_x("batch", 300_000_000)], [_y()], [scale])
+    before = _peak_rss_mib()
+    spec = import_onnx(model)
+    assert _peak_rss_mib() - before < 200
+    assert [layer.WhichOneof("kind") for layer in spec.network.layers] == ["onnx_node"]

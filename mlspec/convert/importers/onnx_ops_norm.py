@@ -7,11 +7,14 @@ trained. Weights become float32 whatever the initializer stored.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 import onnx
 
 from mlspec._proto import layers_pb2
+from mlspec.convert.importers.onnx_budget import FOLD_BUDGET
 from mlspec.convert.importers.onnx_context import Mapper, NodeContext
 from mlspec.spec.weights import set_tensor
 
@@ -72,6 +75,8 @@ def _layer_norm_layer(
     offset: FloatArray | None,
     output: str,
 ) -> list[layers_pb2.Layer] | None:
+    if math.prod(normalized) > FOLD_BUDGET:  # declared dims, not weights: stay a frozen node
+        return None
     try:
         gamma = np.broadcast_to(np.ones(1, np.float32) if scale is None else scale, normalized)
         beta = np.broadcast_to(np.zeros(1, np.float32) if offset is None else offset, normalized)
