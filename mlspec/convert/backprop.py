@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mlspec._proto import layers_pb2, model_pb2
 from mlspec.spec.errors import MlspecError
-from mlspec.spec.kinds import KINDS, kind_info
+from mlspec.spec.kinds import KINDS, kind_info, kind_label, passes_gradient
 
 
 def updatable_layers(model: model_pb2.Model) -> list[layers_pb2.Layer]:
@@ -31,7 +31,7 @@ def _upstream_of_losses(model: model_pb2.Model, *, through_gradients: bool) -> s
     reached = _loss_inputs(model)
     for layer in reversed(model.network.layers):
         if any(name in reached for name in layer.outputs) and (
-            not through_gradients or kind_info(layer).passes_gradient
+            not through_gradients or passes_gradient(layer)
         ):
             reached.update(layer.inputs)
     return reached
@@ -42,7 +42,7 @@ def _downstream_of_updatables(model: model_pb2.Model) -> set[str]:
     sources = {layer.name for layer in updatable_layers(model)}
     carried: set[str] = set()
     for layer in model.network.layers:
-        fed = kind_info(layer).passes_gradient and any(name in carried for name in layer.inputs)
+        fed = passes_gradient(layer) and any(name in carried for name in layer.inputs)
         if layer.name in sources or fed:
             carried.update(layer.outputs)
     return carried
@@ -75,7 +75,7 @@ def require_gradient_paths(model: model_pb2.Model) -> None:
             )
         raise MlspecError(
             f'{where}: updatable, but gradients cannot reach it: layers["{blocker.name}"] '
-            f"({blocker.WhichOneof('kind')}) passes no gradient to its inputs. Fix: freeze "
+            f"({kind_label(blocker)}) passes no gradient to its inputs. Fix: freeze "
             f'{where}, or replace layers["{blocker.name}"] with a kind that passes gradients'
         )
 
@@ -88,7 +88,7 @@ def _first_blocker(
     for layer in model.network.layers:
         if not any(name in downstream for name in layer.inputs):
             continue
-        if not kind_info(layer).passes_gradient and any(name in feeding_a_loss for name in layer.outputs):
+        if not passes_gradient(layer) and any(name in feeding_a_loss for name in layer.outputs):
             return layer
         downstream.update(layer.outputs)
     return None

@@ -53,12 +53,44 @@ KINDS: dict[str, KindInfo] = {
         KindInfo("layer_norm", ("gamma", "beta"), ("gamma", "beta")),
         # Indices are integers, so nothing flows back into the embedding's input.
         KindInfo("embedding", ("weights",), ("weights",), passes_gradient=False),
-        # Imported nodes are kept frozen: mlspec does not know their gradients.
+        # Imported nodes hold no trainable tensors; whether gradients pass depends on the op,
+        # see passes_gradient().
         KindInfo("onnx_node", passes_gradient=False, min_inputs=0, max_inputs=None),
     )
 }
 
 TRAINABLE_KINDS: tuple[str, ...] = tuple(name for name, info in KINDS.items() if info.trainable)
+
+
+GRADIENT_ONNX_OPS = frozenset(
+    {
+        "Gemm", "MatMul", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization",
+        "LayerNormalization", "Dropout", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+        "Gelu", "Flatten", "Reshape", "Transpose", "Concat", "Slice", "Squeeze", "Unsqueeze", "Pad",
+        "Expand", "Tile", "Clip", "Exp", "Log", "Sqrt", "Reciprocal", "Pow", "Neg", "Abs", "Erf", "Add",
+        "Sub", "Mul", "Div", "Min", "Max", "ReduceMean", "ReduceSum", "ReduceL2", "ReduceLogSumExp",
+        "Where", "Cast", "Identity", "Gather", "GatherElements",
+    }
+)  # fmt: skip
+"""Default-domain ONNX ops whose gradients the training backend (onnxruntime-training's CPU
+gradient builder, checked op by op) computes. A frozen `onnx_node` of one of these ops passes
+gradients to its inputs, so an imported graph's generic glue (global pooling as ReduceMean, a
+layer-scale Mul, attention's MatMul) does not cut off the layers before it. Everything else
+(HardSwish, ReduceMax, Resize, ConvTranspose's CPU gradient, ...) still blocks, by name."""
+
+
+def passes_gradient(layer: layers_pb2.Layer) -> bool:
+    """Whether gradients flow from the layer's outputs to its inputs (per op for onnx_node)."""
+    if layer.WhichOneof("kind") == "onnx_node":
+        node = layer.onnx_node
+        return node.domain in ("", "ai.onnx") and node.op_type in GRADIENT_ONNX_OPS
+    return kind_info(layer).passes_gradient
+
+
+def kind_label(layer: layers_pb2.Layer) -> str:
+    """The kind as errors name it; a generic node also names its op ("onnx_node HardSwish")."""
+    kind = layer.WhichOneof("kind") or "no kind"
+    return f"{kind} {layer.onnx_node.op_type}" if kind == "onnx_node" else kind
 
 
 def supported_kinds() -> str:

@@ -174,7 +174,7 @@ def test_an_updatable_layer_behind_a_gradient_blocker_fails_before_ort(
     maker = SpecMaker("blocked")
     maker.input("x", [4])
     maker.dense("fc1", "x", "h", (4, 3))
-    maker.onnx_node("imported", "h", "h2", "Identity", [3])
+    maker.onnx_node("imported", "h", "h2", "HardSwish", [3])
     maker.dense("fc2", "h2", "y", (3, 2))
     maker.output("y")
     maker.target("t", [2])

@@ -119,10 +119,19 @@ def test_generic_node_between_loss_and_updatable_layer_blocks() -> None:
     model = regressor()
     model.network.layers[0].outputs[0] = "h"
     node = model.network.layers.add(name="frozen", inputs=["h"], outputs=["y"]).onnx_node
-    node.op_type = "Erf"
+    node.op_type = "HardSwish"  # onnxruntime-training has no gradient for it
     node.node_inputs.append("h")
-    problem = assert_problem(model, 'layers["fc"]', 'blocked by layers["frozen"] (onnx_node)')
+    problem = assert_problem(model, 'layers["fc"]', 'blocked by layers["frozen"] (onnx_node HardSwish)')
     assert "passes no gradient" in problem.message
+
+
+def test_generic_node_of_a_differentiable_op_passes_gradients() -> None:
+    model = regressor()
+    model.network.layers[0].outputs[0] = "h"
+    glue = model.network.layers.add(name="glue", inputs=["h"], outputs=["y"]).onnx_node
+    glue.op_type = "Erf"
+    glue.node_inputs.append("h")
+    assert find_problems(model) == []
 
 
 def test_generic_node_on_a_side_branch_does_not_block() -> None:

@@ -1,8 +1,8 @@
 """Updatable rules: what may train, what is flagged, and whether gradients can reach it.
 
 Core ML only lets gradients through a handful of layer kinds; mlspec lets them through every
-kind the catalogue marks `passes_gradient`, so the check here is a graph search rather than a
-fixed list of allowed neighbours.
+kind the catalogue marks `passes_gradient` (and every onnx_node whose op is in GRADIENT_ONNX_OPS),
+so the check here is a graph search rather than a fixed list of allowed neighbours.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from mlspec._proto import layers_pb2, tensor_pb2
 from mlspec.spec.errors import Problem
-from mlspec.spec.kinds import KINDS, TRAINABLE_KINDS, layer_tensors
+from mlspec.spec.kinds import KINDS, TRAINABLE_KINDS, kind_label, layer_tensors, passes_gradient
 from mlspec.spec.validate.context import Context, layer_where
 from mlspec.spec.weights import dtype_name
 
@@ -150,9 +150,7 @@ def _backprop_paths(context: Context) -> list[Problem]:
             continue
         where = layer_where(layer, index)
         if blockers:
-            named = ", ".join(
-                f"{layer_where(layers[b], b)} ({layers[b].WhichOneof('kind')})" for b in blockers
-            )
+            named = ", ".join(f"{layer_where(layers[b], b)} ({kind_label(layers[b])})" for b in blockers)
             problems.append(
                 Problem(
                     where,
@@ -209,7 +207,7 @@ def _search(
             kind = layer.WhichOneof("kind")
             if kind is None:
                 continue
-            if not KINDS[kind].passes_gradient:
+            if not passes_gradient(layer):
                 if any(out in feeds_loss for out in layer.outputs) and index not in blockers:
                     blockers.append(index)
                 continue

@@ -1,0 +1,84 @@
+"""Generic nodes of differentiable ops (what exporters write between typed layers) pass gradients.
+
+torch's dynamo exporter writes global average pooling as ReduceMean over the trailing axes and
+timm's layer scale as a per-channel Mul; both import as frozen onnx_node layers. The conv before
+them must still train: its bias update after one SGD step is checked against central finite
+differences of the loss computed by the reference evaluator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto
+
+from mlspec.builder import NetworkBuilder, SgdParams
+from mlspec.convert.importers import import_onnx
+from mlspec.reference import evaluate
+from mlspec.runtime import Trainer
+from mlspec.spec.errors import MlspecError
+from mlspec.spec.weights import make_tensor, to_numpy
+from tests.importers.onnx_models import GraphBuilder, image_batch
+
+LR = 0.05
+
+
+def _glued(activation: str) -> GraphBuilder:
+    b = GraphBuilder(opset=18)
+    conv = b.node("Conv", ["image", b.random("conv.w", 4, 3, 3, 3), b.random("conv.b", 4)], name="/conv/Conv")
+    scaled = b.node("Mul", [conv, b.random("gamma", 1, 4, 1, 1)], name="/scale/Mul")
+    act = b.node(activation, [scaled], name="/act")
+    pooled = b.node("ReduceMean", [act, b.ints("axes", [-1, -2])], keepdims=0, name="/mean")
+    b.node("Gemm", [pooled, b.random("fc.w", 2, 4), b.random("fc.b", 2)], transB=1, name="/fc/Gemm")
+    return b
+
+
+def _trainable(activation: str) -> NetworkBuilder:
+    b = _glued(activation)
+    spec = import_onnx(b.build([("image", TensorProto.FLOAT, ["batch", 3, 6, 6])], [b.nodes[-1].output[0]]))
+    kinds = {layer.name: layer.WhichOneof("kind") for layer in spec.network.layers}
+    assert kinds["scale_Mul"] == kinds["mean"] == "onnx_node"
+    builder = NetworkBuilder.edit(spec)
+    builder.make_updatable(["conv_Conv", "fc_Gemm"])
+    builder.set_loss("mean_squared_error", "output_0")
+    builder.set_optimizer(SgdParams(lr=LR, batch=4))
+    builder.set_epochs(1)
+    return builder
+
+
+def _loss(builder: NetworkBuilder, bias: np.ndarray, images: np.ndarray, target: np.ndarray) -> float:
+    spec = builder.spec
+    conv = next(layer for layer in spec.network.layers if layer.name == "conv_Conv")
+    conv.convolution.bias.CopyFrom(make_tensor(bias.astype(np.float32)))
+    out = evaluate(spec, {"image": images}, outputs=["output_0"])["output_0"]
+    return float(np.mean((out - target) ** 2))
+
+
+def test_conv_before_reduce_mean_and_mul_glue_trains_as_finite_differences_predict() -> None:
+    builder = _trainable("Relu")
+    images = image_batch(4, 3, 6, 6, seed=5)
+    target = np.random.default_rng(6).normal(size=(4, 2)).astype(np.float32)
+    conv = next(layer for layer in builder.spec.network.layers if layer.name == "conv_Conv")
+    bias = to_numpy(conv.convolution.bias, "conv bias").astype(np.float64)
+    with Trainer.from_spec(builder.spec) as trainer:
+        trainer.train((images, target))
+        trained = trainer.parameters()["conv_Conv.bias"]
+    probe = NetworkBuilder.edit(builder.spec)
+    step = 1e-3
+    gradient = np.array(
+        [
+            (
+                _loss(probe, bias + step * np.eye(4)[i], images, target)
+                - _loss(probe, bias - step * np.eye(4)[i], images, target)
+            )
+            / (2 * step)
+            for i in range(4)
+        ]
+    )
+    assert np.abs(gradient).max() > 1e-3  # the glue really carries a gradient
+    np.testing.assert_allclose(trained, bias - LR * gradient, atol=2e-4)
+
+
+def test_a_generic_node_without_a_gradient_is_named_when_it_blocks() -> None:
+    with pytest.raises(MlspecError, match=r'layers\["act"\] \(onnx_node Selu\)'):
+        _trainable("Selu")
