@@ -32,8 +32,8 @@ it differs from this table; `tools/ci/corpus.sh` runs it in CI.
 
 Columns:
 - **Imports**: `mlspec import-onnx` (here `import_onnx`) without options.
-- **Forward error**: the worst |export-onnx of the spec − original| / max|original| over the
-  original's tensor outputs, both run in ONNX Runtime at batch 2 (the dynamic batch axis
+- **Forward error**: the worst |export-onnx of the spec − original| / max(1, max|original|) over
+  the original's tensor outputs, both run in ONNX Runtime at batch 2 (the dynamic batch axis
   exercised); ✅ when at most {rtol:.0e}.
 - **Typed / frozen layers**: layers of a typed kind / frozen `onnx_node` layers.
 - **Head trains**: the last convolution/dense/embedding layer made updatable, {epochs} SGD epochs on

@@ -114,12 +114,28 @@ def prepare(model: onnx.ModelProto, where: str) -> PreparedGraph:
     """Check, upgrade, infer and fold; native onnx code only sees a graph check_model accepted."""
     check_model(model, where)
     _collapse_identities(model.graph)
+    _name_unknown_dims(model.graph)
     upgraded, types = _native_steps(model, where)
     prepared = PreparedGraph(upgraded, list(upgraded.graph.node), types=types)
     for init in upgraded.graph.initializer:
         prepared.constants[init.name] = numpy_helper.to_array(init)
     _fold_constants(prepared, where)
     return prepared
+
+
+def _name_unknown_dims(graph: onnx.GraphProto) -> None:
+    """Declared sizes of -1 or 0 become symbols: paddle2onnx and older tools write "unknown" so.
+
+    A -1 is no size at all, and no exporter means a real zero-sized axis on a model's interface,
+    so both stand for a size known only at run time: the leading one is the batch, the others are
+    named after their tensor ("x_dim3").
+    """
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
+            continue
+        for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+            if dim.HasField("dim_value") and dim.dim_value <= 0:
+                dim.dim_param = "batch" if axis == 0 else f"{value.name}_dim{axis}"
 
 
 def default_opset(model: onnx.ModelProto) -> int:
