@@ -175,6 +175,9 @@ def _attempt(spec: model_pb2.Model, layers: list[str], info: dict[str, Any]) -> 
         result = trains(spec, layers, info)
     except MlspecError as exc:
         return _short(exc)
+    except RuntimeError as exc:  # onnxruntime-training failed on the graph: a finding of the row
+        detail = str(exc).rsplit("Status Message:", 1)[-1]
+        return _short(RuntimeError(f"onnxruntime-training refused the training step: {detail}"))
     return f"yes ({', '.join(layers)})" if result == "yes" else result
 
 
