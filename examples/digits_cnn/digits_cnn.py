@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlspec import Model, validate
+from mlspec.backends.inference import run_inference
 from mlspec.builder import AdamParams, AdamWParams, NetworkBuilder
 from mlspec.convert import to_onnx
-from mlspec.convert.ort_backend import run_inference
 from mlspec.datasets import GlyphStream, glyph_batch
 from mlspec.runtime import Trainer, TrainingEvent
 

@@ -35,9 +35,9 @@ import numpy as np
 import numpy.typing as npt
 
 from mlspec import Model, load, save, validate
+from mlspec.backends.inference import run_inference
 from mlspec.builder import AdamParams, NetworkBuilder, SgdParams
 from mlspec.convert import to_onnx
-from mlspec.convert.ort_backend import run_inference
 from mlspec.datasets import draw_glyphs, glyph_batch
 from mlspec.runtime import Trainer
 from mlspec.runtime.results import write_back

@@ -1,1 +1,118 @@
-"""Training backends: each turns a spec into artifacts and runs training steps on them."""
+"""Training backends: each turns a spec into artifacts and drives them behind one interface.
+
+The runtime sees only `Backend` and `Session`; which backend wrote a set of artifacts is in its
+manifest, so `open_session` picks the right one. A backend module is imported only when it is
+used: importing this package loads neither onnx's checker nor any onnxruntime package, which is
+what keeps the quick CLI commands quick.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from mlspec.spec.errors import MlspecError
+
+if TYPE_CHECKING:
+    from mlspec._proto import model_pb2
+    from mlspec.convert.manifest import Manifest
+
+Feeds = Mapping[str, npt.NDArray[np.generic]]
+Scalar = int | float | bool
+
+# Backend name -> the module holding its BACKEND object.
+_MODULES = {"ort-training": "mlspec.backends.ort_training.backend"}
+NAMES = tuple(_MODULES)
+
+
+class Session(Protocol):
+    """Training state over one artifacts directory: what Trainer, loop and checkpoints drive."""
+
+    manifest: Manifest
+
+    @property
+    def learning_rate(self) -> float: ...
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None: ...
+
+    def train_step(self, feeds: Feeds) -> float:
+        """One forward, backward and optimizer step on a batch; returns the batch's loss."""
+        ...
+
+    def eval_step(self, feeds: Feeds) -> tuple[float, dict[str, npt.NDArray[np.generic]]]:
+        """The loss and the eval model's other outputs on a batch, weights unchanged."""
+        ...
+
+    def parameters(self) -> dict[str, npt.NDArray[np.float32]]:
+        """Every checkpointed tensor (trainable and running statistics) by name."""
+        ...
+
+    def gradients(self) -> dict[str, npt.NDArray[np.float32]]:
+        """What the last train_step handed to the optimizer, by trainable tensor name."""
+        ...
+
+    def save_checkpoint(self, path: Path, properties: Mapping[str, int | float | str]) -> None:
+        """Weights, optimizer state, learning rate and `properties`, written atomically."""
+        ...
+
+    def checkpoint_properties(self) -> dict[str, int | float | str]:
+        """The caller's properties of the checkpoint this session was opened from."""
+        ...
+
+
+class Backend(Protocol):
+    """One way of training: its artifact writer and the session that drives those artifacts."""
+
+    name: str
+
+    def write_artifacts(self, model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> Manifest:
+        """Validate `model`, write its artifacts into `out_dir` all at once; return the manifest."""
+        ...
+
+    def open_session(
+        self,
+        artifact_dir: Path,
+        *,
+        hyperparameters: Mapping[str, Scalar] | None = None,
+        checkpoint: Path | None = None,
+    ) -> Session:
+        """A session over `artifact_dir`, from its own initial state or from `checkpoint`."""
+        ...
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called `name`, its module imported now (and only now)."""
+    module = _MODULES.get(name)
+    if module is None:
+        raise MlspecError(f"backend {name!r}: unknown; use one of {', '.join(NAMES)}")
+    backend: Backend = importlib.import_module(module).BACKEND
+    return backend
+
+
+def to_training_artifacts(
+    model: model_pb2.Model, out_dir: str | os.PathLike[str], *, backend: str = "ort-training"
+) -> Manifest:
+    """Write `model`'s training artifacts with the named backend; the manifest records which."""
+    return get_backend(backend).write_artifacts(model, out_dir)
+
+
+def open_session(
+    artifact_dir: Path,
+    *,
+    hyperparameters: Mapping[str, Scalar] | None = None,
+    checkpoint: Path | None = None,
+) -> Session:
+    """A session over artifacts, through the backend their manifest names."""
+    from mlspec.convert.manifest import Manifest
+
+    manifest = Manifest.load(Path(artifact_dir))
+    return get_backend(manifest.backend).open_session(
+        Path(artifact_dir), hyperparameters=hyperparameters, checkpoint=checkpoint
+    )

@@ -10,7 +10,6 @@ import typer
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import ModelArg, check_output_file, same_file
-from mlspec.convert import to_onnx, to_training_artifacts
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.io import load
@@ -31,6 +30,8 @@ def convert(
 
     Example: mlspec convert updatable.mlspec -o artifacts/
     """
+    from mlspec.backends import to_training_artifacts
+
     if same_file(model, output):
         raise MlspecError(f"{output}: -o names the input spec; give a directory for the artifacts")
     manifest = to_training_artifacts(load(model), output)
@@ -52,6 +53,8 @@ def export_onnx(
     Example: mlspec export-onnx classifier.mlspec -o classifier.onnx
     """
     check_output_file(output, inputs=(model,))
+    from mlspec.convert import to_onnx
+
     onnx_model = to_onnx(load(model))
     write_bytes_atomic(output, onnx_model.SerializeToString())
     inputs = ", ".join(value.name for value in onnx_model.graph.input)
@@ -81,7 +84,7 @@ def export_coreml_command(
 
     Example: mlspec export-coreml updatable.mlspec -o Updatable.mlmodel
     """
-    from mlspec.convert.exporters import CoreMLExportError, write_coreml  # noqa: PLC0415 (coremltools is optional)
+    from mlspec.convert.exporters import CoreMLExportError, write_coreml
 
     check_output_file(output, inputs=(model,))
     try:

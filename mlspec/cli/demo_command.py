@@ -18,17 +18,12 @@ from typing import Annotated
 import numpy as np
 import numpy.typing as npt
 import typer
-from rich.console import Console
 
 from mlspec._proto import model_pb2
 from mlspec.builder import AdamParams, NetworkBuilder, inspect_model
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
-from mlspec.cli.train_display import TrainingDisplay
-from mlspec.convert import to_onnx, to_training_artifacts
-from mlspec.convert.ort_backend import run_inference
 from mlspec.datasets import draw_glyphs
-from mlspec.runtime import Trainer
 from mlspec.spec import graph
 from mlspec.spec.atomic import atomic_writer, write_bytes_atomic
 from mlspec.spec.errors import MlspecError
@@ -82,6 +77,9 @@ def inference_accuracy(
     spec: model_pb2.Model, images: npt.NDArray[np.float32], labels: npt.NDArray[np.str_]
 ) -> float:
     """Accuracy of the ONNX inference model, judged by the label it predicts."""
+    from mlspec.backends.inference import run_inference
+    from mlspec.convert import to_onnx
+
     outputs = run_inference(to_onnx(spec).SerializeToString(), {"image": images})
     predicted = outputs[spec.classifier.predicted_feature_name].astype(str)
     return float(np.mean(predicted == labels))
@@ -109,6 +107,13 @@ def demo(
 
     Example: mlspec demo --out demo-files
     """
+    from rich.console import Console
+
+    from mlspec.backends import to_training_artifacts
+    from mlspec.cli.train_display import TrainingDisplay
+    from mlspec.convert import to_onnx
+    from mlspec.runtime import Trainer
+
     started = time.perf_counter()
     directory = out if out is not None else fresh_directory()
     if directory.exists() and any(directory.iterdir()):

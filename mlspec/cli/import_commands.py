@@ -16,7 +16,6 @@ from mlspec._proto import model_pb2
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import Names, check_output_file
-from mlspec.convert.importers import import_coreml, import_onnx
 from mlspec.spec.io import save
 from mlspec.spec.validate import validate
 
@@ -38,6 +37,8 @@ def import_onnx_command(
 
     Example: mlspec import-onnx resnet.onnx -o resnet.mlspec --labels cat,dog,fish
     """
+    from mlspec.convert.importers import import_onnx
+
     check_output_file(output, inputs=(source,))
     _write(import_onnx(source, labels=labels.items if labels else None), output)
 
@@ -55,6 +56,8 @@ def import_coreml_command(
 
     Example: mlspec import-coreml MNIST.mlmodel -o mnist.mlspec
     """
+    from mlspec.convert.importers import import_coreml
+
     check_output_file(output, inputs=(source,))
     _write(import_coreml(source), output)
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
 from mlspec.cli.app import app
 from mlspec.cli.errors import EXIT_INTERRUPTED, echo_stdout, fail, one_line_errors
@@ -30,14 +29,9 @@ from mlspec.cli.options import (
     WeightDecayOpt,
     check_output_file,
 )
-from mlspec.cli.train_display import (
-    TrainingDisplay,
-    cancel_on_interrupt,
-    check_plot_format,
-    draw_loss_plot,
-    plotting_available,
-)
-from mlspec.runtime import Trainer, TrainingResult
+
+if TYPE_CHECKING:
+    from mlspec.runtime import Trainer, TrainingResult
 
 
 @app.command()
@@ -85,6 +79,17 @@ def train(
 
     Example: mlspec train updatable.mlspec --data train.npz --val val.npz --epochs 5 -o updated.mlspec
     """
+    from rich.console import Console
+
+    from mlspec.cli.train_display import (
+        TrainingDisplay,
+        cancel_on_interrupt,
+        check_plot_format,
+        draw_loss_plot,
+        plotting_available,
+    )
+    from mlspec.runtime import Trainer
+
     if resume and checkpoint_dir is None:
         raise typer.BadParameter("--resume needs --checkpoint-dir, the directory holding the checkpoints")
     inputs = (model, data) if val is None else (model, data, val)

@@ -105,7 +105,7 @@ def plotting_available() -> bool:
 
 def check_plot_format(path: Path) -> None:
     """Refuse a plot suffix matplotlib cannot write before training, not after it."""
-    from matplotlib.figure import Figure  # noqa: PLC0415 (optional dependency)
+    from matplotlib.figure import Figure
 
     formats = Figure().canvas.get_supported_filetypes()
     if path.suffix.lstrip(".").lower() not in formats:
@@ -117,7 +117,7 @@ def check_plot_format(path: Path) -> None:
 
 def draw_loss_plot(path: Path, result: TrainingResult) -> None:
     """Train (and validation) loss per epoch, written atomically in the format the suffix names."""
-    from matplotlib.figure import Figure  # noqa: PLC0415 (optional dependency)
+    from matplotlib.figure import Figure
 
     figure = Figure(figsize=(6, 4), layout="tight")
     axes = figure.add_subplot()

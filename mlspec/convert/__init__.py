@@ -1,7 +1,6 @@
-"""The converter: specs to ONNX inference models and ONNX Runtime training artifacts."""
+"""The converter: specs to ONNX graphs; the training backends (mlspec/backends/) build on it."""
 
-from mlspec.convert.artifacts import to_training_artifacts
 from mlspec.convert.backprop import backprop_layers
 from mlspec.convert.graph import GraphBuild, build_graph, to_onnx
 
-__all__ = ["GraphBuild", "backprop_layers", "build_graph", "to_onnx", "to_training_artifacts"]
+__all__ = ["GraphBuild", "backprop_layers", "build_graph", "to_onnx"]

@@ -1,4 +1,4 @@
-"""Spec -> ONNX Runtime training artifacts plus inference model and manifest, written all at once.
+"""Writing a set of artifact files all at once, whichever backend makes them.
 
 Everything is generated into a hidden sibling directory and moved into place only when every
 file exists and has passed onnx.checker, so a failed or interrupted conversion never leaves a
@@ -8,131 +8,35 @@ half-written artifact directory and never damages artifacts from an earlier run.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import onnx
 
-from mlspec._proto import model_pb2
-from mlspec.convert.artifact_graphs import (
-    checkable_training_model,
-    finish_eval_model,
-    finish_training_model,
-    user_inputs,
-    user_outputs,
-)
-from mlspec.convert.graph import build_graph, to_onnx
-from mlspec.convert.losses import build_losses
-from mlspec.convert.manifest import FILE_NAME, Manifest
-from mlspec.convert.manifest_builder import ManifestParts, build_manifest, label_mapping
-from mlspec.convert.optimizers import plan_optimizer, state_initializers, state_names
-from mlspec.convert.ort_backend import OPTIMIZER_MODEL, build_optimizer_model, generate_training_models
 from mlspec.spec.atomic import make_directory_beside
 from mlspec.spec.errors import MlspecError
-from mlspec.spec.validate import validate
-
-TRAINING_MODEL = "training_model.onnx"
-EVAL_MODEL = "eval_model.onnx"
-CHECKPOINT = "checkpoint"
-INFERENCE_MODEL = "inference_model.onnx"
-ARTIFACT_FILES = (TRAINING_MODEL, EVAL_MODEL, OPTIMIZER_MODEL, CHECKPOINT, INFERENCE_MODEL, FILE_NAME)
 
 
-def to_training_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> Manifest:
-    """Write the six artifact files into `out_dir` (created if missing) and return the manifest.
-
-    Every check that can refuse the spec (validation, gradient paths, losses, label mapping)
-    runs before ORT is called, so an unconvertible spec fails fast with the layer or loss named.
-    """
-    validate(model)
-    target = Path(out_dir)
-    _check_target(target)
-    build = build_graph(model, training=True)
-    if not build.trainable:
-        raise MlspecError("network: no layer has updatable tensors; mark a layer updatable before converting")
-    losses = build_losses(model, build.logits_of)
-    labels = label_mapping(model, losses.entries)
-    plan = plan_optimizer(model)
-    trainable = list(build.trainable)
-    initializers = {tensor.name: tensor for tensor in build.onnx_model.graph.initializer}
-    base = build.onnx_model  # ours alone, so extended in place rather than copied (it holds every weight)
-    base.graph.initializer.extend(state_initializers(plan, {name: initializers[name] for name in trainable}))
-    frozen = [*build.frozen_stateful, *state_names(plan, trainable)]
-    running = dict(build.running_stat_outputs)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _staging_directory(target) as staging:
-        generate_training_models(
-            base,
-            append_loss=losses.append_to,
-            trainable=trainable,
-            frozen=frozen,
-            additional_outputs=list(running.values()),
-            directory=staging,
-        )
-        training = finish_training_model(onnx.load(os.fspath(staging / TRAINING_MODEL)), plan, trainable)
-        evaluation = finish_eval_model(
-            onnx.load(os.fspath(staging / EVAL_MODEL)),
-            running_outputs=list(running.values()),
-            model_outputs=list(base.graph.output),
-            dropout_mode_inputs=list(build.dropout_mode_inputs),
-        )
-        opset = next(o.version for o in base.opset_import if o.domain in ("", "ai.onnx"))
-        optimizer = build_optimizer_model(plan.ort_kind, plan.model_settings(plan.defaults()), opset)
-        # ORT holds its own copy of the graph and the checkpoint is written, so the base graph is
-        # spent: the inference model is rebuilt inside it, its weights kept rather than rebuilt.
-        inference = to_onnx(model, reusing=base)
-        for name, proto in (
-            (TRAINING_MODEL, training),
-            (EVAL_MODEL, evaluation),
-            (OPTIMIZER_MODEL, optimizer),
-            (INFERENCE_MODEL, inference),
-        ):
-            _save_checked(proto, staging / name)
-        parameter_names = set(trainable) | set(frozen)
-        manifest = build_manifest(
-            ManifestParts(
-                model=model,
-                spec_sha256=hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest(),
-                plan=plan,
-                losses=losses.entries,
-                trainable=trainable,
-                frozen=list(build.frozen_stateful),
-                running=running,
-                training_inputs=user_inputs(training, parameter_names),
-                eval_inputs=user_inputs(evaluation, parameter_names),
-                training_outputs=user_outputs(training),
-                eval_outputs=[output.name for output in evaluation.graph.output],
-                label_mapping=labels,
-            )
-        )
-        manifest.save(staging)
-        _move_into_place(staging, target)
-    return manifest
-
-
-def _save_checked(proto: onnx.ModelProto, path: Path) -> None:
+def save_checked(proto: onnx.ModelProto, path: Path, *, checkable: onnx.ModelProto | None = None) -> None:
     """Write the model and run onnx.checker's full check on what was written.
 
     The model is serialised once and the checker gets those bytes: checking the file instead
     would read and parse every weight again, and checking the proto would serialise it again.
+    `checkable` is a stand-in to check instead (a graph whose weights live elsewhere).
     """
     serialized = proto.SerializeToString()
     path.write_bytes(serialized)
-    if path.name == TRAINING_MODEL:  # small: its weights live in the checkpoint
-        onnx.checker.check_model(checkable_training_model(proto), full_check=True)
-    else:
-        onnx.checker.check_model(serialized, full_check=True)
+    onnx.checker.check_model(serialized if checkable is None else checkable, full_check=True)
 
 
-def _check_target(target: Path) -> None:
+def check_target(target: Path, artifact_files: Collection[str]) -> None:
     if target.exists() and not target.is_dir():
         raise MlspecError(f"{target}: exists and is not a directory; give a directory for the artifacts")
     if target.is_dir():
-        foreign = sorted(entry.name for entry in target.iterdir() if entry.name not in ARTIFACT_FILES)
+        foreign = sorted(entry.name for entry in target.iterdir() if entry.name not in artifact_files)
         if foreign:
             raise MlspecError(
                 f"{target}: holds files that are not mlspec artifacts ({', '.join(foreign[:3])}); "
@@ -141,7 +45,7 @@ def _check_target(target: Path) -> None:
 
 
 @contextlib.contextmanager
-def _staging_directory(target: Path) -> Iterator[Path]:
+def staging_directory(target: Path) -> Iterator[Path]:
     """A fresh directory next to `target` (same filesystem, so the final rename is atomic)."""
     staging = make_directory_beside(target, ".partial")
     try:
@@ -150,7 +54,7 @@ def _staging_directory(target: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _move_into_place(staging: Path, target: Path) -> None:
+def move_into_place(staging: Path, target: Path) -> None:
     """Swap the finished set in with renames; the old set is removed only after the new one is in."""
     if not target.exists():
         os.replace(staging, target)

@@ -17,6 +17,7 @@ from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.convert.backprop import backprop_layers, require_gradient_paths, updatable_layers
 from mlspec.convert.emitters import EmitContext, emitter_for
 from mlspec.convert.emitters.classifier import emit_predicted_label
+from mlspec.convert.forms import PLAIN, GraphForms
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.kinds import trainable_tensors
 from mlspec.spec.tensor_info import STRING, TensorInfo, feature_info
@@ -53,9 +54,9 @@ class GraphBuild:
     dropout_mode_inputs: list[str] = field(default_factory=list)
 
 
-def build_graph(model: model_pb2.Model, *, training: bool) -> GraphBuild:
-    """The ONNX graph of `model`; training=True emits the forms onnxruntime-training can differentiate."""
-    return _build(model, training=training, onnx_model=onnx.ModelProto())
+def build_graph(model: model_pb2.Model, *, training: bool, forms: GraphForms = PLAIN) -> GraphBuild:
+    """The ONNX graph of `model`; with training=True, backprop-path layers take the backend's `forms`."""
+    return _build(model, training=training, onnx_model=onnx.ModelProto(), forms=forms)
 
 
 def to_onnx(model: model_pb2.Model, *, reusing: onnx.ModelProto | None = None) -> onnx.ModelProto:
@@ -77,7 +78,9 @@ def to_onnx(model: model_pb2.Model, *, reusing: onnx.ModelProto | None = None) -
     return _build(model, training=False, onnx_model=reusing).onnx_model
 
 
-def _build(model: model_pb2.Model, *, training: bool, onnx_model: onnx.ModelProto) -> GraphBuild:
+def _build(
+    model: model_pb2.Model, *, training: bool, onnx_model: onnx.ModelProto, forms: GraphForms = PLAIN
+) -> GraphBuild:
     """Emit `model` into `onnx_model`, which is empty or holds only initializers to reuse by name."""
     if training:
         require_gradient_paths(model)
@@ -88,7 +91,7 @@ def _build(model: model_pb2.Model, *, training: bool, onnx_model: onnx.ModelProt
     # every weight once more.
     graph = onnx_model.graph
     reusable = {tensor.name: tensor for tensor in graph.initializer}
-    ctx = EmitContext(model, training, backprop, graph=graph, reusable=reusable)
+    ctx = EmitContext(model, training, backprop, forms=forms, graph=graph, reusable=reusable)
     for layer in model.network.layers:
         emitter_for(layer)(ctx, layer)
     output_names = _output_names(model, training=training)

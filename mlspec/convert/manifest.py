@@ -7,6 +7,8 @@ Keys (format_version 1):
 
 - ``format``: always ``"mlspec-ort-training-artifacts"``; ``format_version``: integer, bumped
   on any incompatible change.
+- ``backend``: the training backend that wrote the artifacts and whose session drives them,
+  one of ``ort-training`` or ``portable`` (see mlspec/backends/).
 - ``spec_version``: the spec's schema version; ``spec_sha256``: SHA-256 of the spec's
   deterministic protobuf serialisation, to tell which spec the artifacts came from.
 - ``model_name``: the spec's metadata name.
@@ -62,6 +64,8 @@ from mlspec.spec.errors import MlspecError
 
 FORMAT = "mlspec-ort-training-artifacts"
 FORMAT_VERSION = 1
+# The training backends that write artifacts (mlspec/backends/ holds their code).
+BACKENDS = ("ort-training", "portable")
 FILE_NAME = "manifest.json"
 
 Dim = int | str | None
@@ -166,6 +170,7 @@ class Manifest:
     clipping: str | None
     lr_schedule: dict[str, Any] | None
     stock_ort: StockOrt
+    backend: str
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 
@@ -187,6 +192,11 @@ class Manifest:
             raise MlspecError(
                 f"{where}: format_version {data.get('format_version')} is not supported; "
                 f"this mlspec reads {FORMAT_VERSION}; convert the spec again"
+            )
+        if data.get("backend") not in BACKENDS:
+            raise MlspecError(
+                f"{where}: backend {data.get('backend')!r} is not one this mlspec knows; "
+                f"expected one of {', '.join(BACKENDS)}; convert the spec again"
             )
         try:
             return cls(

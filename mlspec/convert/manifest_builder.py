@@ -48,6 +48,7 @@ class ManifestParts:
     training_outputs: list[str]
     eval_outputs: list[str]
     label_mapping: dict[str, LabelMapping]
+    backend: str
 
 
 def build_manifest(parts: ManifestParts) -> Manifest:
@@ -91,6 +92,7 @@ def build_manifest(parts: ManifestParts) -> Manifest:
         stock_ort=StockOrt(
             runs_alone=not stock_needs[0], needs_mlspec_runtime_for=stock_needs[0] + stock_needs[1]
         ),
+        backend=parts.backend,
     )
 
 

@@ -23,10 +23,10 @@ import numpy as np
 import numpy.typing as npt
 
 from mlspec._proto import model_pb2
+from mlspec.backends import open_session, to_training_artifacts
+from mlspec.backends.inference import InferenceModel
 from mlspec.convert import to_onnx
-from mlspec.convert.artifacts import to_training_artifacts
 from mlspec.convert.manifest import Manifest
-from mlspec.convert.ort_backend import InferenceModel, TrainingSession
 from mlspec.runtime import checkpoints
 from mlspec.runtime.data import DataSource, as_source
 from mlspec.runtime.evaluation import accuracy_source, evaluate_source, predict_source
@@ -83,7 +83,7 @@ class Trainer:
         self._schedule = schedule_from_dict(manifest.lr_schedule)
         self._cancel = threading.Event()
         self._optimizer_overrides = table.optimizer_overrides(hyperparameters)
-        self._session = TrainingSession(artifact_dir, hyperparameters=self._optimizer_overrides)
+        self._session = open_session(artifact_dir, hyperparameters=self._optimizer_overrides)
         self._progress: checkpoints.RunState | None = None
 
     @classmethod
@@ -323,7 +323,7 @@ class Trainer:
             return fresh
         state, path = found
         checkpoints.check_compatible(state, fresh, directory / checkpoints.POINTER)
-        self._session = TrainingSession(
+        self._session = open_session(
             self.artifact_dir, hyperparameters=self._optimizer_overrides, checkpoint=path
         )
         return state

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mlspec.backends import to_training_artifacts
+from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.builder import SgdParams
-from mlspec.convert import to_training_artifacts
-from mlspec.convert.ort_backend import TrainingSession
 from tests.builder.networks import forward, tensor, three_class_classifier
 
 

@@ -11,8 +11,8 @@ import onnxruntime as ort
 from google.protobuf import text_format
 
 from mlspec._proto import model_pb2
+from mlspec.backends.ort_training.artifacts import ARTIFACT_FILES
 from mlspec.builder import NetworkBuilder
-from mlspec.convert.artifacts import ARTIFACT_FILES
 from mlspec.reference import evaluate
 from mlspec.spec.io import load
 from tests.cli import specs

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlspec.cli import train_command
+from mlspec.cli import train_display
 from mlspec.reference import evaluate
 from mlspec.spec.io import load
 from tests.cli import specs
@@ -120,7 +120,7 @@ def test_a_run_prints_epochs_and_writes_only_the_trained_weights(
 def test_plot_without_matplotlib_says_so_and_still_trains(
     updatable_path: Path, train_npz: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(train_command, "plotting_available", lambda: False)
+    monkeypatch.setattr(train_display, "plotting_available", lambda: False)
     output, plot = tmp_path / "trained.mlspec", tmp_path / "loss.png"
     result = invoke(
         "train", updatable_path, "--data", train_npz, "-o", output, "--epochs", "1", "--plot", plot

@@ -14,10 +14,11 @@ import pytest
 
 from mlspec import MlspecError
 from mlspec._proto import model_pb2
-from mlspec.convert import artifacts, to_training_artifacts
+from mlspec.backends import to_training_artifacts
+from mlspec.backends.ort_training import artifacts
+from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.convert.artifact_graphs import checkable_training_model
 from mlspec.convert.manifest import Manifest
-from mlspec.convert.ort_backend import TrainingSession
 from tests.support.artifact_specs import SpecMaker, mlp
 
 ONNX_FILES = ("training_model.onnx", "eval_model.onnx", "optimizer_model.onnx", "inference_model.onnx")

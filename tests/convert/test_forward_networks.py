@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from mlspec._proto import layers_pb2, model_pb2
+from mlspec.backends.ort_training.forms import ORT_FORMS
 from mlspec.convert import build_graph
 from mlspec.reference import evaluate
 from tests.convert.forward_check import assert_close, assert_forward_matches, check_contract, run_onnx
@@ -115,7 +116,7 @@ def test_random_network_inference_graph(seed: int) -> None:
 def test_random_network_training_graph(seed: int) -> None:
     """Training forms: batch statistics in batch norm, rewrites, average pooling as Conv."""
     model, x = random_network(seed)
-    emitted = build_graph(model, training=True).onnx_model
+    emitted = build_graph(model, training=True, forms=ORT_FORMS).onnx_model
     check_contract(emitted, model)
     got = run_onnx(emitted, {"x": x})
     expected = evaluate(model, {"x": x}, training=True, dtype=np.float64, outputs=list(got))

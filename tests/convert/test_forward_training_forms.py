@@ -14,6 +14,7 @@ import onnx
 import pytest
 
 from mlspec._proto import layers_pb2, model_pb2
+from mlspec.backends.ort_training.forms import ORT_FORMS
 from mlspec.convert import GraphBuild, build_graph
 from mlspec.reference import evaluate
 from mlspec.spec.weights import to_numpy
@@ -57,7 +58,7 @@ def with_outputs(onnx_model: onnx.ModelProto, outputs: dict[str, list[Any]]) -> 
 def training_forward(
     model: model_pb2.Model, feeds: dict[str, Any], extra: dict[str, list[Any]] | None = None, **reference: Any
 ) -> tuple[GraphBuild, dict[str, Any]]:
-    build = build_graph(model, training=True)
+    build = build_graph(model, training=True, forms=ORT_FORMS)
     emitted = with_outputs(build.onnx_model, extra or {})
     check_contract(emitted, model)
     got = run_onnx(emitted, feeds)
@@ -143,7 +144,7 @@ def test_updatable_batch_norm_trains_with_batch_statistics_and_reports_running_s
     rng = np.random.default_rng(2)
     model = network({"x": ["batch", 3, 4]}, [batch_norm("bn", "x", 3, rng, updatable=True)])
     add_loss(model, "bn", ["batch", 3, 4])
-    build = build_graph(model, training=True)
+    build = build_graph(model, training=True, forms=ORT_FORMS)
     assert build.frozen_stateful == ["bn.running_mean", "bn.running_variance"]
     assert set(build.running_stat_outputs) == {"bn.running_mean", "bn.running_variance"}
     extra = {tensor: [3] for tensor in build.running_stat_outputs.values()}
@@ -160,7 +161,7 @@ def test_training_dropout_applies_its_mask_and_can_be_switched_off() -> None:
     drop = layer("dropout", "drop", ["fc"], rate=0.4)
     model = network({"x": ["batch", 3]}, [dense("fc", "x", 3, 50, rng), drop])
     add_loss(model, "drop", ["batch", 50])
-    build = build_graph(model, training=True)
+    build = build_graph(model, training=True, forms=ORT_FORMS)
     (mode,) = build.dropout_mode_inputs
     initializers = {init.name: init for init in build.onnx_model.graph.initializer}
     assert initializers[mode].data_type == onnx.TensorProto.BOOL
@@ -247,8 +248,8 @@ def test_dropout_masks_follow_the_spec_seed() -> None:
     add_loss(model, "d2", ["batch", 40])
     model.update_parameters.seed.default_value = 7
     x = rng.normal(size=(4, 3)).astype(F32)
-    first = run_onnx(build_graph(model, training=True).onnx_model, {"x": x})
-    again = run_onnx(build_graph(model, training=True).onnx_model, {"x": x})
+    first = run_onnx(build_graph(model, training=True, forms=ORT_FORMS).onnx_model, {"x": x})
+    again = run_onnx(build_graph(model, training=True, forms=ORT_FORMS).onnx_model, {"x": x})
     np.testing.assert_array_equal(first["d1"], again["d1"])
     assert not np.array_equal(first["d1"] == 0, first["d2"] == 0)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mlspec.backends import to_training_artifacts
+from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.builder import NetworkBuilder, SgdParams
-from mlspec.convert import to_training_artifacts
-from mlspec.convert.ort_backend import TrainingSession
 
 
 def _frozen_backbone_classifier() -> NetworkBuilder:

@@ -9,6 +9,7 @@ import pytest
 
 from mlspec import MlspecError
 from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
+from mlspec.backends.ort_training.forms import ORT_FORMS
 from mlspec.convert import backprop_layers, build_graph
 from tests.convert.spec_factory import add_loss, layer, network, tensor_type
 
@@ -50,7 +51,7 @@ def test_backprop_layers_span_from_updatable_layers_to_the_loss() -> None:
     model = concat_add_reshape_network()
     # "pre" comes before every updatable layer; "side" feeds no loss.
     assert backprop_layers(model) == {"fc1", "cat", "sum", "shape", "flat", "fc2"}
-    build = build_graph(model, training=True)
+    build = build_graph(model, training=True, forms=ORT_FORMS)
     assert build.trainable == ["fc1.weights", "fc2.weights"]
 
 
@@ -58,7 +59,9 @@ def test_frozen_generic_node_before_the_updatable_layers_is_allowed() -> None:
     model = network({"x": ["batch", 3]}, [unary("neg", "x"), dense("fc", "neg", 3, 2, updatable=True)])
     add_loss(model, "fc", ["batch", 2])
     assert backprop_layers(model) == {"fc"}
-    assert [node.op_type for node in build_graph(model, training=True).onnx_model.graph.node] == [
+    assert [
+        node.op_type for node in build_graph(model, training=True, forms=ORT_FORMS).onnx_model.graph.node
+    ] == [
         "Neg",
         "Gemm",
     ]
@@ -70,7 +73,7 @@ def test_updatable_layer_behind_a_generic_node_is_refused_naming_both() -> None:
     model = network({"x": ["batch", 3]}, layers)
     add_loss(model, "sign", ["batch", 3])
     with pytest.raises(MlspecError) as caught:
-        build_graph(model, training=True)
+        build_graph(model, training=True, forms=ORT_FORMS)
     message = str(caught.value)
     assert 'layers["fc"]' in message and 'layers["sign"] (onnx_node Sign)' in message
     assert build_graph(model, training=False).onnx_model.graph.node  # inference is still fine
@@ -81,7 +84,7 @@ def test_updatable_layer_feeding_an_embedding_is_refused() -> None:
     model = network({"x": ["batch", 3]}, [dense("fc", "x", 3, 3, updatable=True), table])
     add_loss(model, "emb", ["batch", 3, 2])
     with pytest.raises(MlspecError, match=r'layers\["fc"\].*layers\["emb"\] \(embedding\)'):
-        build_graph(model, training=True)
+        build_graph(model, training=True, forms=ORT_FORMS)
 
 
 def test_updatable_embedding_itself_trains() -> None:
@@ -96,7 +99,7 @@ def test_updatable_embedding_itself_trains() -> None:
     )
     model = network({"ids": ["batch"]}, [table], dtypes={"ids": tensor_pb2.INT64})
     add_loss(model, "emb", ["batch", 2])
-    assert build_graph(model, training=True).trainable == ["emb.weights"]
+    assert build_graph(model, training=True, forms=ORT_FORMS).trainable == ["emb.weights"]
 
 
 def test_updatable_layer_that_no_loss_reads_is_refused() -> None:
@@ -104,4 +107,4 @@ def test_updatable_layer_that_no_loss_reads_is_refused() -> None:
     model = network({"x": ["batch", 3]}, layers, outputs=["fc1", "fc2"])
     add_loss(model, "fc1", ["batch", 3])
     with pytest.raises(MlspecError, match=r'layers\["fc2"\]: updatable, but no loss depends on its outputs'):
-        build_graph(model, training=True)
+        build_graph(model, training=True, forms=ORT_FORMS)

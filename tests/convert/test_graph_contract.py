@@ -10,6 +10,7 @@ import pytest
 
 from mlspec import MlspecError
 from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
+from mlspec.backends.ort_training.forms import ORT_FORMS
 from mlspec.convert import build_graph, to_onnx
 from mlspec.convert.emitters import EMITTERS
 from mlspec.reference import evaluate
@@ -104,7 +105,7 @@ def test_classifier_outputs_probabilities_and_label(labels: Any, label_type: int
 def test_training_graph_has_no_label_and_maps_probabilities_to_logits() -> None:
     model = bnns_classifier(["a", "b", "c"], np.random.default_rng(1))
     add_loss(model, "probabilities", ["batch", 3])
-    build = build_graph(model, training=True)
+    build = build_graph(model, training=True, forms=ORT_FORMS)
     assert [output.name for output in build.onnx_model.graph.output] == ["probabilities"]
     assert build.logits_of == {"probabilities": "fc"}
     assert build.trainable == ["conv.weights", "conv.bias", "bn.gamma", "bn.beta", "fc.weights", "fc.bias"]
@@ -127,7 +128,7 @@ def test_initializers_are_named_layer_dot_field_and_only_flagged_tensors_train()
     fc.inner_product.bias.is_updatable = False
     model = network({"x": ["batch", 3]}, [fc])
     add_loss(model, "fc", ["batch", 2])
-    build = build_graph(model, training=True)
+    build = build_graph(model, training=True, forms=ORT_FORMS)
     names = {init.name for init in build.onnx_model.graph.initializer}
     assert names == {"fc.weights", "fc.bias"}
     assert build.trainable == ["fc.weights"]

@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 import pytest
 
-import mlspec.convert.ort_backend  # noqa: F401 - makes onnxruntime.training importable without torch
+import mlspec.backends.ort_training.ort  # noqa: F401 - makes onnxruntime.training importable without torch
 
 # isort: split
 from onnxruntime.training import artifacts
@@ -115,7 +115,7 @@ _AVERAGE_POOL_TRAINING = """
 import os, sys, tempfile
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
-import mlspec.convert.ort_backend  # makes onnxruntime.training importable without torch
+import mlspec.backends.ort_training.ort  # makes onnxruntime.training importable without torch
 from onnxruntime.training import artifacts
 from onnxruntime.training.api import CheckpointState, Module
 

@@ -17,8 +17,10 @@ import pytest
 
 from mlspec import MlspecError
 from mlspec._proto import layers_pb2, model_pb2
-from mlspec.convert import build_graph, to_training_artifacts
-from mlspec.convert.ort_backend import TrainingSession
+from mlspec.backends import to_training_artifacts
+from mlspec.backends.ort_training.forms import ORT_FORMS
+from mlspec.backends.ort_training.session import TrainingSession
+from mlspec.convert import build_graph
 from mlspec.reference import evaluate
 from mlspec.spec.hyper import double_parameter, int_parameter
 from tests.convert.spec_factory import add_loss, layer, network, padding
@@ -94,7 +96,7 @@ def test_activation_rewrite_gradients(kind: str, tmp_path: Path) -> None:
     rng = np.random.default_rng(len(kind))
     act = layer("activation", "act", ["fc"], type=Activation.ActivationType.Value(kind), alpha=0.3, beta=0.45)
     model = trainable_model([dense(rng, 3, 4, scale=WEIGHT_SCALES[kind]), act], [3], [4])
-    assert "act" in build_graph(model, training=True).onnx_model.graph.node[-1].name
+    assert "act" in build_graph(model, training=True, forms=ORT_FORMS).onnx_model.graph.node[-1].name
     x = rng.normal(size=(4, 3)).astype(F32)
     assert_gradients_match(model, {"x": x, "act_target": rng.normal(size=(4, 4)).astype(F32)}, tmp_path)
 
@@ -222,7 +224,9 @@ def test_dense_over_a_sequence_trains_through_matmul(tmp_path: Path) -> None:
     rng = np.random.default_rng(13)
     fc = dense(rng, 3, 2, scale=1.0)
     model = trainable_model([fc, layer("flatten", "flat", ["fc"])], [4, 3], [8])
-    assert "MatMul" in {node.op_type for node in build_graph(model, training=True).onnx_model.graph.node}
+    assert "MatMul" in {
+        node.op_type for node in build_graph(model, training=True, forms=ORT_FORMS).onnx_model.graph.node
+    }
     feeds = {"x": rng.normal(size=(4, 4, 3)).astype(F32), "flat_target": rng.normal(size=(4, 8)).astype(F32)}
     assert_gradients_match(model, feeds, tmp_path)
 
@@ -243,4 +247,4 @@ def test_same_padded_strided_convolution_over_unknown_sizes_is_refused_for_train
     model = trainable_model(layers, [1, "h", "w"], ["n"])
     assert build_graph(model, training=False).onnx_model.graph.node[0].attribute
     with pytest.raises(MlspecError, match=r'layers\["conv"\].*fixed spatial input sizes.*wrong gradients'):
-        build_graph(model, training=True)
+        build_graph(model, training=True, forms=ORT_FORMS)

@@ -15,7 +15,9 @@ import onnx
 import pytest
 
 from mlspec._proto import model_pb2
-from mlspec.convert import build_graph, to_onnx, to_training_artifacts
+from mlspec.backends import to_training_artifacts
+from mlspec.backends.ort_training.forms import ORT_FORMS
+from mlspec.convert import build_graph, to_onnx
 from mlspec.spec.weights import set_tensor, to_numpy
 from tests.support.artifact_specs import SpecMaker, mlp
 
@@ -65,7 +67,7 @@ SPECS = {"mlp": mlp(), "conv_bn_dropout": _conv_bn_dropout(), "float16": _mlp_wi
 @pytest.mark.parametrize("name", SPECS)
 def test_rebuilding_inside_the_training_graph_matches_a_fresh_inference_model(name: str) -> None:
     spec = SPECS[name]
-    training = build_graph(spec, training=True).onnx_model
+    training = build_graph(spec, training=True, forms=ORT_FORMS).onnx_model
     # What the artifacts step adds before ORT runs: optimizer state the inference model must lose.
     state = training.graph.initializer.add(name="mlspec.state", data_type=onnx.TensorProto.FLOAT, dims=[1])
     state.float_data.append(0.0)

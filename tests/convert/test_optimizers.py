@@ -15,8 +15,9 @@ import onnx
 import pytest
 
 from mlspec._proto import model_pb2
-from mlspec.convert import to_training_artifacts
-from mlspec.convert.ort_backend import TrainingSession, build_optimizer_model, ort_api
+from mlspec.backends import to_training_artifacts
+from mlspec.backends.ort_training.ort import build_optimizer_model, ort_api
+from mlspec.backends.ort_training.session import TrainingSession
 from tests.support import optim_reference as ref
 from tests.support.artifact_specs import SpecMaker
 

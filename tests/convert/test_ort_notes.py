@@ -16,9 +16,9 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from mlspec.convert import ort_backend
+from mlspec.backends.ort_training import ort as ort_backend
+from mlspec.backends.ort_training.ort import onnxblock, ort_api, ort_artifacts
 from mlspec.convert.artifact_graphs import finish_eval_model
-from mlspec.convert.ort_backend import onnxblock, ort_api, ort_artifacts
 
 onnxruntime.set_default_logger_severity(3)
 RNG = np.random.default_rng(7)
@@ -69,7 +69,7 @@ def _session(directory: Path) -> tuple[object, object, object]:
 
 def test_the_adapter_imports_training_without_torch() -> None:
     code = (
-        "import sys; import mlspec.convert.ort_backend as b; "
+        "import sys; import mlspec.backends.ort_training.ort as b; "
         "assert b.ort_api.Module and b.onnxblock.Block; print('torch' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -238,7 +238,7 @@ def test_eval_on_a_module_without_an_eval_model_kills_the_process(tmp_path: Path
     """Why TrainingSession always hands Module the eval model."""
     directory = _generate(_linear(), tmp_path / "a")
     code = (
-        "import sys, numpy as np; from mlspec.convert.ort_backend import ort_api; d = sys.argv[1]; "
+        "import sys, numpy as np; from mlspec.backends.ort_training.ort import ort_api; d = sys.argv[1]; "
         "s = ort_api.CheckpointState.load_checkpoint(d + '/checkpoint'); "
         "m = ort_api.Module(d + '/training_model.onnx', s); m.eval(); "
         "m(np.zeros((2, 4), np.float32), np.zeros(2, np.int64)); print('survived')"
@@ -254,7 +254,7 @@ def test_generation_logs_are_kept_off_stderr(tmp_path: Path) -> None:
     """ORT prints ~20 native info lines per generation; the adapter swallows them."""
     code = (
         "import sys; from pathlib import Path; from tests.support.artifact_specs import mlp; "
-        "from mlspec.convert import to_training_artifacts; to_training_artifacts(mlp(), Path(sys.argv[1]))"
+        "from mlspec.backends import to_training_artifacts; to_training_artifacts(mlp(), Path(sys.argv[1]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, os.fspath(tmp_path / "out")],

@@ -19,9 +19,11 @@ import onnx
 import pytest
 
 from mlspec._proto import layers_pb2, model_pb2
-from mlspec.convert import build_graph, to_training_artifacts
+from mlspec.backends import to_training_artifacts
+from mlspec.backends.ort_training.forms import ORT_FORMS
+from mlspec.backends.ort_training.session import TrainingSession
+from mlspec.convert import build_graph
 from mlspec.convert.emitters.activation import restore_relu_nodes
-from mlspec.convert.ort_backend import TrainingSession
 from tests.convert.forward_check import run_onnx
 from tests.convert.spec_factory import layer, padding
 from tests.convert.test_graph_rewrite_gradients import assert_gradients_match, trainable_model
@@ -81,7 +83,9 @@ def test_inference_graph_keeps_the_single_relu_node() -> None:
     model = relu_after_dense(np.ones((2, 3), F32), np.zeros(2, F32))
     inference_ops = [node.op_type for node in build_graph(model, training=False).onnx_model.graph.node]
     assert "Relu" in inference_ops and "Greater" not in inference_ops
-    training_ops = [node.op_type for node in build_graph(model, training=True).onnx_model.graph.node]
+    training_ops = [
+        node.op_type for node in build_graph(model, training=True, forms=ORT_FORMS).onnx_model.graph.node
+    ]
     assert "Relu" not in training_ops and training_ops.count("Greater") == 1
 
 
@@ -157,7 +161,7 @@ def conv_relu_pool(*, relu_is_output: bool) -> model_pb2.Model:
 def test_relu_before_max_pool_runs_on_the_pooled_tensor(tmp_path: Path) -> None:
     """Pooling first gives the same values and gradients with a quarter of the ReLU's work."""
     model = conv_relu_pool(relu_is_output=False)
-    nodes = build_graph(model, training=True).onnx_model.graph.node
+    nodes = build_graph(model, training=True, forms=ORT_FORMS).onnx_model.graph.node
     (pool,) = [node for node in nodes if node.op_type == "MaxPool"]
     (greater,) = [node for node in nodes if node.op_type == "Greater"]
     assert list(pool.input) == ["conv"] and greater.input[0] == pool.output[0]
@@ -170,6 +174,8 @@ def test_relu_before_max_pool_runs_on_the_pooled_tensor(tmp_path: Path) -> None:
 
 
 def test_relu_read_elsewhere_stays_before_the_pool() -> None:
-    nodes = build_graph(conv_relu_pool(relu_is_output=True), training=True).onnx_model.graph.node
+    nodes = build_graph(
+        conv_relu_pool(relu_is_output=True), training=True, forms=ORT_FORMS
+    ).onnx_model.graph.node
     (pool,) = [node for node in nodes if node.op_type == "MaxPool"]
     assert list(pool.input) == ["act"]

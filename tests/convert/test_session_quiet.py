@@ -11,13 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlspec.convert import to_training_artifacts
+from mlspec.backends import to_training_artifacts
 from tests.support.artifact_specs import mlp
 
 CHILD = """
 import sys
 import numpy as np
-from mlspec.convert.ort_backend import TrainingSession
+from mlspec.backends.ort_training.session import TrainingSession
 session = TrainingSession(sys.argv[1])
 rng = np.random.default_rng(0)
 feeds = {name: rng.normal(size=(4, 4)).astype(np.float32) for name in ("x",)}

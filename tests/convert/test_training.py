@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from mlspec._proto import model_pb2
-from mlspec.convert import to_onnx, to_training_artifacts
-from mlspec.convert.ort_backend import TrainingSession, run_inference
+from mlspec.backends import to_training_artifacts
+from mlspec.backends.inference import run_inference
+from mlspec.backends.ort_training.session import TrainingSession
+from mlspec.convert import to_onnx
 from mlspec.reference import evaluate
 from mlspec.spec.graph import find_layer
 from mlspec.spec.kinds import kind_message

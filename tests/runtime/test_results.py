@@ -9,8 +9,8 @@ import numpy.typing as npt
 import pytest
 
 import mlspec
+from mlspec.backends.inference import run_inference
 from mlspec.convert import to_onnx
-from mlspec.convert.ort_backend import run_inference
 from mlspec.reference import evaluate
 from mlspec.runtime import Trainer
 from mlspec.spec.errors import MlspecError

@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 from mlspec._proto import model_pb2
+from mlspec.backends import to_training_artifacts
 from mlspec.builder import AdamWParams, NetworkBuilder
-from mlspec.convert import to_training_artifacts
 
 INPUTS = 784
 CLASSES = 10

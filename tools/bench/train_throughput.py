@@ -32,9 +32,9 @@ import numpy.typing as npt
 import onnxruntime
 
 from mlspec._proto import model_pb2
+from mlspec.backends.ort_training.ort import training_session_options  # registers torch-free ORT training
 from mlspec.builder import AdamWParams, NetworkBuilder
 from mlspec.convert.manifest import Manifest
-from mlspec.convert.ort_backend import training_session_options  # registers torch-free ORT training
 from mlspec.runtime import Trainer
 
 ort_api = importlib.import_module("onnxruntime.training.api")

@@ -199,10 +199,11 @@ def emit_moved_relu(ctx: EmitContext, layer: layers_pb2.Layer, pooled: str, outp
 
 def emit_activation(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     kind = layer.activation.type
-    if ctx.needs_gradient(layer) and _moves_behind_max_pool(ctx, layer):
+    if ctx.forms.relu_mask and ctx.needs_gradient(layer) and _moves_behind_max_pool(ctx, layer):
         ctx.activations_after_pool[layer.outputs[0]] = layer
         return
-    if ctx.needs_gradient(layer) and kind in _REWRITES:
+    rewrite = ctx.forms.relu_mask if kind == ActivationType.RELU else ctx.forms.activation_rewrites
+    if rewrite and ctx.needs_gradient(layer) and kind in _REWRITES:
         _REWRITES[kind](ctx, layer)
         return
     build = _PLAIN.get(kind)

@@ -17,6 +17,7 @@ import onnx
 from onnx import numpy_helper
 
 from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
+from mlspec.convert.forms import PLAIN, GraphForms
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.kinds import kind_message
 from mlspec.spec.shapes import Dim, infer_shapes
@@ -41,6 +42,8 @@ class EmitContext:
     training: bool
     # Layers between an updatable tensor and a loss; only these need differentiable ops.
     backprop: frozenset[str] = frozenset()
+    # The training backend's spellings for backprop-path layers (see convert/forms.py).
+    forms: GraphForms = PLAIN
     # The graph being built; initializers are created inside it (see add_initializer).
     graph: onnx.GraphProto = field(default_factory=onnx.GraphProto)
     nodes: list[onnx.NodeProto] = field(default_factory=list)
@@ -58,7 +61,7 @@ class EmitContext:
     _node_names: set[str] = field(default_factory=set)
 
     def needs_gradient(self, layer: layers_pb2.Layer) -> bool:
-        """Whether this layer must be emitted with ops that onnxruntime-training can differentiate."""
+        """Whether this layer lies on a training graph's backprop path (where `forms` apply)."""
         return self.training and layer.name in self.backprop
 
     def weight(self, layer: layers_pb2.Layer, field_name: str) -> str:

@@ -1,7 +1,8 @@
 """Emitters for elementwise add and multiply over any number of broadcasting inputs.
 
-A chain of binary Add/Mul rather than ONNX Sum: Add and Mul are on onnxruntime-training's list
-of CPU gradients, so the same graph serves inference and training.
+Multiply is a chain of binary Mul (ONNX has no n-ary product). Add is one Sum, except on the
+backprop path of a backend whose forms ask for a chain of binary Add (onnxruntime-training has
+no CPU gradient for Sum).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def _chain(ctx: EmitContext, layer: layers_pb2.Layer, op_type: str) -> None:
 
 
 def emit_add(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    if len(layer.inputs) > 2 and not (ctx.forms.binary_add_chain and ctx.needs_gradient(layer)):
+        ctx.node(layer, "Sum", list(layer.inputs), [layer.outputs[0]])
+        return
     _chain(ctx, layer, "Add")
 
 

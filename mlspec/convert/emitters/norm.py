@@ -41,7 +41,7 @@ def emit_batch_norm(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
         )
         ctx.frozen_stateful.extend([mean, variance])
         ctx.running_stat_outputs.update({mean: new_mean, variance: new_variance})
-    elif ctx.training:
+    elif ctx.training and ctx.forms.frozen_batch_norm_folded:
         _frozen_affine(ctx, layer)
     else:
         inputs = [source, *(ctx.weight(layer, f) for f in _BATCH_NORM_FIELDS)]
@@ -73,10 +73,10 @@ def emit_layer_norm(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     inputs = [layer.inputs[0], ctx.weight(layer, "gamma")]
     if params.HasField("beta"):
         inputs.append(ctx.weight(layer, "beta"))
-    elif ctx.training:
+    elif ctx.training and ctx.forms.layer_norm_statistics:
         inputs.append(ctx.constant(layer, "zero_beta", np.zeros(list(params.normalized_shape))))
     outputs = [layer.outputs[0]]
-    if ctx.training:
+    if ctx.training and ctx.forms.layer_norm_statistics:
         outputs += [ctx.tensor(layer, "mean"), ctx.tensor(layer, "inv_std_dev")]
     ctx.node(
         layer,

@@ -62,7 +62,7 @@ def _require_auto_pad_support(
     reason = ""
     if any(d != 1 for d in dilations):
         reason = "onnxruntime has no dilated auto_pad"
-    elif ctx.needs_gradient(layer):
+    elif ctx.forms.refuse_auto_pad_gradient and ctx.needs_gradient(layer):
         reason = "onnxruntime-training computes wrong gradients through auto_pad"
     if reason:
         raise MlspecError(

@@ -25,7 +25,7 @@ def emit_pooling(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     is_max = params.type == PoolingType.MAX
     source, target = layer.inputs[0], layer.outputs[0]
     if getattr(params, "global"):  # a Python keyword, so not reachable as params.global
-        if is_max and ctx.needs_gradient(layer):
+        if is_max and ctx.forms.global_max_as_window and ctx.needs_gradient(layer):
             _global_max_as_window(ctx, layer)
         else:
             ctx.node(layer, "GlobalMaxPool" if is_max else "GlobalAveragePool", [source], [target])
@@ -42,7 +42,7 @@ def emit_pooling(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
         emit_moved_relu(ctx, relu, pooled, target)
     elif is_max:
         ctx.node(layer, "MaxPool", [source], [target], kernel_shape=kernel, strides=strides, **padding)
-    elif ctx.needs_gradient(layer):
+    elif ctx.forms.average_pool_as_conv and ctx.needs_gradient(layer):
         _average_as_conv(ctx, layer, kernel, window={"kernel_shape": kernel, "strides": strides, **padding})
     else:
         ctx.node(

@@ -1,0 +1,48 @@
+"""The quick commands load neither onnxruntime nor onnx: each runs in a fresh interpreter here.
+
+Commands import what they use inside the command (issue 11, part 3), so `--help`, `inspect`,
+`validate` and `dump` start at the cost of protobuf, numpy and the CLI itself. The check is made
+on sys.modules at exit, in a subprocess, so modules this test process already holds cannot hide
+an import. The last case shows the check can fail: `convert` does load them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli import specs
+
+HEAVY = ("onnx", "onnx.checker", "onnxruntime", "onnxruntime.training")
+PROBE = """
+import atexit, json, runpy, sys
+heavy = {heavy!r}
+atexit.register(lambda: print(json.dumps(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr))
+sys.argv = ["mlspec", *{args!r}]
+runpy.run_module("mlspec", run_name="__main__")
+"""
+
+
+def loaded_heavy_modules(*args: str) -> list[str]:
+    """The heavy modules a `mlspec *args` process held when it exited (any exit status)."""
+    code = PROBE.format(heavy=HEAVY, args=list(args))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    loaded: list[str] = json.loads(done.stderr.strip().splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize("command", [[], ["--help"], ["inspect"], ["validate"], ["dump"]])
+def test_quick_commands_import_neither_onnx_nor_onnxruntime(command: list[str], tmp_path: Path) -> None:
+    spec = specs.write(specs.updatable_classifier(), tmp_path / "updatable.mlspec")
+    args = [*command, str(spec)] if command and command[0] != "--help" else command
+    assert loaded_heavy_modules(*args) == []
+
+
+def test_the_probe_sees_a_command_that_loads_them(tmp_path: Path) -> None:
+    spec = specs.write(specs.updatable_classifier(), tmp_path / "updatable.mlspec")
+    loaded = loaded_heavy_modules("convert", str(spec), "-o", str(tmp_path / "artifacts"))
+    assert {"onnx", "onnxruntime", "onnxruntime.training"} <= set(loaded)

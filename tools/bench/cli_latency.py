@@ -1,0 +1,83 @@
+"""Benchmark: wall time of the quick CLI commands as whole processes, beside the import floor.
+
+The floor is `python -c "import numpy, google.protobuf"` in the same interpreter: every mlspec
+command needs both, so no command can start faster. Each contestant (the floor, `mlspec --help`,
+`inspect`, `validate` and `dump` on a small MLP spec) runs as a fresh process, in turn, ROUNDS
+times; the median of each is reported with its ratio to the floor's median, which is measured
+in the same run so machine load affects both alike. Goal (issue 11): every command within 2.0x.
+
+Run with `.venv/bin/python tools/bench/cli_latency.py [--rounds N]`. A measurement, not a test:
+it prints figures and never fails on timing (tests/cli/test_startup.py checks what is imported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mlspec.builder import NetworkBuilder, SgdParams
+from mlspec.spec.io import save
+
+GOAL = 2.0
+
+
+def small_spec(path: Path) -> None:
+    """A 784-128-10 classifier with its last layer updatable: the README's walkthrough size."""
+    builder = NetworkBuilder(mode="classifier", class_labels=[str(c) for c in range(10)], name="small")
+    builder.add_input("x", (784,))
+    builder.add_inner_product("fc1", "x", 128, output="h1")
+    builder.add_activation("relu1", "h1", "relu", output="a1")
+    builder.add_inner_product("fc2", "a1", 10, output="logits")
+    builder.add_softmax("softmax", "logits", output="probs")
+    builder.make_updatable(["fc2"])
+    builder.set_loss("categorical_cross_entropy", "probs")
+    builder.set_optimizer(SgdParams())
+    builder.set_epochs(5, (1, 100))
+    save(builder.spec, path)
+
+
+def contestants(spec: Path) -> dict[str, list[str]]:
+    mlspec = [sys.executable, "-m", "mlspec"]
+    return {
+        "floor: import numpy, google.protobuf": [sys.executable, "-c", "import numpy, google.protobuf"],
+        "mlspec --help": [*mlspec, "--help"],
+        "mlspec inspect": [*mlspec, "inspect", str(spec)],
+        "mlspec validate": [*mlspec, "validate", str(spec)],
+        "mlspec dump": [*mlspec, "dump", str(spec)],
+    }
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15, help="runs of each command, taken in turn")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mlspec-cli-latency-") as scratch:
+        spec = Path(scratch) / "small.mlspec"
+        small_spec(spec)
+        commands = contestants(spec)
+        for command in commands.values():  # warm the file cache and .pyc files
+            timed(command)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.rounds):
+            for name, command in commands.items():
+                times[name].append(timed(command))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    floor = next(iter(medians.values()))
+    print(f"{'command':<40} {'median s':>9} {'x floor':>8}  (goal <= {GOAL:.1f}x, {args.rounds} rounds)")
+    for name, median in medians.items():
+        print(f"{name:<40} {median:9.3f} {median / floor:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
