@@ -30,7 +30,9 @@ runpy.run_module("mlspec", run_name="__main__")
 def loaded_heavy_modules(*args: str) -> list[str]:
     """The heavy modules a `mlspec *args` process held when it exited (any exit status)."""
     code = PROBE.format(heavy=HEAVY, args=list(args))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     loaded: list[str] = json.loads(done.stderr.strip().splitlines()[-1])
     return loaded
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlspec.backends import to_training_artifacts
+from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.backends.portable.autodiff import DIFFERENTIABLE_OPS
-from mlspec.convert import to_training_artifacts
-from mlspec.convert.ort_backend import TrainingSession
 from tests.backends.portable.networks import portable_gradients
 from tests.convert.test_gradients import KIND_CASES, LOSS_FORMULAS, Case, _dense_head
 
