@@ -312,3 +312,20 @@ def test_import_layer_norm_over_declared_huge_axis_allocates_nothing() -> None:
     spec = import_onnx(model)
     assert _peak_rss_mib() - before < 200
     assert [layer.WhichOneof("kind") for layer in spec.network.layers] == ["onnx_node"]
+
+
+def test_import_folding_through_a_python_loop_is_bounded() -> None:
+    """onnx's reference ScatterND loops in Python per index: a million indices took minutes."""
+    count = 1 << 20
+    weights = [
+        numpy_helper.from_array(np.zeros(count, np.float32), "data"),
+        numpy_helper.from_array(np.arange(count, dtype=np.int64).reshape(count, 1), "indices"),
+        numpy_helper.from_array(np.ones(count, np.float32), "updates"),
+    ]
+    scatter = helper.make_node("ScatterND", ["data", "indices", "updates"], ["table"], name="scatter")
+    add = helper.make_node("Add", ["x", "table"], ["y"], name="add")
+    model = _model([scatter, add], [_x(count)], [_y()], weights)
+    started = time.monotonic()
+    spec = import_onnx(model)
+    assert time.monotonic() - started < 20
+    assert spec.network.layers[0].onnx_node.op_type == "ScatterND"  # kept, not folded

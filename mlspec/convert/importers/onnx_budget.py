@@ -44,6 +44,39 @@ _BROADCASTING = frozenset(
 )  # fmt: skip
 
 
+SLOW_FOLD_ELEMENTS = 1 << 16
+"""Most input elements folded through an op whose reference implementation loops in Python."""
+FOLD_WORK = 1 << 32
+"""Most multiply-adds one folded MatMul or Gemm may take (seconds, not hours)."""
+
+# Reference implementations with Python loops over elements; other ops fold through numpy.
+_VECTORISED = (_NOT_GROWING | _BROADCASTING) - {
+    "ScatterND", "ScatterElements", "GatherElements", "Unique", "ReverseSequence", "CumSum", "NonZero",
+    "Compress",
+} | {"ConstantOfShape", "Range", "Expand", "Tile", "Pad", "OneHot", "Gather", "MatMul", "Gemm"}  # fmt: skip
+
+
+def affordable(op_type: str, values: list[np.ndarray | None]) -> bool:
+    """Whether evaluating the node takes bounded time; a node that would not stays unfolded.
+
+    Sizes bound memory, not time: a ScatterND over a million-element constant loops a million
+    times in Python, and a MatMul of two file-sized matrices takes minutes in numpy.
+    """
+    present = [v for v in values if v is not None]
+    if op_type in ("MatMul", "Gemm") and len(present) >= 2:
+        first, second = present[0], present[1]
+        columns = (
+            max(second.shape, default=1)
+            if op_type == "Gemm"
+            else (second.shape[-1] if second.ndim > 1 else 1)
+        )
+        rows = (
+            max(first.shape, default=1) if op_type == "Gemm" else (first.shape[-2] if first.ndim > 1 else 1)
+        )
+        return max(first.size * columns, second.size * rows) <= FOLD_WORK
+    return op_type in _VECTORISED or sum(v.size for v in present) <= SLOW_FOLD_ELEMENTS
+
+
 class FoldTooBigError(Exception):
     """A predicted size beyond FOLD_BUDGET; the caller words the error."""
 

@@ -28,7 +28,7 @@ import onnx
 from onnx import numpy_helper, shape_inference, version_converter
 from onnx.reference import ReferenceEvaluator
 
-from mlspec.convert.importers.onnx_budget import FOLD_BUDGET, FoldTooBigError, predicted_elements
+from mlspec.convert.importers.onnx_budget import FOLD_BUDGET, FoldTooBigError, affordable, predicted_elements
 from mlspec.convert.importers.onnx_checks import TARGET_OPSET, OnnxImportError, check_model
 from mlspec.convert.importers.onnx_external import inline_external_data, read_model_file
 from mlspec.convert.importers.onnx_native import NativeStepError, parse_model, run_isolated
@@ -320,7 +320,7 @@ def _within_budget(prepared: PreparedGraph, node: onnx.NodeProto, where: str) ->
             f"{where}: {label} ({node.op_type}) computes a constant of {big.elements:,} elements; "
             f"mlspec folds constants of at most {FOLD_BUDGET:,} elements"
         ) from None
-    return size is not None
+    return size is not None and affordable(node.op_type, values)
 
 
 def _inferred_elements(prepared: PreparedGraph, node: onnx.NodeProto) -> int | None:
