@@ -22,12 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from mlspec._proto import knn_pb2 as mlspec_dot_v1_dot_knn__pb2
 from mlspec._proto import layers_pb2 as mlspec_dot_v1_dot_layers__pb2
 from mlspec._proto import tensor_pb2 as mlspec_dot_v1_dot_tensor__pb2
 from mlspec._proto import training_pb2 as mlspec_dot_v1_dot_training__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15mlspec/v1/model.proto\x12\tmlspec.v1\x1a\x16mlspec/v1/layers.proto\x1a\x16mlspec/v1/tensor.proto\x1a\x18mlspec/v1/training.proto\"\x9e\x02\n\x05Model\x12\x14\n\x0cspec_version\x18\x01 \x01(\x03\x12\x30\n\x0b\x64\x65scription\x18\x02 \x01(\x0b\x32\x1b.mlspec.v1.ModelDescription\x12%\n\x08metadata\x18\x03 \x01(\x0b\x32\x13.mlspec.v1.Metadata\x12-\n\nclassifier\x18\x04 \x01(\x0b\x32\x19.mlspec.v1.ClassifierInfo\x12)\n\x07network\x18\x05 \x01(\x0b\x32\x18.mlspec.v1.NeuralNetwork\x12\x14\n\x0cis_updatable\x18\x06 \x01(\x08\x12\x36\n\x11update_parameters\x18\x07 \x01(\x0b\x32\x1b.mlspec.v1.UpdateParameters\"\xa9\x01\n\x10ModelDescription\x12-\n\x06inputs\x18\x01 \x03(\x0b\x32\x1d.mlspec.v1.FeatureDescription\x12.\n\x07outputs\x18\x02 \x03(\x0b\x32\x1d.mlspec.v1.FeatureDescription\x12\x36\n\x0ftraining_inputs\x18\x03 \x03(\x0b\x32\x1d.mlspec.v1.FeatureDescription\"\xd5\x01\n\x08Metadata\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x0f\n\x07license\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x19\n\x11short_description\x18\x05 \x01(\t\x12:\n\x0cuser_defined\x18\x06 \x03(\x0b\x32$.mlspec.v1.Metadata.UserDefinedEntry\x1a\x32\n\x10UserDefinedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1e\n\x0cStringLabels\x12\x0e\n\x06values\x18\x01 \x03(\t\"\x1d\n\x0bInt64Labels\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\xc2\x01\n\x0e\x43lassifierInfo\x12\x30\n\rstring_labels\x18\x01 \x01(\x0b\x32\x17.mlspec.v1.StringLabelsH\x00\x12.\n\x0cint64_labels\x18\x02 \x01(\x0b\x32\x16.mlspec.v1.Int64LabelsH\x00\x12\x1e\n\x16predicted_feature_name\x18\x03 \x01(\t\x12$\n\x1cpredicted_probabilities_name\x18\x04 \x01(\tB\x08\n\x06labelsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15mlspec/v1/model.proto\x12\tmlspec.v1\x1a\x13mlspec/v1/knn.proto\x1a\x16mlspec/v1/layers.proto\x1a\x16mlspec/v1/tensor.proto\x1a\x18mlspec/v1/training.proto\"\xde\x02\n\x05Model\x12\x14\n\x0cspec_version\x18\x01 \x01(\x03\x12\x30\n\x0b\x64\x65scription\x18\x02 \x01(\x0b\x32\x1b.mlspec.v1.ModelDescription\x12%\n\x08metadata\x18\x03 \x01(\x0b\x32\x13.mlspec.v1.Metadata\x12-\n\nclassifier\x18\x04 \x01(\x0b\x32\x19.mlspec.v1.ClassifierInfo\x12)\n\x07network\x18\x05 \x01(\x0b\x32\x18.mlspec.v1.NeuralNetwork\x12\x14\n\x0cis_updatable\x18\x06 \x01(\x08\x12\x36\n\x11update_parameters\x18\x07 \x01(\x0b\x32\x1b.mlspec.v1.UpdateParameters\x12>\n\x0eknn_classifier\x18\x08 \x01(\x0b\x32&.mlspec.v1.KNearestNeighborsClassifier\"\xa9\x01\n\x10ModelDescription\x12-\n\x06inputs\x18\x01 \x03(\x0b\x32\x1d.mlspec.v1.FeatureDescription\x12.\n\x07outputs\x18\x02 \x03(\x0b\x32\x1d.mlspec.v1.FeatureDescription\x12\x36\n\x0ftraining_inputs\x18\x03 \x03(\x0b\x32\x1d.mlspec.v1.FeatureDescription\"\xd5\x01\n\x08Metadata\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x0f\n\x07license\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x19\n\x11short_description\x18\x05 \x01(\t\x12:\n\x0cuser_defined\x18\x06 \x03(\x0b\x32$.mlspec.v1.Metadata.UserDefinedEntry\x1a\x32\n\x10UserDefinedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1e\n\x0cStringLabels\x12\x0e\n\x06values\x18\x01 \x03(\t\"\x1d\n\x0bInt64Labels\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\xc2\x01\n\x0e\x43lassifierInfo\x12\x30\n\rstring_labels\x18\x01 \x01(\x0b\x32\x17.mlspec.v1.StringLabelsH\x00\x12.\n\x0cint64_labels\x18\x02 \x01(\x0b\x32\x16.mlspec.v1.Int64LabelsH\x00\x12\x1e\n\x16predicted_feature_name\x18\x03 \x01(\t\x12$\n\x1cpredicted_probabilities_name\x18\x04 \x01(\tB\x08\n\x06labelsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,18 +37,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_METADATA_USERDEFINEDENTRY']._loaded_options = None
   _globals['_METADATA_USERDEFINEDENTRY']._serialized_options = b'8\001'
-  _globals['_MODEL']._serialized_start=111
-  _globals['_MODEL']._serialized_end=397
-  _globals['_MODELDESCRIPTION']._serialized_start=400
-  _globals['_MODELDESCRIPTION']._serialized_end=569
-  _globals['_METADATA']._serialized_start=572
-  _globals['_METADATA']._serialized_end=785
-  _globals['_METADATA_USERDEFINEDENTRY']._serialized_start=735
-  _globals['_METADATA_USERDEFINEDENTRY']._serialized_end=785
-  _globals['_STRINGLABELS']._serialized_start=787
-  _globals['_STRINGLABELS']._serialized_end=817
-  _globals['_INT64LABELS']._serialized_start=819
-  _globals['_INT64LABELS']._serialized_end=848
-  _globals['_CLASSIFIERINFO']._serialized_start=851
-  _globals['_CLASSIFIERINFO']._serialized_end=1045
+  _globals['_MODEL']._serialized_start=132
+  _globals['_MODEL']._serialized_end=482
+  _globals['_MODELDESCRIPTION']._serialized_start=485
+  _globals['_MODELDESCRIPTION']._serialized_end=654
+  _globals['_METADATA']._serialized_start=657
+  _globals['_METADATA']._serialized_end=870
+  _globals['_METADATA_USERDEFINEDENTRY']._serialized_start=820
+  _globals['_METADATA_USERDEFINEDENTRY']._serialized_end=870
+  _globals['_STRINGLABELS']._serialized_start=872
+  _globals['_STRINGLABELS']._serialized_end=902
+  _globals['_INT64LABELS']._serialized_start=904
+  _globals['_INT64LABELS']._serialized_end=933
+  _globals['_CLASSIFIERINFO']._serialized_start=936
+  _globals['_CLASSIFIERINFO']._serialized_end=1130
 # @@protoc_insertion_point(module_scope)

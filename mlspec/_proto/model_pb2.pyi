@@ -1,3 +1,4 @@
+from mlspec._proto import knn_pb2 as _knn_pb2
 from mlspec._proto import layers_pb2 as _layers_pb2
 from mlspec._proto import tensor_pb2 as _tensor_pb2
 from mlspec._proto import training_pb2 as _training_pb2
@@ -10,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Model(_message.Message):
-    __slots__ = ("spec_version", "description", "metadata", "classifier", "network", "is_updatable", "update_parameters")
+    __slots__ = ("spec_version", "description", "metadata", "classifier", "network", "is_updatable", "update_parameters", "knn_classifier")
     SPEC_VERSION_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +19,7 @@ class Model(_message.Message):
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     IS_UPDATABLE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    KNN_CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
     spec_version: int
     description: ModelDescription
     metadata: Metadata
@@ -25,7 +27,8 @@ class Model(_message.Message):
     network: _layers_pb2.NeuralNetwork
     is_updatable: bool
     update_parameters: _training_pb2.UpdateParameters
-    def __init__(self, spec_version: _Optional[int] = ..., description: _Optional[_Union[ModelDescription, _Mapping]] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierInfo, _Mapping]] = ..., network: _Optional[_Union[_layers_pb2.NeuralNetwork, _Mapping]] = ..., is_updatable: _Optional[bool] = ..., update_parameters: _Optional[_Union[_training_pb2.UpdateParameters, _Mapping]] = ...) -> None: ...
+    knn_classifier: _knn_pb2.KNearestNeighborsClassifier
+    def __init__(self, spec_version: _Optional[int] = ..., description: _Optional[_Union[ModelDescription, _Mapping]] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierInfo, _Mapping]] = ..., network: _Optional[_Union[_layers_pb2.NeuralNetwork, _Mapping]] = ..., is_updatable: _Optional[bool] = ..., update_parameters: _Optional[_Union[_training_pb2.UpdateParameters, _Mapping]] = ..., knn_classifier: _Optional[_Union[_knn_pb2.KNearestNeighborsClassifier, _Mapping]] = ...) -> None: ...
 
 class ModelDescription(_message.Message):
     __slots__ = ("inputs", "outputs", "training_inputs")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from google.protobuf.message import Message
 
 from mlspec._proto import model_pb2, parameters_pb2, tensor_pb2, training_pb2
-from mlspec.spec import graph, kinds, weights
+from mlspec.spec import graph, kinds, knn, weights
 from mlspec.spec.defaults import unset_default
 from mlspec.spec.shapes import dtype_label, feature_info, infer_shapes
 
@@ -57,6 +58,7 @@ def inspect_model(model: model_pb2.Model) -> dict[str, Any]:
         **_run_settings(model),
         "clipping": _clipping(update),
         "lr_schedule": _oneof_fields(update.lr_schedule) if update.HasField("lr_schedule") else None,
+        "knn": _knn(model),
     }
 
 
@@ -121,6 +123,27 @@ def _loss_options(loss: training_pb2.LossLayer, kind: str | None) -> dict[str, A
     if kind == "huber":
         return {"delta": loss.huber.delta or 1.0}
     return {}
+
+
+def _knn(model: model_pb2.Model) -> dict[str, Any] | None:
+    """A k-NN model's settings and stored examples (counted per label); None for a network."""
+    if not knn.is_knn(model):
+        return None
+    spec = model.knn_classifier
+    labels = knn.label_values(model)
+    counts = np.bincount(knn.example_labels(model), minlength=len(labels))
+    return {
+        "feature_name": spec.feature_name,
+        "feature_extractor_layers": len(model.network.layers),
+        "dimensions": spec.dimensions,
+        "example_count": knn.example_count(model),
+        "examples_per_label": {str(label): int(count) for label, count in zip(labels, counts, strict=True)},
+        "k": _param(spec.number_of_neighbors),
+        "distance": knn.enum_name(knn.DISTANCES, spec.distance),
+        "weighting": knn.enum_name(knn.WEIGHTINGS, spec.weighting),
+        "vote_tie": knn.enum_name(knn.VOTE_TIES, spec.vote_tie),
+        "default_label": knn.default_label(model),
+    }
 
 
 def _param(param: parameters_pb2.DoubleParameter | parameters_pb2.Int64Parameter) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 # Registration order is the order `mlspec --help` lists the commands in.
 # isort: off
 from mlspec.cli import spec_commands, inspect_command, updatable_command, edit_commands
-from mlspec.cli import convert_commands, train_command, import_commands, demo_command
+from mlspec.cli import convert_commands, train_command, knn_commands, import_commands, demo_command
 
 # isort: on
 from mlspec.cli.app import app
@@ -20,6 +20,7 @@ __all__ = [
     "edit_commands",
     "import_commands",
     "inspect_command",
+    "knn_commands",
     "main",
     "spec_commands",
     "train_command",

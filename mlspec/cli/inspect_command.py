@@ -61,7 +61,9 @@ def render(summary: dict[str, Any], *, title: str) -> list[Table | Text]:
         parts.append(_losses(summary["losses"]))
     if summary["optimizer"] is not None:
         parts.append(_optimizer(summary["optimizer"]))
-    if summary["is_updatable"]:
+    if summary["knn"] is not None:
+        parts.append(_knn(summary["knn"]))
+    elif summary["is_updatable"]:
         parts.append(_run_settings(summary))
     if summary["training_inputs"]:
         parts.append(_features("Training inputs", summary["training_inputs"]))
@@ -69,6 +71,24 @@ def render(summary: dict[str, Any], *, title: str) -> list[Table | Text]:
         labels = summary["class_labels"]
         parts.append(Text(f"Class labels ({len(labels)}): {', '.join(str(label) for label in labels)}"))
     return parts
+
+
+def _knn(knn: dict[str, Any]) -> Table:
+    table = _table("k-NN classifier", "setting", "value")
+    k = knn["k"]
+    allowed = f"range {k['range']}" if "range" in k else f"set {k.get('set')}"
+    per_label = ", ".join(f"{label}: {count}" for label, count in knn["examples_per_label"].items())
+    for name, value in (
+        ("compares", f"{knn['feature_name']} ({knn['dimensions']} values)"),
+        ("k", f"{k['default']} ({allowed})"),
+        ("distance", knn["distance"]),
+        ("weighting", knn["weighting"]),
+        ("vote tie", knn["vote_tie"]),
+        ("default label", repr(knn["default_label"])),
+        ("examples", f"{knn['example_count']:,} ({per_label or 'none'})"),
+    ):
+        _row(table, name, str(value))
+    return table
 
 
 def _table(title: str, *columns: str) -> Table:

@@ -67,6 +67,10 @@ def to_onnx(model: model_pb2.Model, *, reusing: onnx.ModelProto | None = None) -
     keeping the weight initializers both graphs hold where they are: building them again would
     copy every weight twice more (out of the spec, into the initializer).
     """
+    if model.HasField("knn_classifier"):
+        from mlspec.convert.knn_export import knn_to_onnx  # noqa: PLC0415 (it builds on this module)
+
+        return knn_to_onnx(model)
     if reusing is None:
         return build_graph(model, training=False).onnx_model
     for field_descriptor, _ in reusing.ListFields():
@@ -104,7 +108,7 @@ def _build(
     onnx_model.opset_import.extend(opset_imports)
     graph.name = model.metadata.name or "mlspec_model"
     graph.node.extend(ctx.nodes)
-    graph.input.extend(_input_info(feature) for feature in model.description.inputs)
+    graph.input.extend(input_info(feature) for feature in model.description.inputs)
     graph.output.extend(_output_info(ctx, model, name) for name in output_names)
     _copy_metadata(model, onnx_model)
     return GraphBuild(
@@ -136,7 +140,7 @@ def _output_names(model: model_pb2.Model, *, training: bool) -> list[str]:
     return names
 
 
-def _input_info(feature: tensor_pb2.FeatureDescription) -> onnx.ValueInfoProto:
+def input_info(feature: tensor_pb2.FeatureDescription) -> onnx.ValueInfoProto:
     info = feature_info(feature)
     where = f'model.description.inputs["{feature.name}"]'
     if info.dims is None or info.dtype not in _ELEMENT_TYPES:

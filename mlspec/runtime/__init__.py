@@ -10,6 +10,7 @@ from mlspec.runtime.checkpoints import CheckpointError
 from mlspec.runtime.data import BatchProvider, DataError
 from mlspec.runtime.events import Callback, TrainingContext, TrainingEvent
 from mlspec.runtime.hyperparams import ALIASES, HyperparameterError, Hyperparameters
+from mlspec.runtime.knn import add_examples, remove_examples
 from mlspec.runtime.results import EvaluationResult, TrainingResult
 from mlspec.runtime.trainer import Trainer
 
@@ -26,4 +27,6 @@ __all__ = [
     "TrainingContext",
     "TrainingEvent",
     "TrainingResult",
+    "add_examples",
+    "remove_examples",
 ]

@@ -25,7 +25,7 @@ from mlspec.spec.errors import SpecLoadError
 MAGIC = b"MLSPEC\x00\x01"
 _HEADER = struct.Struct("<8sQ")
 TEXT_SUFFIXES = (".pbtxt", ".textproto", ".txtpb")
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 """The schema version this library writes; see the changelog in proto/mlspec/v1/model.proto."""
 
 PathLike = str | os.PathLike[str]

@@ -10,10 +10,12 @@ import re
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
 import typer
 
 from mlspec.builder import NetworkBuilder, SgdParams
+from mlspec.builder.knn import KnnClassifier
 from mlspec.cli import app
 from mlspec.convert import to_onnx
 from mlspec.spec.io import save
@@ -57,6 +59,10 @@ def _example_files(folder: Path) -> None:
     specs.write_blobs(folder / "train.npz", 24, string_labels=False)
     specs.write_blobs(folder / "val.npz", 12, seed=1, string_labels=False)
     cnn_classifier(folder / "MNIST.mlmodel")
+    knn = KnnClassifier.new(dimensions=2, default_label="none", k=1)
+    knn.add_examples(np.eye(2), ["wave", "clap"])
+    save(knn.spec, folder / "knn.mlspec")
+    np.savez(folder / "new.npz", features=np.ones((3, 2), np.float32), label=np.array(["wave", "nod", "nod"]))
 
 
 EXAMPLES = _examples()

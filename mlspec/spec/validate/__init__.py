@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from mlspec._proto import model_pb2
 from mlspec.spec.errors import Problem, ValidationError
-from mlspec.spec.validate import graph, hyperparameters, inputs, losses, tensors, updatable
+from mlspec.spec.validate import graph, hyperparameters, inputs, knn, losses, tensors, updatable
 from mlspec.spec.validate.context import Context
 
 __all__ = ["find_problems", "validate"]
@@ -26,6 +26,8 @@ __all__ = ["find_problems", "validate"]
 
 def find_problems(model: model_pb2.Model) -> list[Problem]:
     """Every problem in the spec, in a stable order: graph, features, shapes, weights, training."""
+    if model.HasField("knn_classifier"):
+        return [*graph.version_problems(model), *knn.check(model, find_problems)]
     context = Context.of(model)
     required = model.is_updatable
     return [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from mlspec._proto import layers_pb2
+from mlspec._proto import layers_pb2, model_pb2
 from mlspec.spec.errors import Problem
 from mlspec.spec.io import SPEC_VERSION
 from mlspec.spec.kinds import KINDS, supported_kinds
@@ -24,7 +24,11 @@ def check(context: Context) -> list[Problem]:
 
 
 def _version(context: Context) -> list[Problem]:
-    version = context.model.spec_version
+    return version_problems(context.model)
+
+
+def version_problems(model: model_pb2.Model) -> list[Problem]:
+    version = model.spec_version
     if version == 0:
         return [Problem("spec_version", "is not set", f"set spec_version to {SPEC_VERSION}")]
     if not 1 <= version <= SPEC_VERSION:
