@@ -72,7 +72,9 @@ def test_export_equals_sklearn_on_every_digit(split: str, distance: str, weighti
         assert (out["label"] == expected).all(), (k, np.flatnonzero(out["label"] != expected)[:5])
         # Probabilities in the model's label order, compared in scikit-learn's sorted order,
         # where the k nearest are one set (no tie at the k-th distance; see the test below).
-        order = np.argsort(np.array(model.classifier.string_labels.values or model.classifier.int64_labels.values))
+        order = np.argsort(
+            np.array(model.classifier.string_labels.values or model.classifier.int64_labels.values)
+        )
         settled = ~_tied_at_kth(stored, queries, k, distance)
         assert settled.mean() > 0.8
         np.testing.assert_allclose(
@@ -80,7 +82,7 @@ def test_export_equals_sklearn_on_every_digit(split: str, distance: str, weighti
             sk.predict_proba(queries[settled]),
             atol=1e-6,
         )
-        ties = _vote_ties(stored, labels, queries, k, distance, weighting)
+        ties = _vote_ties(stored, labels, queries, k, distance=distance, weighting=weighting)
         if k == 4 and weighting == "uniform":
             assert ties > 0  # the vote tie rule really was exercised
 
@@ -91,7 +93,7 @@ def _tied_at_kth(stored, queries, k, distance) -> np.ndarray:
     return d[:, k - 1] == d[:, k]
 
 
-def _vote_ties(stored, labels, queries, k, distance, weighting) -> int:
+def _vote_ties(stored, labels, queries, k, *, distance, weighting) -> int:
     """How many queries end in a tied vote (so the tie rule decided them)."""
     d = reference.distances(
         0 if distance == "euclidean" else 1, queries.astype(np.float32), stored.astype(np.float32)
