@@ -28,6 +28,7 @@ from mlspec.builder.description import refresh_output_types
 from mlspec.convert.coreml_proto import coreml_model_proto
 from mlspec.convert.importers.boundary import import_boundary
 from mlspec.convert.importers.coreml_checks import check_network
+from mlspec.convert.importers.coreml_knn import KNN_TYPES, import_knn
 from mlspec.convert.importers.coreml_layers import (
     IMAGE,
     MAPPERS,
@@ -51,10 +52,20 @@ def import_coreml(path: str | os.PathLike[str]) -> model_pb2.Model:
 
 def _import(coreml: Any, source: Path) -> model_pb2.Model:
     which = coreml.WhichOneof("Type")
-    if which not in _NETWORK_TYPES:
-        raise CoreMLImportError(
-            f"{source}: a {which or 'empty'} model; mlspec imports {', '.join(_NETWORK_TYPES)} models"
-        )
+    if which in KNN_TYPES:
+        model = import_knn(coreml, source, _network)
+    elif which in _NETWORK_TYPES:
+        model = _network(coreml, source)
+    else:
+        kinds = ", ".join((*_NETWORK_TYPES, *KNN_TYPES))
+        raise CoreMLImportError(f"{source}: a {which or 'empty'} model; mlspec imports {kinds} models")
+    _metadata(model, coreml.description.metadata, source)
+    return model
+
+
+def _network(coreml: Any, source: Path) -> model_pb2.Model:
+    """A neural network (plain, classifier or regressor) with its training settings."""
+    which = coreml.WhichOneof("Type")
     network = getattr(coreml, which)
     if network.arrayInputShapeMapping != 0:
         raise CoreMLImportError(f"{source}: only the classic rank-5 array shape mapping is supported")
@@ -77,7 +88,6 @@ def _import(coreml: Any, source: Path) -> model_pb2.Model:
         label = _label_training_input(model, coreml.description)
         model.update_parameters.CopyFrom(update_parameters(network.updateParams, label))
         _training_inputs(model, coreml.description, label, source)
-    _metadata(model, coreml.description.metadata, source)
     return model
 
 

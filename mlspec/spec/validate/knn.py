@@ -1,7 +1,7 @@
 """k-NN classifier rules: k and its allowed values, the stored examples, labels, features.
 
 The feature extractor is checked as the network spec `extractor_model` makes of it, by the same
-rules as any network; its problems are reported under "feature extractor:".
+rules as any network.
 """
 
 from __future__ import annotations
@@ -39,9 +39,8 @@ def check(model: model_pb2.Model, network_problems: NetworkCheck) -> list[Proble
     if extractor is None:
         problems += _direct_input(model)
     else:
-        problems += [
-            Problem(f"feature extractor: {p.where}", p.message, p.fix) for p in network_problems(extractor)
-        ]
+        # Its problems already name layers and inputs, which belong to this model as they are.
+        problems += network_problems(extractor)
     return problems
 
 
