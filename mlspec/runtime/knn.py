@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from mlspec._proto import model_pb2
+from mlspec.backends.inference import InferenceModel
 from mlspec.builder.knn import KnnClassifier
 from mlspec.convert.graph import to_onnx
-from mlspec.convert.ort_backend import InferenceModel
 from mlspec.runtime.data import as_source
 from mlspec.runtime.features import FeatureSpec
 from mlspec.spec import knn as spec_knn

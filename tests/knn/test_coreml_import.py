@@ -10,10 +10,10 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.neighbors import KNeighborsClassifier
 
+from mlspec.backends.inference import run_inference
 from mlspec.builder import inspect_model
 from mlspec.convert import to_onnx
 from mlspec.convert.importers import CoreMLImportError, import_coreml
-from mlspec.convert.ort_backend import run_inference
 from mlspec.spec import knn as spec_knn
 from mlspec.spec.validate import find_problems
 from tests.knn.coreml_knn_models import knn_classifier, pipeline

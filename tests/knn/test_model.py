@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from mlspec._proto import model_pb2
+from mlspec.backends.inference import run_inference
 from mlspec.builder import NetworkBuilder, inspect_model
 from mlspec.builder.knn import KnnClassifier
 from mlspec.convert import to_onnx
-from mlspec.convert.ort_backend import run_inference
 from mlspec.reference import evaluate
 from mlspec.reference import knn as reference
 from mlspec.runtime import DataError, add_examples, remove_examples

@@ -13,9 +13,9 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.neighbors import KNeighborsClassifier
 
+from mlspec.backends.inference import run_inference
 from mlspec.builder.knn import KnnClassifier
 from mlspec.convert import to_onnx
-from mlspec.convert.ort_backend import run_inference
 from mlspec.reference import knn as reference
 
 DIGITS_X, DIGITS_Y = load_digits(return_X_y=True)
