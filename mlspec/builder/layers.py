@@ -27,6 +27,7 @@ from mlspec.spec import weights
 from mlspec.spec.errors import SpecEditError
 from mlspec.spec.shapes import Dim
 from mlspec.spec.tensor_info import set_dims
+from mlspec.spec.validate.tensors import attribute_problems
 
 PaddingLike = Literal["valid", "same", "same_lower"] | Sequence[int]
 ACTIVATION_DEFAULTS: dict[str, tuple[float, float]] = {
@@ -83,6 +84,10 @@ class LayerAdders(BuilderBase):
         clashing = [name for name in layer.outputs if name in known]
         if clashing:
             raise SpecEditError(f"{where}: output {clashing[0]!r} is already produced; outputs must be new")
+        # The validator's own check and words, so a refused layer reads as validate would report it.
+        problems = attribute_problems(layer, where)
+        if problems:
+            raise SpecEditError(str(problems[0]))
         self._model.network.layers.append(layer)
         return self._model.network.layers[-1]
 
@@ -349,8 +354,6 @@ class LayerAdders(BuilderBase):
         *,
         output: str | None = None,
     ) -> layers_pb2.Layer:
-        if not 0.0 <= rate < 1.0:
-            raise SpecEditError(f'layers["{name}"]: dropout rate {rate} is outside [0, 1)')
         layer = self._new_layer(name, [input], output)
         layer.dropout.rate = rate
         return self._append(layer)

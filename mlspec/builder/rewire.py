@@ -25,7 +25,7 @@ from mlspec.builder.base import BuilderBase
 from mlspec.spec import graph, kinds
 from mlspec.spec.errors import SpecEditError
 
-MULTI_INPUT_KINDS = ("concat", "add", "multiply", "onnx_node")
+MULTI_INPUT_KINDS = tuple(name for name, info in kinds.KINDS.items() if info.max_inputs != 1)
 
 
 class Rewiring(BuilderBase):

@@ -121,21 +121,22 @@ class Surgery(BuilderBase):
             kind = kinds.kind_of(layer)
             rng = layer_rng(self._seed_for(seed), layer_name)
             message = kinds.kind_message(layer)
-            if kind in ("inner_product", "convolution", "embedding"):
+            trainable = kinds.KINDS[kind].trainable_fields
+            if "weights" in trainable:
                 default = normal() if kind == "embedding" else as_initializer("kaiming_uniform")
                 chosen = default if init is None else as_initializer(init)
                 shape = tuple(message.weights.shape)  # type: ignore[attr-defined]
                 fan_in, fan_out = fans(shape)
                 _store_like(message.weights, chosen.weights(shape, fan_in, fan_out, rng))  # type: ignore[attr-defined]
-                if kind != "embedding" and message.has_bias:  # type: ignore[attr-defined]
+                if "bias" in trainable and message.has_bias:  # type: ignore[attr-defined]
                     _store_like(message.bias, chosen.bias((shape[0],), fan_in, rng))  # type: ignore[attr-defined]
-            elif kind in ("batch_norm", "layer_norm"):
+            elif trainable:  # the normalisers: gamma and beta
                 for field, tensor in kinds.layer_tensors(layer):
                     _store_like(tensor, np.full(tuple(tensor.shape), NORMALISER_START[field], np.float32))
             else:
                 raise SpecEditError(
                     f'layers["{layer_name}"] ({kind}) has no weights to reinitialise; kinds that do: '
-                    "inner_product, convolution, embedding, batch_norm, layer_norm"
+                    f"{', '.join(kinds.TRAINABLE_KINDS)}"
                 )
 
     def _resizable(

@@ -179,14 +179,24 @@ def _onnx_node(layer: layers_pb2.Layer) -> None:
         )
 
 
+def _no_attributes(layer: layers_pb2.Layer) -> None:
+    """The kind has no attribute that is wrong for every input; its shape rule judges the rest."""
+
+
 _CHECKS: dict[str, Callable[[layers_pb2.Layer], None]] = {
     "inner_product": _inner_product,
     "convolution": _convolution,
     "batch_norm": _batch_norm,
     "pooling": _pooling,
     "activation": _activation,
+    "softmax": _no_attributes,
+    "flatten": _no_attributes,
     "reshape": _reshape,
     "transpose": _transpose,
+    "concat": _no_attributes,
+    "add": _no_attributes,
+    "multiply": _no_attributes,
+    "dropout": _no_attributes,
     "layer_norm": _layer_norm,
     "embedding": _embedding,
     "onnx_node": _onnx_node,
@@ -196,6 +206,5 @@ _CHECKS: dict[str, Callable[[layers_pb2.Layer], None]] = {
 def check_attributes(layer: layers_pb2.Layer) -> None:
     """Raise ShapeError for the first attribute of the layer that cannot be right for any input."""
     kind = layer.WhichOneof("kind")
-    check = _CHECKS.get(kind or "")
-    if check is not None:
-        check(layer)
+    if kind is not None:
+        _CHECKS[kind](layer)

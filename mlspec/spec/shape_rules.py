@@ -26,7 +26,8 @@ from mlspec.spec.tensor_info import (
 __all__ = ["ShapeError", "infer_layer"]
 
 
-Rule = Callable[[layers_pb2.Layer, list[TensorInfo]], TensorInfo]
+# A rule returns the layer's one output, or a list for a kind that may have several.
+Rule = Callable[[layers_pb2.Layer, list[TensorInfo]], TensorInfo | list[TensorInfo]]
 
 
 def infer_layer(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> list[TensorInfo]:
@@ -38,12 +39,12 @@ def infer_layer(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> list[Tenso
     info = KINDS[kind]
     if len(inputs) < info.min_inputs or (info.max_inputs is not None and len(inputs) > info.max_inputs):
         return []
-    if kind == "onnx_node":
-        return _onnx_node(layer)
-    if any(tensor.dims is None for tensor in inputs):
+    # An imported node declares its outputs, so only the other kinds need known input dims.
+    if kind != "onnx_node" and any(tensor.dims is None for tensor in inputs):
         dtype = tensor_pb2.FLOAT32 if kind == "embedding" else inputs[0].dtype
         return [TensorInfo(dtype, None)]
-    return [_RULES[kind](layer, inputs)]
+    outputs = _RULES[kind](layer, inputs)
+    return outputs if isinstance(outputs, list) else [outputs]
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -391,7 +392,7 @@ def _embedding(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
     return TensorInfo(dtype, (*_dims(tensor), spec.embedding_dim))
 
 
-def _onnx_node(layer: layers_pb2.Layer) -> list[TensorInfo]:
+def _onnx_node(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> list[TensorInfo]:
     """Declared output types let checks continue past an imported node; otherwise outputs are unknown."""
     declared = layer.onnx_node.output_types
     if not declared:
@@ -415,4 +416,5 @@ _RULES: dict[str, Rule] = {
     "dropout": _dropout,
     "layer_norm": _layer_norm,
     "embedding": _embedding,
+    "onnx_node": _onnx_node,
 }

@@ -217,3 +217,18 @@ def test_weights_keep_float32_for_float64_input() -> None:
     fc = builder.spec.network.layers[0].inner_product
     assert fc.weights.dtype == tensor_pb2.FLOAT32
     assert weights.to_numpy(fc.bias).tolist() == [0.5, 0.25]
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, 2.0])
+def test_builder_refuses_a_dropout_rate_in_the_validators_words(rate: float) -> None:
+    """The builder calls the validator's check, so both report one sentence (and nothing is added)."""
+    builder = NetworkBuilder()
+    builder.add_input("x", (3,))
+    with pytest.raises(SpecEditError) as refused:
+        builder.add_dropout("drop", "x", rate)
+    assert not builder.spec.network.layers
+    builder.add_dropout("drop", "x", 0.5)
+    builder.spec.network.layers[0].dropout.rate = rate
+    problems = [p for p in find_problems(builder.spec) if p.where.endswith(".rate")]
+    assert [str(p) for p in problems] == [str(refused.value)]
+    assert f"rate {rate:g} must lie in [0, 1)" in str(refused.value)

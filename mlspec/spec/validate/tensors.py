@@ -7,7 +7,7 @@ would only fail on it much later with an ONNX message that names no layer.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mlspec._proto import layers_pb2, tensor_pb2
 from mlspec.spec.errors import Problem
@@ -31,7 +31,7 @@ def check(context: Context) -> list[Problem]:
         if kind == "onnx_node":
             problems += _onnx_node(layer.onnx_node, layer.inputs, where) or check_onnx_node(layer, where)
             continue
-        problems += _attributes(layer, where)
+        problems += attribute_problems(layer, where)
         expected, forbidden = _expected(layer)
         message = getattr(layer, kind)
         for field in forbidden:
@@ -53,31 +53,65 @@ def check(context: Context) -> list[Problem]:
 
 def _expected(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
     """Expected shapes of the required tensors, and the fields that must be absent."""
-    kind = layer.WhichOneof("kind")
-    if kind == "inner_product":
-        spec = layer.inner_product
-        out, inp = spec.output_channels, spec.input_channels
-        shapes: Expected = {"weights": ((out, inp), "[output_channels, input_channels]")}
-        return _with_bias(shapes, spec.has_bias, out)
-    if kind == "convolution":
-        conv = layer.convolution
-        groups = conv.groups or 1
-        if groups <= 0 or conv.input_channels % groups:
-            return {}, ()  # the shape rules report the groups problem
-        weights = (conv.output_channels, conv.input_channels // groups, *conv.kernel_shape)
-        layout = "[output_channels, input_channels / groups, *kernel_shape]"
-        return _with_bias({"weights": (weights, layout)}, conv.has_bias, conv.output_channels)
-    if kind == "batch_norm":
-        channels = ((layer.batch_norm.channels,), "[channels]")
-        fields = ("gamma", "beta", "running_mean", "running_variance")
-        return dict.fromkeys(fields, channels), ()
-    if kind == "layer_norm":
-        normalized = (tuple(layer.layer_norm.normalized_shape), "normalized_shape")
-        return {"gamma": normalized, "beta": normalized}, ()
-    if kind == "embedding":
-        emb = layer.embedding
-        return {"weights": ((emb.vocab_size, emb.embedding_dim), "[vocab_size, embedding_dim]")}, ()
+    return _EXPECTED[layer.WhichOneof("kind") or ""](layer)
+
+
+def _inner_product(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
+    spec = layer.inner_product
+    out, inp = spec.output_channels, spec.input_channels
+    shapes: Expected = {"weights": ((out, inp), "[output_channels, input_channels]")}
+    return _with_bias(shapes, spec.has_bias, out)
+
+
+def _convolution(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
+    conv = layer.convolution
+    groups = conv.groups or 1
+    if groups <= 0 or conv.input_channels % groups:
+        return {}, ()  # the shape rules report the groups problem
+    weights = (conv.output_channels, conv.input_channels // groups, *conv.kernel_shape)
+    layout = "[output_channels, input_channels / groups, *kernel_shape]"
+    return _with_bias({"weights": (weights, layout)}, conv.has_bias, conv.output_channels)
+
+
+def _batch_norm(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
+    channels = ((layer.batch_norm.channels,), "[channels]")
+    return dict.fromkeys(("gamma", "beta", "running_mean", "running_variance"), channels), ()
+
+
+def _layer_norm(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
+    normalized = (tuple(layer.layer_norm.normalized_shape), "normalized_shape")
+    return {"gamma": normalized, "beta": normalized}, ()
+
+
+def _embedding(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
+    emb = layer.embedding
+    return {"weights": ((emb.vocab_size, emb.embedding_dim), "[vocab_size, embedding_dim]")}, ()
+
+
+def _no_weights(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
+    """The kind holds no tensors (a generic node's constants are checked by onnx_nodes)."""
     return {}, ()
+
+
+# Every kind is listed, so a new kind cannot silently skip its weight checks (tests/test_kind_tables.py).
+_EXPECTED: dict[str, Callable[[layers_pb2.Layer], tuple[Expected, tuple[str, ...]]]] = {
+    "inner_product": _inner_product,
+    "convolution": _convolution,
+    "batch_norm": _batch_norm,
+    "pooling": _no_weights,
+    "activation": _no_weights,
+    "softmax": _no_weights,
+    "flatten": _no_weights,
+    "reshape": _no_weights,
+    "transpose": _no_weights,
+    "concat": _no_weights,
+    "add": _no_weights,
+    "multiply": _no_weights,
+    "dropout": _no_weights,
+    "layer_norm": _layer_norm,
+    "embedding": _embedding,
+    "onnx_node": _no_weights,
+}
 
 
 def _with_bias(shapes: Expected, has_bias: bool, out: int) -> tuple[Expected, tuple[str, ...]]:
@@ -193,22 +227,60 @@ def _onnx_node(node: layers_pb2.OnnxNodeLayer, layer_inputs: Sequence[str], wher
     return problems
 
 
-def _attributes(layer: layers_pb2.Layer, where: str) -> list[Problem]:
-    """Numeric attributes that do not affect shapes, so the shape rules leave them alone."""
-    kind = layer.WhichOneof("kind")
-    checks: list[tuple[str, float, bool, str]] = []
-    if kind == "dropout":
-        rate = layer.dropout.rate
-        checks.append(("rate", rate, 0 <= rate < 1, "must lie in [0, 1)"))
-    elif kind == "batch_norm":
-        bn = layer.batch_norm
-        checks.append(("epsilon", bn.epsilon, bn.epsilon >= 0, "must be >= 0"))
-        checks.append(("momentum", bn.momentum, 0 <= bn.momentum <= 1, "must lie in [0, 1]"))
-    elif kind == "layer_norm":
-        eps = layer.layer_norm.epsilon
-        checks.append(("epsilon", eps, eps >= 0, "must be >= 0"))
+# Field, value, whether it is allowed, the rule, and the fix in words.
+_Numeric = list[tuple[str, float, bool, str, str]]
+_AT_LEAST_0 = ("must be >= 0", "use 0 or a positive value")
+
+
+def _dropout_numbers(layer: layers_pb2.Layer) -> _Numeric:
+    rate = layer.dropout.rate
+    return [("rate", rate, 0 <= rate < 1, "must lie in [0, 1)", "use a rate from 0 up to (not including) 1")]
+
+
+def _batch_norm_numbers(layer: layers_pb2.Layer) -> _Numeric:
+    bn = layer.batch_norm
     return [
-        Problem(f"{where}.{field}", f"{field} {value:g} {rule}", f"set {field} so that it {rule}")
-        for field, value, ok, rule in checks
+        ("epsilon", bn.epsilon, bn.epsilon >= 0, *_AT_LEAST_0),
+        ("momentum", bn.momentum, 0 <= bn.momentum <= 1, "must lie in [0, 1]", "use a momentum from 0 to 1"),
+    ]
+
+
+def _layer_norm_numbers(layer: layers_pb2.Layer) -> _Numeric:
+    eps = layer.layer_norm.epsilon
+    return [("epsilon", eps, eps >= 0, *_AT_LEAST_0)]
+
+
+def _no_numbers(layer: layers_pb2.Layer) -> _Numeric:
+    return []
+
+
+# Numeric attributes that do not affect shapes, so the shape rules leave them alone.
+NUMERIC_ATTRIBUTES: dict[str, Callable[[layers_pb2.Layer], _Numeric]] = {
+    "inner_product": _no_numbers,
+    "convolution": _no_numbers,
+    "batch_norm": _batch_norm_numbers,
+    "pooling": _no_numbers,
+    "activation": _no_numbers,
+    "softmax": _no_numbers,
+    "flatten": _no_numbers,
+    "reshape": _no_numbers,
+    "transpose": _no_numbers,
+    "concat": _no_numbers,
+    "add": _no_numbers,
+    "multiply": _no_numbers,
+    "dropout": _dropout_numbers,
+    "layer_norm": _layer_norm_numbers,
+    "embedding": _no_numbers,
+    "onnx_node": _no_numbers,
+}
+
+
+def attribute_problems(layer: layers_pb2.Layer, where: str) -> list[Problem]:
+    """Out-of-range numeric attributes; the builder refuses a layer with the same words."""
+    kind = layer.WhichOneof("kind")
+    checks = NUMERIC_ATTRIBUTES[kind](layer) if kind else []
+    return [
+        Problem(f"{where}.{field}", f"{field} {value:g} {rule}", fix)
+        for field, value, ok, rule, fix in checks
         if not ok
     ]

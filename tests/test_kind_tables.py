@@ -1,0 +1,64 @@
+"""Every table keyed by layer kind covers the catalogue, mlspec.spec.kinds.KINDS, exactly.
+
+A kind missing from one table used to fail late (a KeyError inside validation) or silently (weight
+shapes left unchecked). This one parametrized check names the table and the kinds it lacks, and
+the last test shows that it does fail when a kind is taken out of a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+
+import pytest
+
+from mlspec.builder import NetworkBuilder
+from mlspec.convert.emitters import EMITTERS
+from mlspec.convert.exporters.coreml_layers import WRITERS
+from mlspec.reference.evaluate import LAYER_FUNCTIONS
+from mlspec.spec import layer_attributes, shape_rules
+from mlspec.spec.kinds import KINDS
+from mlspec.spec.validate import tensors
+
+
+def _builder_adders() -> Collection[str]:
+    return {kind for kind in KINDS if hasattr(NetworkBuilder, f"add_{kind}")}
+
+
+# Table name -> how to read the kinds it covers now (read at check time, so a patched table counts).
+TABLES: dict[str, Callable[[], Collection[str]]] = {
+    "spec/shape_rules.py _RULES": lambda: shape_rules._RULES,
+    "spec/layer_attributes.py _CHECKS": lambda: layer_attributes._CHECKS,
+    "spec/validate/tensors.py _EXPECTED (weight shapes)": lambda: tensors._EXPECTED,
+    "spec/validate/tensors.py NUMERIC_ATTRIBUTES": lambda: tensors.NUMERIC_ATTRIBUTES,
+    "builder NetworkBuilder.add_<kind>": _builder_adders,
+    "reference/evaluate.py LAYER_FUNCTIONS": lambda: LAYER_FUNCTIONS,
+    "convert/emitters EMITTERS": lambda: EMITTERS,
+    "convert/exporters/coreml_layers.py WRITERS": lambda: WRITERS,
+}
+
+
+def check_table(name: str) -> None:
+    covered = set(TABLES[name]())
+    missing = sorted(set(KINDS) - covered)
+    unknown = sorted(covered - set(KINDS))
+    assert not missing and not unknown, (
+        f"{name}: missing kinds {missing}, kinds not in the catalogue {unknown}"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_table_covers_the_catalogue(name: str) -> None:
+    check_table(name)
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_check_fails_when_a_kind_is_left_out(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take `embedding` out of each table in turn: the completeness check must name it."""
+    table = TABLES[name]()
+    if isinstance(table, dict):
+        monkeypatch.delitem(table, "embedding")
+    else:
+        owner = next(cls for cls in NetworkBuilder.__mro__ if "add_embedding" in vars(cls))
+        monkeypatch.delattr(owner, "add_embedding")
+    with pytest.raises(AssertionError, match=r"missing kinds \['embedding'\]"):
+        check_table(name)
