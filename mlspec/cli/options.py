@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlspec.spec.errors import MlspecError
+
+if TYPE_CHECKING:
+    from mlspec.runtime.data_files import DataFile
 
 ModelArg = Annotated[Path, typer.Argument(help="Spec file (.mlspec or .pbtxt).", show_default=False)]
 OutputSpecOpt = Annotated[
@@ -119,3 +122,37 @@ WeightDecayOpt = Annotated[float | None, typer.Option("--weight-decay", help="We
 ClipNormOpt = Annotated[float | None, typer.Option("--clip-norm", help="Clip gradients to this global norm.")]
 ClipValueOpt = Annotated[float | None, typer.Option("--clip-value", help="Clip each gradient to +-value.")]
 ShuffleOpt = Annotated[bool | None, typer.Option("--shuffle/--no-shuffle", help="Shuffle every epoch.")]
+
+# Data options shared by train, evaluate and predict: how to read --data and --val.
+DataFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--data-format",
+        help="npz, csv or images (a folder with one subfolder per class); detected when omitted.",
+    ),
+]
+FeaturesOpt = Annotated[
+    Names | None,
+    typer.Option(
+        "--features",
+        parser=Names.parse,
+        help="CSV feature columns: names, or prefixes ending in * (pixel*); default: all but the label.",
+    ),
+]
+LabelColumnOpt = Annotated[
+    str | None, typer.Option("--label-column", help="CSV column holding the label (default: label).")
+]
+
+
+def data_file(
+    path: Path, data_format: str | None, features: Names | None, label_column: str | None
+) -> DataFile:
+    """The CLI's data options as the runtime's `DataFile` (imported here: the runtime loads ORT)."""
+    from mlspec.runtime.data_files import DataFile  # noqa: PLC0415
+
+    return DataFile.checked(
+        path,
+        data_format,
+        features=tuple(features.items) if features else (),
+        label_column=label_column,
+    )

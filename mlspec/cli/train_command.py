@@ -21,13 +21,17 @@ from mlspec.cli.options import (
     Beta2Opt,
     ClipNormOpt,
     ClipValueOpt,
+    DataFormatOpt,
     EpsOpt,
+    FeaturesOpt,
+    LabelColumnOpt,
     ModelArg,
     MomentumOpt,
     NesterovOpt,
     ShuffleOpt,
     WeightDecayOpt,
     check_output_file,
+    data_file,
 )
 
 if TYPE_CHECKING:
@@ -39,9 +43,14 @@ if TYPE_CHECKING:
 def train(
     *,
     model: ModelArg,
-    data: Annotated[Path, typer.Option("--data", help=".npz keyed by the training-input names.")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Training data: .npz, .csv, or a folder of class subfolders.")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the updated spec.")],
-    val: Annotated[Path | None, typer.Option("--val", help="Validation .npz (same keys).")] = None,
+    val: Annotated[Path | None, typer.Option("--val", help="Validation data (same format).")] = None,
+    data_format: DataFormatOpt = None,
+    features: FeaturesOpt = None,
+    label_column: LabelColumnOpt = None,
     epochs: Annotated[
         int | None, typer.Option("--epochs", help="Epochs (within the spec's allowed).")
     ] = None,
@@ -70,8 +79,10 @@ def train(
         Path | None, typer.Option("--plot", help="Draw loss curves here (needs matplotlib).")
     ] = None,
 ) -> None:
-    """Train the updatable layers on .npz data and write the updated spec; the input is never changed.
+    """Train the updatable layers and write the updated spec; the input is never changed.
 
+    Data is an .npz keyed by the model's feature names, a CSV with a header (--features,
+    --label-column), or a folder with one subfolder of images per class label.
     Overrides are checked against the values the spec allows. Labels may be class names or
     indices. Ctrl-C stops after the current step; with --checkpoint-dir the work is saved and
     --resume continues it (a second Ctrl-C aborts at once). Nothing is written to -o unless
@@ -120,6 +131,8 @@ def train(
         "clip_value": clip_value,
     }
     overrides: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+    training = data_file(data, data_format, features, label_column)
+    validation = data_file(val, data_format, features, label_column) if val is not None else None
     console = Console(file=sys.stdout, highlight=False)
     with Trainer.from_spec(model, **overrides) as trainer:
         params = trainer.hyperparameters
@@ -130,8 +143,8 @@ def train(
         display = TrainingDisplay(console, epochs=params.epochs)
         with display, cancel_on_interrupt(trainer):
             result = trainer.train(
-                data,
-                validation=val,
+                training,
+                validation=validation,
                 callbacks=[display],
                 checkpoint_dir=checkpoint_dir,
                 checkpoint_every=checkpoint_every,

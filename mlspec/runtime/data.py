@@ -1,45 +1,52 @@
-"""Training data: in-memory arrays, `.npz` files and user batch providers, checked before training.
+"""Training data in every form users have it, checked before training and fed batch by batch.
 
 Every source is normalised into a `DataSource` that hands the trainer ready-to-feed batches
 (float32 features, int64 class indices), so the training loop never converts or checks data
 itself. In-memory data is checked completely up front; a provider is probed on its first example
 up front and then checked batch by batch, naming the example index that broke the rules.
 
-Batch-provider protocol (Core ML's MLBatchProvider, without its silent failures):
+Accepted data: a dict of arrays; arrays in feature order; a path or `DataFile` (.npz, CSV, or a
+folder of images, see `data_files`); a sequence of example dicts; any other iterable of example
+dicts (a generator); or a batch provider, the shape of Core ML's MLBatchProvider:
 
     class MyProvider:
-        def __len__(self) -> int: ...                       # number of examples
-        def example(self, index: int) -> dict[str, array]:  # one example, no batch axis
+        def __len__(self) -> int: ...                           # number of examples
+        def __getitem__(self, index: int) -> dict[str, array]:  # one example, no batch axis
+        # (or `example(self, index)` instead of __getitem__)
 
-`example` may load from disk or augment on the fly; it is called once per example per epoch,
-in the (shuffled) order the trainer chooses.
+A provider (or a sequence) is streamed: it is asked for each example when that example's
+mini-batch is built, in the (shuffled) order the trainer chooses, so it may load from disk or
+augment on the fly. Memory bound: besides the model, the data path holds at most three copies of
+max(batch size, 256) examples (the examples, their stacked batch, and the feed handed to ORT;
+evaluation and prediction read 256 at a time); tests/runtime/test_streaming.py measures it. A
+one-shot iterable (a generator) cannot be read again each epoch, so it is read once into arrays.
 """
 
 from __future__ import annotations
 
 import os
-import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
+from mlspec.runtime.data_error import DataError
+from mlspec.runtime.data_files import DataFile, load_npz
 from mlspec.runtime.features import FeatureSpec
-from mlspec.spec.errors import MlspecError
+
+__all__ = ["BatchProvider", "DataError", "DataFile", "DataSource", "as_source", "convert", "load_npz"]
 
 Array = npt.NDArray[np.generic]
 Selection = slice | npt.NDArray[np.int64]
 _SHOWN_LABELS = 5
 
 
-class DataError(MlspecError):
-    """Training, validation or prediction data does not fit what the model expects."""
-
-
 @runtime_checkable
 class BatchProvider(Protocol):
+    """A provider with `example(index)`; `__getitem__` providers are accepted the same way."""
+
     def __len__(self) -> int: ...
 
     def example(self, index: int) -> Mapping[str, npt.ArrayLike]: ...
@@ -70,11 +77,12 @@ class ArraySource:
 class ProviderSource:
     """Stacks a provider's examples into batches, checking each batch as it is built."""
 
-    def __init__(self, provider: BatchProvider, features: Sequence[FeatureSpec], where: str) -> None:
+    def __init__(self, provider: object, features: Sequence[FeatureSpec], where: str) -> None:
+        self.example = _example_reader(provider, where)
         self.provider = provider
         self.features = list(features)
         self.where = where
-        self._length = len(provider)
+        self._length = len(provider)  # type: ignore[arg-type]
         if self._length <= 0:
             raise DataError(f"{where}: the batch provider holds no examples (len() is {self._length})")
         self.batch(np.zeros(1, dtype=np.int64))
@@ -84,11 +92,16 @@ class ProviderSource:
 
     def batch(self, selection: Selection) -> dict[str, Array]:
         indices = range(self._length)[selection] if isinstance(selection, slice) else selection
-        examples = [(int(index), self.provider.example(int(index))) for index in indices]
+        examples = [(int(index), self.example(int(index))) for index in indices]
         stacked: dict[str, Array] = {}
         for feature in self.features:
             values = []
             for index, example in examples:
+                if not isinstance(example, Mapping):
+                    raise DataError(
+                        f"{self.where}: example {index} is a {type(example).__name__}, not a dict keyed by "
+                        f"{_names(self.features)}"
+                    )
                 if feature.name not in example:
                     raise DataError(
                         f"{self.where}: example {index} has no {feature.name!r}; "
@@ -110,21 +123,17 @@ class ProviderSource:
 
 
 def as_source(data: object, features: Sequence[FeatureSpec], *, where: str) -> DataSource:
-    """Turn any accepted form of data into a checked source for exactly `features`.
-
-    Accepted: a mapping of name -> array; a tuple or list of arrays in feature order (inputs,
-    then training inputs); a single array when only one feature is needed; a path to an `.npz`
-    file; or a batch provider.
-    """
+    """Turn any accepted form of data (see the module docstring) into a checked source for `features`."""
     if isinstance(data, str | os.PathLike):
-        return ArraySource(_checked(load_npz(Path(data)), features, f"{where} {Path(data).name}"))
-    if isinstance(data, BatchProvider) and not isinstance(data, Mapping | np.ndarray):
-        return ProviderSource(data, features, where)
+        data = DataFile(Path(data))
+    if isinstance(data, DataFile):
+        where = f"{where} {data.path.name}"
+        data = data.read(features)
     if isinstance(data, Mapping):
         return ArraySource(_checked(data, features, where))
     if isinstance(data, np.ndarray):
         data = (data,)
-    if isinstance(data, tuple | list):
+    if isinstance(data, tuple | list) and not (data and isinstance(data[0], Mapping)):
         if len(data) != len(features):
             raise DataError(
                 f"{where}: {len(data)} arrays given, expected {len(features)} "
@@ -132,50 +141,26 @@ def as_source(data: object, features: Sequence[FeatureSpec], *, where: str) -> D
             )
         named = dict(zip((f.name for f in features), data, strict=True))
         return ArraySource(_checked(named, features, where))
+    if hasattr(data, "__len__") and (hasattr(data, "example") or hasattr(data, "__getitem__")):
+        return ProviderSource(data, features, where)
+    if isinstance(data, Iterable) and not isinstance(data, str | bytes):
+        examples = list(data)
+        if not examples:
+            raise DataError(f"{where}: the iterable yielded no examples")
+        return ArraySource(ProviderSource(examples, features, where).batch(slice(None)))
     raise DataError(
         f"{where}: unsupported data of type {type(data).__name__}; give a dict of arrays keyed by "
-        f"{_names(features)}, a tuple of arrays in that order, an .npz path, or a batch provider"
+        f"{_names(features)}, a tuple of arrays in that order, a data file (.npz, .csv or a folder of "
+        "images), examples as dicts (a list or a generator), or a batch provider"
     )
 
 
-def _starts_like_numpy_data(path: Path) -> bool:
-    """A zip archive (an .npz, perhaps damaged) or a single .npy array, judged by magic bytes."""
-    with path.open("rb") as handle:
-        head = handle.read(6)
-    return head.startswith(b"PK") or head == b"\x93NUMPY"
-
-
-def load_npz(path: Path) -> dict[str, Array]:
-    """Read every array of an .npz without ever unpickling, naming the offending key."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if not path.is_dir() and not _starts_like_numpy_data(path):
-        # np.load would guess "pickle" for any other file and suggest allow_pickle=True.
-        raise DataError(
-            f"{path}: not an .npz archive; write one with np.savez(path, x=features, label=labels)"
-        )
-    arrays: dict[str, Array] = {}
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise DataError(
-                f"{path}: holds a single array, not an .npz archive of named arrays; "
-                "write one with np.savez(path, x=features, label=labels)"
-            )
-        with loaded as archive:
-            for key in archive.files:
-                try:
-                    arrays[key] = archive[key]
-                except ValueError as exc:
-                    raise DataError(
-                        f"{path}: array {key!r} holds Python objects, which mlspec never unpickles; "
-                        "store numbers or fixed-width strings (for example labels.astype(str))"
-                    ) from exc
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from exc
-    if not arrays:
-        raise DataError(f"{path}: the .npz file holds no arrays")
-    return arrays
+def _example_reader(provider: object, where: str) -> Callable[[int], object]:
+    """`provider.example` when it has one (mlspec's first protocol), else `provider[index]`."""
+    reader = getattr(provider, "example", None) or getattr(provider, "__getitem__", None)
+    if not callable(reader):
+        raise DataError(f"{where}: a batch provider needs example(index) or __getitem__(index)")
+    return reader  # type: ignore[no-any-return]
 
 
 def _checked(
