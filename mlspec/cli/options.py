@@ -148,7 +148,7 @@ def data_file(
     path: Path, data_format: str | None, features: Names | None, label_column: str | None
 ) -> DataFile:
     """The CLI's data options as the runtime's `DataFile` (imported here: the runtime loads ORT)."""
-    from mlspec.runtime.data_files import DataFile  # noqa: PLC0415
+    from mlspec.runtime.data_files import DataFile
 
     return DataFile.checked(
         path,
