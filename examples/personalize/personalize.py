@@ -37,6 +37,7 @@ import numpy.typing as npt
 from mlspec import Model, load, save, validate
 from mlspec.backends.inference import run_inference
 from mlspec.builder import AdamParams, NetworkBuilder, SgdParams
+from mlspec.builder.knn import KnnClassifier
 from mlspec.convert import to_onnx
 from mlspec.datasets import draw_glyphs, glyph_batch
 from mlspec.runtime import Trainer
@@ -79,6 +80,7 @@ class Outcome:
     variants: list[VariantOutcome]
     override_accuracy: float
     refusal: str
+    knn: VariantOutcome
 
 
 def labelled(digits: npt.NDArray[np.int64]) -> npt.NDArray[np.str_]:
@@ -137,6 +139,28 @@ def personalisable(base: Model, variant: str, *, train_conv: bool, seed: int) ->
     builder.set_epochs(10, [1, 10, 50])
     builder.set_metadata(short_description=f"glyph classifier, {variant} head, ready for new classes")
     result = builder.spec
+    validate(result)
+    return result
+
+
+def knn_classifier(base: Model) -> Model:
+    """The series' other variant: the pretrained network without its head as a frozen feature
+    extractor (its flattened conv features), followed by an empty k-NN classifier; any number of
+    classes, and training is storing examples."""
+    extractor = Model()
+    extractor.CopyFrom(base)
+    assert [layer.name for layer in extractor.network.layers[-2:]] == [HEAD, "probabilities"]
+    del extractor.network.layers[-2:]
+    features = 16 * (GRID // 4) * (GRID // 4)  # conv2's 16 channels after two 2x2 pools
+    knn = KnnClassifier.new(
+        dimensions=features,
+        feature_extractor=extractor,
+        feature_name="flatten",
+        default_label="unknown",
+        k=3,
+        k_allowed=(1, 10),
+    )
+    result = knn.spec
     validate(result)
     return result
 
@@ -216,6 +240,17 @@ def run(settings: Settings, out: Path, *, train_conv: bool) -> Outcome:
             raise SystemExit(f"mlspec train exited with {done.returncode}")
         new_accuracy = new_class_accuracy(updated, val_path)
         outcomes.append(VariantOutcome(variant, new_accuracy, accuracy(load(updated), *old_set), done.stdout))
+    knn_path, knn_updated = out / "knn.mlspec", out / "knn-updated.mlspec"
+    save(knn_classifier(base), knn_path)
+    print(
+        f"\nk-NN: the pretrained network without its head extracts features for an empty k-NN -> {knn_path}"
+    )
+    done = run_mlspec("add-examples", knn_path, "--data", train_path, "-o", knn_updated)
+    if done.returncode != 0:
+        raise SystemExit(f"mlspec add-examples exited with {done.returncode}")
+    knn = VariantOutcome(
+        "k-NN", new_class_accuracy(knn_updated, val_path), accuracy(load(knn_updated), *old_set), done.stdout
+    )
     first = out / f"{settings.variants[0]}.mlspec"
     print("\n6. a learning-rate override inside the allowed range [0, 1], and 50 epochs from {1, 10, 50}:")
     faster = out / f"{settings.variants[0]}-lr0.01.mlspec"
@@ -225,7 +260,8 @@ def run(settings: Settings, out: Path, *, train_conv: bool) -> Outcome:
     print("\n   overrides outside the allowed values are refused before any training:")
     refused = train(first, train_path, out / "never.mlspec", "--batch-size", "3")
     train(first, train_path, out / "never.mlspec", "--lr", "1.5")
-    return Outcome(base_accuracy, outcomes, new_class_accuracy(faster, val_path), refused.stderr.strip())
+    override = new_class_accuracy(faster, val_path)
+    return Outcome(base_accuracy, outcomes, override, refused.stderr.strip(), knn)
 
 
 def main(argv: Sequence[str] | None = None) -> Outcome:
@@ -249,6 +285,8 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
         new, old = item.new_class_accuracy, item.old_class_accuracy
         print(f"  {item.variant:>10}: new classes {new:.1%}, old classes {old:.1%}")
     print(f"  lr 0.01, 50 epochs: new classes {outcome.override_accuracy:.1%}")
+    knn = outcome.knn
+    print(f"  k-NN (k=3): new classes {knn.new_class_accuracy:.1%}, old classes {knn.old_class_accuracy:.1%}")
     return outcome
 
 

@@ -18,7 +18,9 @@ import pytest
 from mlspec import Model, load, validate
 from mlspec.convert.importers import import_coreml
 from mlspec.reference import evaluate
+from mlspec.reference import knn as knn_reference
 from mlspec.spec import graph, kinds, weights
+from mlspec.spec import knn as spec_knn
 from tests.examples.loader import load_example
 
 personalize = load_example("personalize")
@@ -71,6 +73,18 @@ def test_new_classes_are_learned_through_mlspec_train(
         tensor(before, "classifier", "weights").tobytes()
         != tensor(updated, "classifier", "weights").tobytes()
     )
+
+    # The k-NN variant: mlspec add-examples stored every training drawing through the frozen
+    # extractor, and beats chance by the same margin; checked with the numpy reference k-NN.
+    knn = load(tmp_path / "knn-updated.mlspec")
+    validate(knn)
+    assert outcome.knn.new_class_accuracy >= CHANCE + MARGIN
+    with np.load(tmp_path / "train.npz", allow_pickle=False) as train:
+        assert spec_knn.example_count(knn) == len(train["label"])
+    knn_labels, _ = knn_reference.predict(knn, knn_reference.features(knn, {"image": images}))
+    assert float(np.mean(knn_labels == labels)) == pytest.approx(outcome.knn.new_class_accuracy, abs=1e-9)
+    extractor_weights = tensor(load(tmp_path / "base.mlspec"), "conv2", "weights").tobytes()
+    assert tensor(knn, "conv2", "weights").tobytes() == extractor_weights
 
     # The updatable Core ML model of the same spec reads back as that spec (import-coreml).
     coreml = import_coreml(tmp_path / "pretrained.mlmodel")
