@@ -8,7 +8,8 @@ from __future__ import annotations
 # Registration order is the order `mlspec --help` lists the commands in.
 # isort: off
 from mlspec.cli import spec_commands, inspect_command, updatable_command, edit_commands
-from mlspec.cli import convert_commands, train_command, knn_commands, import_commands, demo_command
+from mlspec.cli import convert_commands, train_command, use_commands, knn_commands
+from mlspec.cli import import_commands, demo_command
 
 # isort: on
 from mlspec.cli.app import app
@@ -25,6 +26,7 @@ __all__ = [
     "spec_commands",
     "train_command",
     "updatable_command",
+    "use_commands",
 ]
 
 

@@ -38,6 +38,17 @@ if TYPE_CHECKING:
     from mlspec.runtime import Trainer, TrainingResult
 
 
+FLAG_WORDING = {
+    "learning_rate": ("--lr", "mlspec make-updatable --lr-range LO:HI"),
+    "mini_batch_size": ("--batch-size", "mlspec make-updatable --batch-sizes A,B"),
+    "epochs": ("--epochs", "mlspec make-updatable --epochs-range LO:HI"),
+    **{
+        name: (f"--{name.replace('_', '-')}", "")
+        for name in ("seed", "momentum", "beta1", "beta2", "eps", "weight_decay", "clip_norm", "clip_value")
+    },
+}
+
+
 @app.command()
 @one_line_errors
 def train(
@@ -100,6 +111,8 @@ def train(
         plotting_available,
     )
     from mlspec.runtime import Trainer
+    from mlspec.runtime.hyperparams import table_from_spec
+    from mlspec.spec.io import load
 
     if resume and checkpoint_dir is None:
         raise typer.BadParameter("--resume needs --checkpoint-dir, the directory holding the checkpoints")
@@ -134,6 +147,9 @@ def train(
     training = data_file(data, data_format, features, label_column)
     validation = data_file(val, data_format, features, label_column) if val is not None else None
     console = Console(file=sys.stdout, highlight=False)
+    # Refusals name train's flags and the make-updatable option that widens each, not the spec's
+    # field names; checked here, before any conversion work.
+    table_from_spec(load(model)).resolve(overrides, source=str(model), wording=FLAG_WORDING)
     with Trainer.from_spec(model, **overrides) as trainer:
         params = trainer.hyperparameters
         echo_stdout(

@@ -45,6 +45,19 @@ from mlspec.spec.io import load, save
 from mlspec.spec.validate import validate
 
 DEFAULT_EPOCHS = 10
+# Allowed values when the user names none: wide enough that `train --lr/--batch-size/--epochs`
+# work in the common case (coremltools would allow only the default), narrow enough to refuse
+# typos such as --lr 10 or --epochs 100000. A spec pins tighter values with --lr-range,
+# --batch-sizes and --epochs-range/--epochs-allowed.
+WIDE_LR = (0.0, 1.0)
+WIDE_BATCH = (1, 1024)
+WIDE_EPOCHS = (1, 1000)
+
+
+def _wide(default: float, bounds: tuple[float, float]) -> tuple[float, float] | None:
+    """The wide range, stretched up to hold a larger default; None (just the default, which the
+    builder then refuses by name) for a default below it."""
+    return (bounds[0], max(bounds[1], default)) if default >= bounds[0] else None
 
 
 class Loss(str, Enum):
@@ -168,7 +181,9 @@ def make_updatable(
     """Mark layers updatable and set the loss, optimizer and run settings.
 
     Settings not given keep the spec's own; a spec without them gets the last trainable layer,
-    cross-entropy on a classifier's probabilities, SGD and 10 epochs.
+    cross-entropy on a classifier's probabilities, SGD and 10 epochs. Allowed values not given
+    are wide (learning rate 0..1, batch size 1..1024, epochs 1..1000) so that train's flags
+    work; pin them with --lr-range, --batch-sizes and --epochs-range or --epochs-allowed.
 
     Example: mlspec make-updatable classifier.mlspec -o updatable.mlspec --layers fc --epochs-range 1:50
     """
@@ -205,6 +220,8 @@ def make_updatable(
         if default is None:
             default = _epochs_default(spec) or DEFAULT_EPOCHS
             _check_implicit_default("--epochs-allowed/--epochs-range", "--epochs", default, allowed_epochs)
+        if allowed_epochs is None and (wide := _wide(default, WIDE_EPOCHS)) is not None:
+            allowed_epochs = (int(wide[0]), int(wide[1]))
         builder.set_epochs(default, allowed_epochs)
     if clip_norm is not None or clip_value is not None:
         builder.set_gradient_clipping(max_norm=clip_norm, max_value=clip_value)
@@ -250,18 +267,17 @@ def optimizer_params(kind: str, options: OptimizerOptions) -> OptimizerParams:
             f"{', '.join(wrong)} {verb} not apply to the {kind} optimizer; choose another --optimizer"
         )
     params = OPTIMIZERS[kind]()
-    if options.lr is not None or options.lr_range is not None:
-        lr = options.lr
-        if lr is None:
-            lr = params.doubles["learning_rate"].default_value
-            _check_implicit_default("--lr-range", "--lr", lr, options.lr_range)
-        params.set_lr(lr, options.lr_range)
-    if options.batch_size is not None or options.batch_sizes is not None:
-        default = options.batch_size
-        if default is None:
-            default = int(params.ints["mini_batch_size"].default_value)
-            _check_implicit_default("--batch-sizes", "--batch-size", default, options.batch_sizes)
-        params.set_batch(default, options.batch_sizes)
+    lr = options.lr
+    if lr is None:
+        lr = params.doubles["learning_rate"].default_value
+        _check_implicit_default("--lr-range", "--lr", lr, options.lr_range)
+    params.set_lr(lr, options.lr_range or _wide(lr, WIDE_LR))
+    default = options.batch_size
+    if default is None:
+        default = int(params.ints["mini_batch_size"].default_value)
+        _check_implicit_default("--batch-sizes", "--batch-size", default, options.batch_sizes)
+    wide = _wide(default, WIDE_BATCH)
+    params.set_batch(default, options.batch_sizes or (wide and (int(wide[0]), int(wide[1]))))
     _set(params.set_weight_decay, options.weight_decay)
     if isinstance(params, SgdParams):
         _set(params.set_momentum, options.momentum)

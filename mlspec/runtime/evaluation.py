@@ -65,7 +65,8 @@ def evaluate_source(
 ) -> EvaluationResult:
     count = len(source)
     loss_sum = 0.0
-    correct = 0
+    classes = accuracy.classes if accuracy is not None else 0
+    confusion = np.zeros((classes, classes), dtype=np.int64)
     measured = accuracy is not None
     for selection in epoch_batches(count, max(batch_size, EVAL_BATCH), None):
         feeds = source.batch(selection)
@@ -78,10 +79,15 @@ def evaluate_source(
         if scores is None:
             measured = False
             continue
-        truth = feeds[accuracy.target].reshape(size)
-        correct += int(np.count_nonzero(np.argmax(scores, axis=1) == truth))
+        truth = feeds[accuracy.target].reshape(size).astype(np.int64)
+        np.add.at(confusion, (truth, np.argmax(scores, axis=1).astype(np.int64)), 1)
+    if not measured:
+        return EvaluationResult(loss=loss_sum / count, accuracy=None, count=count)
     return EvaluationResult(
-        loss=loss_sum / count, accuracy=correct / count if measured else None, count=count
+        loss=loss_sum / count,
+        accuracy=int(np.trace(confusion)) / count,
+        count=count,
+        confusion=confusion.tolist(),
     )
 
 

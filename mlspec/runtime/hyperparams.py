@@ -95,8 +95,18 @@ class HyperparameterTable:
     optimizer: str
     declared: Mapping[str, Hyperparameter]
 
-    def resolve(self, overrides: Mapping[str, object], *, source: str = "spec") -> Hyperparameters:
-        """Apply overrides to the defaults, refusing every bad key or value at once."""
+    def resolve(
+        self,
+        overrides: Mapping[str, object],
+        *,
+        source: str = "spec",
+        wording: Mapping[str, tuple[str, str]] | None = None,
+    ) -> Hyperparameters:
+        """Apply overrides to the defaults, refusing every bad key or value at once.
+
+        `wording` maps a name to how the caller's user spells it and how to widen its allowed
+        values (the CLI: "--batch-size", "make-updatable --batch-sizes"), for the refusals.
+        """
         problems: list[str] = []
         values: dict[str, Value] = {name: entry.default for name, entry in self.declared.items()}
         for key, raw in overrides.items():
@@ -104,9 +114,10 @@ class HyperparameterTable:
             if name not in self.declared:
                 problems.append(self._not_applicable(key, name))
                 continue
-            value, problem = check_value(name, self.declared[name], raw)
+            shown, widen = (wording or {}).get(name, (name, ""))
+            value, problem = check_value(shown, self.declared[name], raw)
             if problem:
-                problems.append(problem)
+                problems.append(f"{problem}; widen it with {widen}" if widen else problem)
             else:
                 values[name] = value
         if len(problems) == 1:

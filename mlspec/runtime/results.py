@@ -49,6 +49,14 @@ class EvaluationResult:
     # For classifiers: fraction of examples whose most probable class is the true one.
     accuracy: float | None
     count: int
+    # For classifiers: counts by [true class][predicted class], in the model's class order.
+    confusion: list[list[int]] | None = None
+
+    def per_class_accuracy(self) -> list[float | None]:
+        """Each class's recall: the fraction of its examples predicted as it (None without examples)."""
+        if self.confusion is None:
+            return []
+        return [row[index] / sum(row) if sum(row) else None for index, row in enumerate(self.confusion)]
 
 
 def write_back(spec: model_pb2.Model, parameters: Mapping[str, npt.NDArray[Any]]) -> model_pb2.Model:

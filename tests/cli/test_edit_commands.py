@@ -37,8 +37,24 @@ def test_defaults_train_the_head_with_cross_entropy(classifier_path: Path) -> No
     ]
     assert update.optimizer.WhichOneof("kind") == "sgd"
     assert update.epochs.default_value == 10
-    assert list(update.epochs.set.values) == [10]
+    # Allowed values nobody named are wide, so train's flags work (coremltools pins the default).
+    assert (update.epochs.range.min, update.epochs.range.max) == (1, 1000)
+    sgd = update.optimizer.sgd
+    assert (sgd.learning_rate.range.min, sgd.learning_rate.range.max) == (0.0, 1.0)
+    assert (sgd.mini_batch_size.range.min, sgd.mini_batch_size.range.max) == (1, 1024)
     assert [f.name for f in spec.description.training_inputs] == ["x", "label"]
+
+
+def test_train_flags_work_on_a_spec_made_updatable_without_allowed_values(
+    classifier_path: Path, tmp_path: Path
+) -> None:
+    updatable = tmp_path / "u.mlspec"
+    assert invoke("make-updatable", classifier_path, "-o", updatable).exit_code == 0
+    data = specs.write_blobs(tmp_path / "d.npz", 20)
+    args = ["--epochs", "1", "--batch-size", "5", "--lr", "0.05", "-o", tmp_path / "out.mlspec"]
+    result = invoke("train", updatable, "--data", data, *args)
+    assert result.exit_code == 0, result.output
+    assert "1 epoch, 4 steps" in result.stdout
 
 
 def test_every_option_reaches_the_spec(classifier_path: Path) -> None:

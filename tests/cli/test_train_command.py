@@ -21,9 +21,9 @@ ROW = re.compile(r"^\s*(\d+)\s+(\d+\.\d+)\s+(\S+)\s+(\S+)\s*$", re.MULTILINE)
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--batch-size", "3"], ["mini_batch_size=3", "{4, 8, 16}"]),
-        (["--epochs", "60"], ["epochs=60", "[1, 50]"]),
-        (["--lr", "-0.1"], ["learning_rate=-0.1", "[0.0, 1.0]"]),
+        (["--batch-size", "3"], ["--batch-size=3", "{4, 8, 16}", "make-updatable --batch-sizes"]),
+        (["--epochs", "60"], ["--epochs=60", "[1, 50]", "make-updatable --epochs-range"]),
+        (["--lr", "-0.1"], ["--lr=-0.1", "[0.0, 1.0]", "make-updatable --lr-range"]),
         (["--beta1", "0.9"], ["beta1", "sgd"]),
     ],
 )
