@@ -40,7 +40,8 @@ class KnnClassifier:
         self._dims = int(model.knn_classifier.dimensions)
         stored = spec_knn.examples(model)
         self._count = int(stored.shape[0])
-        self._examples = np.empty((max(self._count, 16), self._dims), np.float32)
+        # Headroom, so that a few adds to a large loaded model do not copy it at once.
+        self._examples = np.empty((self._count + max(self._count // 4, 1024), self._dims), np.float32)
         self._examples[: self._count] = stored
         self._labels = np.empty(self._examples.shape[0], np.int32)
         self._labels[: self._count] = spec_knn.example_labels(model)
