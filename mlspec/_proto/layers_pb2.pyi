@@ -56,7 +56,7 @@ class Layer(_message.Message):
     layer_norm: LayerNormLayer
     embedding: EmbeddingLayer
     onnx_node: OnnxNodeLayer
-    def __init__(self, name: _Optional[str] = ..., inputs: _Optional[_Iterable[str]] = ..., outputs: _Optional[_Iterable[str]] = ..., is_updatable: _Optional[bool] = ..., inner_product: _Optional[_Union[InnerProductLayer, _Mapping]] = ..., convolution: _Optional[_Union[ConvolutionLayer, _Mapping]] = ..., batch_norm: _Optional[_Union[BatchNormLayer, _Mapping]] = ..., pooling: _Optional[_Union[PoolingLayer, _Mapping]] = ..., activation: _Optional[_Union[ActivationLayer, _Mapping]] = ..., softmax: _Optional[_Union[SoftmaxLayer, _Mapping]] = ..., flatten: _Optional[_Union[FlattenLayer, _Mapping]] = ..., reshape: _Optional[_Union[ReshapeLayer, _Mapping]] = ..., transpose: _Optional[_Union[TransposeLayer, _Mapping]] = ..., concat: _Optional[_Union[ConcatLayer, _Mapping]] = ..., add: _Optional[_Union[AddLayer, _Mapping]] = ..., multiply: _Optional[_Union[MultiplyLayer, _Mapping]] = ..., dropout: _Optional[_Union[DropoutLayer, _Mapping]] = ..., layer_norm: _Optional[_Union[LayerNormLayer, _Mapping]] = ..., embedding: _Optional[_Union[EmbeddingLayer, _Mapping]] = ..., onnx_node: _Optional[_Union[OnnxNodeLayer, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., inputs: _Optional[_Iterable[str]] = ..., outputs: _Optional[_Iterable[str]] = ..., is_updatable: bool = ..., inner_product: _Optional[_Union[InnerProductLayer, _Mapping]] = ..., convolution: _Optional[_Union[ConvolutionLayer, _Mapping]] = ..., batch_norm: _Optional[_Union[BatchNormLayer, _Mapping]] = ..., pooling: _Optional[_Union[PoolingLayer, _Mapping]] = ..., activation: _Optional[_Union[ActivationLayer, _Mapping]] = ..., softmax: _Optional[_Union[SoftmaxLayer, _Mapping]] = ..., flatten: _Optional[_Union[FlattenLayer, _Mapping]] = ..., reshape: _Optional[_Union[ReshapeLayer, _Mapping]] = ..., transpose: _Optional[_Union[TransposeLayer, _Mapping]] = ..., concat: _Optional[_Union[ConcatLayer, _Mapping]] = ..., add: _Optional[_Union[AddLayer, _Mapping]] = ..., multiply: _Optional[_Union[MultiplyLayer, _Mapping]] = ..., dropout: _Optional[_Union[DropoutLayer, _Mapping]] = ..., layer_norm: _Optional[_Union[LayerNormLayer, _Mapping]] = ..., embedding: _Optional[_Union[EmbeddingLayer, _Mapping]] = ..., onnx_node: _Optional[_Union[OnnxNodeLayer, _Mapping]] = ...) -> None: ...
 
 class InnerProductLayer(_message.Message):
     __slots__ = ("input_channels", "output_channels", "has_bias", "weights", "bias")
@@ -70,7 +70,7 @@ class InnerProductLayer(_message.Message):
     has_bias: bool
     weights: _tensor_pb2.Tensor
     bias: _tensor_pb2.Tensor
-    def __init__(self, input_channels: _Optional[int] = ..., output_channels: _Optional[int] = ..., has_bias: _Optional[bool] = ..., weights: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., bias: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    def __init__(self, input_channels: _Optional[int] = ..., output_channels: _Optional[int] = ..., has_bias: bool = ..., weights: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., bias: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class ValidPadding(_message.Message):
     __slots__ = ()
@@ -80,7 +80,7 @@ class SamePadding(_message.Message):
     __slots__ = ("lower",)
     LOWER_FIELD_NUMBER: _ClassVar[int]
     lower: bool
-    def __init__(self, lower: _Optional[bool] = ...) -> None: ...
+    def __init__(self, lower: bool = ...) -> None: ...
 
 class ExplicitPadding(_message.Message):
     __slots__ = ("pads",)
@@ -120,7 +120,7 @@ class ConvolutionLayer(_message.Message):
     has_bias: bool
     weights: _tensor_pb2.Tensor
     bias: _tensor_pb2.Tensor
-    def __init__(self, input_channels: _Optional[int] = ..., output_channels: _Optional[int] = ..., kernel_shape: _Optional[_Iterable[int]] = ..., strides: _Optional[_Iterable[int]] = ..., dilations: _Optional[_Iterable[int]] = ..., groups: _Optional[int] = ..., padding: _Optional[_Union[Padding, _Mapping]] = ..., has_bias: _Optional[bool] = ..., weights: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., bias: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    def __init__(self, input_channels: _Optional[int] = ..., output_channels: _Optional[int] = ..., kernel_shape: _Optional[_Iterable[int]] = ..., strides: _Optional[_Iterable[int]] = ..., dilations: _Optional[_Iterable[int]] = ..., groups: _Optional[int] = ..., padding: _Optional[_Union[Padding, _Mapping]] = ..., has_bias: bool = ..., weights: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., bias: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class BatchNormLayer(_message.Message):
     __slots__ = ("channels", "epsilon", "momentum", "gamma", "beta", "running_mean", "running_variance")
@@ -161,7 +161,7 @@ class PoolingLayer(_message.Message):
     strides: _containers.RepeatedScalarFieldContainer[int]
     padding: Padding
     count_include_pad: bool
-    def __init__(self, type: _Optional[_Union[PoolingLayer.PoolingType, str]] = ..., kernel_shape: _Optional[_Iterable[int]] = ..., strides: _Optional[_Iterable[int]] = ..., padding: _Optional[_Union[Padding, _Mapping]] = ..., count_include_pad: _Optional[bool] = ..., **kwargs) -> None: ...
+    def __init__(self, type: _Optional[_Union[PoolingLayer.PoolingType, str]] = ..., kernel_shape: _Optional[_Iterable[int]] = ..., strides: _Optional[_Iterable[int]] = ..., padding: _Optional[_Union[Padding, _Mapping]] = ..., count_include_pad: bool = ..., **kwargs) -> None: ...
 
 class ActivationLayer(_message.Message):
     __slots__ = ("type", "alpha", "beta", "approximate_tanh")
@@ -199,7 +199,7 @@ class ActivationLayer(_message.Message):
     alpha: float
     beta: float
     approximate_tanh: bool
-    def __init__(self, type: _Optional[_Union[ActivationLayer.ActivationType, str]] = ..., alpha: _Optional[float] = ..., beta: _Optional[float] = ..., approximate_tanh: _Optional[bool] = ...) -> None: ...
+    def __init__(self, type: _Optional[_Union[ActivationLayer.ActivationType, str]] = ..., alpha: _Optional[float] = ..., beta: _Optional[float] = ..., approximate_tanh: bool = ...) -> None: ...
 
 class SoftmaxLayer(_message.Message):
     __slots__ = ("axis",)

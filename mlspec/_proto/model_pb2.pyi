@@ -28,7 +28,7 @@ class Model(_message.Message):
     is_updatable: bool
     update_parameters: _training_pb2.UpdateParameters
     knn_classifier: _knn_pb2.KNearestNeighborsClassifier
-    def __init__(self, spec_version: _Optional[int] = ..., description: _Optional[_Union[ModelDescription, _Mapping]] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierInfo, _Mapping]] = ..., network: _Optional[_Union[_layers_pb2.NeuralNetwork, _Mapping]] = ..., is_updatable: _Optional[bool] = ..., update_parameters: _Optional[_Union[_training_pb2.UpdateParameters, _Mapping]] = ..., knn_classifier: _Optional[_Union[_knn_pb2.KNearestNeighborsClassifier, _Mapping]] = ...) -> None: ...
+    def __init__(self, spec_version: _Optional[int] = ..., description: _Optional[_Union[ModelDescription, _Mapping]] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ..., classifier: _Optional[_Union[ClassifierInfo, _Mapping]] = ..., network: _Optional[_Union[_layers_pb2.NeuralNetwork, _Mapping]] = ..., is_updatable: bool = ..., update_parameters: _Optional[_Union[_training_pb2.UpdateParameters, _Mapping]] = ..., knn_classifier: _Optional[_Union[_knn_pb2.KNearestNeighborsClassifier, _Mapping]] = ...) -> None: ...
 
 class ModelDescription(_message.Message):
     __slots__ = ("inputs", "outputs", "training_inputs")

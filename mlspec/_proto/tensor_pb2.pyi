@@ -44,7 +44,7 @@ class Tensor(_message.Message):
     raw_data: bytes
     external: ExternalData
     is_updatable: bool
-    def __init__(self, dtype: _Optional[_Union[DataType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., raw_data: _Optional[bytes] = ..., external: _Optional[_Union[ExternalData, _Mapping]] = ..., is_updatable: _Optional[bool] = ...) -> None: ...
+    def __init__(self, dtype: _Optional[_Union[DataType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., raw_data: _Optional[bytes] = ..., external: _Optional[_Union[ExternalData, _Mapping]] = ..., is_updatable: bool = ...) -> None: ...
 
 class NamedTensor(_message.Message):
     __slots__ = ("name", "tensor")

@@ -51,7 +51,7 @@ class CategoricalCrossEntropyLoss(_message.Message):
     __slots__ = ("from_logits",)
     FROM_LOGITS_FIELD_NUMBER: _ClassVar[int]
     from_logits: bool
-    def __init__(self, from_logits: _Optional[bool] = ...) -> None: ...
+    def __init__(self, from_logits: bool = ...) -> None: ...
 
 class MeanSquaredErrorLoss(_message.Message):
     __slots__ = ()
@@ -61,7 +61,7 @@ class BinaryCrossEntropyLoss(_message.Message):
     __slots__ = ("from_logits",)
     FROM_LOGITS_FIELD_NUMBER: _ClassVar[int]
     from_logits: bool
-    def __init__(self, from_logits: _Optional[bool] = ...) -> None: ...
+    def __init__(self, from_logits: bool = ...) -> None: ...
 
 class L1Loss(_message.Message):
     __slots__ = ()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from mlspec.cli import spec_commands, inspect_command, updatable_command, edit_commands
 from mlspec.cli import convert_commands, train_command, use_commands, knn_commands
 from mlspec.cli import import_commands, demo_command
+from mlspec.cli import federate_command
 
 # isort: on
 from mlspec.cli.app import app
@@ -19,6 +20,7 @@ __all__ = [
     "convert_commands",
     "demo_command",
     "edit_commands",
+    "federate_command",
     "import_commands",
     "inspect_command",
     "knn_commands",

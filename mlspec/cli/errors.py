@@ -12,12 +12,24 @@ import sys
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+import click
 import typer
 
 from mlspec.spec.errors import MlspecError, ValidationError
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# Exits the command chose and the parser's usage errors pass through untouched. typer 0.21 and
+# later raise their own TyperException for usage errors, earlier ones click's ClickException
+# (mlspec[federated]'s Flower holds typer below 0.21), so both are named.
+_PASS_THROUGH: tuple[type[BaseException], ...] = (
+    typer.Exit,
+    typer.Abort,
+    click.exceptions.ClickException,
+    getattr(typer, "TyperException", click.exceptions.ClickException),
+    SystemExit,
+)
 
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
@@ -42,7 +54,7 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort, typer.TyperException, SystemExit):
+        except _PASS_THROUGH:
             raise  # exits chosen by the command, and click's usage errors (exit 2)
         except BrokenPipeError:
             # The reader (`mlspec demo | head`) has gone: nothing more can be said to it, and

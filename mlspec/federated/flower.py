@@ -1,0 +1,125 @@
+"""The Flower apps: a ClientApp that trains with mlspec on a client's own examples and returns only
+the exchanged tensors, and a ServerApp that runs one of Flower's strategies over them.
+
+The spec travels as bytes (Flower ships the apps to its worker processes); each client's data
+is looked up by the partition id Flower's simulation gives its node. After every round the
+server scores the global weights and writes them into the output spec atomically, so a run
+stopped at any point leaves the last finished round on disk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+from flwr.serverapp import Grid, ServerApp
+from flwr.serverapp.strategy import FedAdam, FedAvg, Strategy
+
+from mlspec._proto import model_pb2
+from mlspec.federated.local import Data, as_float, evaluate_global, local_update, with_weights
+from mlspec.spec.io import save
+from mlspec.spec.kinds import layer_tensors
+from mlspec.spec.weights import to_numpy
+
+STRATEGIES = ("fedavg", "fedadam")
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    round: int  # 0: the starting weights
+    loss: float
+    accuracy: float | None
+    seconds: float
+
+
+@dataclass
+class RunLog:
+    """Filled by the server as rounds finish."""
+
+    rounds: list[RoundRecord] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+
+def client_app(spec_bytes: bytes, names: Sequence[str], partitions: Sequence[Data]) -> ClientApp:
+    app = ClientApp()
+
+    @app.train()
+    def train(message: Message, context: Context) -> Message:
+        spec = model_pb2.Model.FromString(spec_bytes)
+        data = partitions[int(context.node_config["partition-id"])]
+        config = dict(message.content["config"]) if "config" in message.content else {}
+        arrays = message.content.array_records["arrays"].to_numpy_ndarrays()
+        update = local_update(spec, names, as_float(arrays), data, config)
+        metrics = MetricRecord({"num-examples": update.examples, "train_loss": update.train_loss})
+        return Message(
+            RecordDict({"arrays": ArrayRecord(update.arrays), "metrics": metrics}), reply_to=message
+        )
+
+    return app
+
+
+def make_strategy(name: str, clients: int) -> Strategy:
+    common: dict[str, Any] = {
+        "fraction_evaluate": 0.0,  # the server scores the global model itself
+        "min_train_nodes": clients,
+        "min_available_nodes": clients,
+    }
+    if name == "fedavg":
+        return FedAvg(**common)
+    if name == "fedadam":
+        return FedAdam(**common)
+    raise ValueError(name)
+
+
+def server_app(
+    spec_bytes: bytes,
+    names: Sequence[str],
+    *,
+    strategy: str,
+    clients: int,
+    rounds: int,
+    config: Mapping[str, Any],
+    evaluation: Data,
+    output: Path,
+    log: RunLog,
+) -> ServerApp:
+    app = ServerApp()
+    spec = model_pb2.Model.FromString(spec_bytes)
+
+    def score(server_round: int, arrays: ArrayRecord) -> MetricRecord:
+        weights = as_float(arrays.to_numpy_ndarrays())
+        loss, accuracy = evaluate_global(spec, names, weights, evaluation)
+        if server_round > 0:
+            save(with_weights(spec, names, weights), output)
+        log.rounds.append(RoundRecord(server_round, loss, accuracy, time.monotonic() - log.started))
+        metrics: dict[str, int | float | list[int] | list[float]] = {"loss": loss}
+        if accuracy is not None:
+            metrics["accuracy"] = accuracy
+        return MetricRecord(metrics)
+
+    @app.main()
+    def main(grid: Grid, context: Context) -> None:
+        initial = _initial_arrays(spec, names)
+        make_strategy(strategy, clients).start(
+            grid=grid,
+            initial_arrays=ArrayRecord(initial),
+            num_rounds=rounds,
+            train_config=ConfigRecord(dict(config)),
+            evaluate_fn=score,
+        )
+
+    return app
+
+
+def _initial_arrays(spec: model_pb2.Model, names: Sequence[str]) -> list[Any]:
+    found = {
+        f"{layer.name}.{field_name}": to_numpy(tensor)
+        for layer in spec.network.layers
+        for field_name, tensor in layer_tensors(layer)
+    }
+    return [found[name] for name in names]

@@ -1,0 +1,175 @@
+"""`federate`: many simulated devices train one spec with Flower's simulation runtime.
+
+Each client holds a slice of the data (see partition), trains the global weights on it with the
+spec's own settings and allowed values, and returns the exchanged tensors; a Flower strategy
+combines them. Flower runs the clients in worker processes (Ray). The whole simulation runs in
+a fresh child process: Flower's simulation runtime cannot be started twice in one process (the
+second run waits forever), and the caller's process, a notebook or a test session, should not
+inherit Ray either. The child sends back the record of every round.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from mlspec._proto import model_pb2
+from mlspec.federated.flower import STRATEGIES, RoundRecord, RunLog, client_app, server_app
+from mlspec.federated.local import Data, exchanged_names, overrides_from
+from mlspec.federated.partition import partition, subsets
+from mlspec.runtime.hyperparams import table_from_spec
+from mlspec.spec.errors import MlspecError
+from mlspec.spec.graph import input_names
+from mlspec.spec.validate import validate
+
+
+class FederatedError(MlspecError):
+    """A federated run that cannot start or did not finish its rounds."""
+
+
+@dataclass(frozen=True)
+class FederatedResult:
+    rounds: list[RoundRecord]  # round 0 scores the starting weights
+    client_examples: list[int]
+
+
+def federate(
+    spec: model_pb2.Model,
+    data: Data,
+    *,
+    clients: int,
+    rounds: int,
+    partition_scheme: str,
+    output: Path,
+    evaluation: Data | None = None,
+    strategy: str = "fedavg",
+    config: Mapping[str, Any] | None = None,
+    seed: int = 0,
+) -> FederatedResult:
+    """Run `rounds` rounds over `clients` simulated clients; the global spec goes to `output`
+    after every round. `config` holds hyperparameter overrides sent to every client, each
+    checked against the spec's allowed values here and again by every client."""
+    validate(spec)
+    if not spec.is_updatable:
+        raise FederatedError("the spec is not updatable; run mlspec make-updatable first")
+    if strategy not in STRATEGIES:
+        raise FederatedError(f"--strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+    if rounds < 1:
+        raise FederatedError(f"--rounds {rounds}: need at least 1")
+    settings = overrides_from(config or {})
+    table_from_spec(spec).resolve(settings, source="the server's configuration")
+    parts = partition(data[_label_key(spec, data)], clients, partition_scheme, seed=seed)
+    names = exchanged_names(spec)
+    job = _Job(
+        spec.SerializeToString(),
+        names,
+        subsets(dict(data), parts),
+        dict(evaluation if evaluation is not None else data),
+        strategy,
+        clients,
+        rounds,
+        settings,
+        output,
+    )
+    records = _in_child(job)
+    if len(records) != rounds + 1:
+        raise FederatedError(
+            f"the run ended after {max(len(records) - 1, 0)} of {rounds} rounds: clients failed "
+            "(rerun with MLSPEC_DEBUG=1 to see Flower's log)"
+        )
+    return FederatedResult(records, [len(part) for part in parts])
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything the child process needs, all of it picklable."""
+
+    spec_bytes: bytes
+    names: tuple[str, ...]
+    partitions: Sequence[Data]
+    evaluation: Data
+    strategy: str
+    clients: int
+    rounds: int
+    settings: dict[str, Any]
+    output: Path
+
+
+def _in_child(job: _Job) -> list[RoundRecord]:
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child_main, args=(job, sender), name="mlspec-federate")
+    child.start()
+    sender.close()
+    try:
+        outcome = receiver.recv()
+    except EOFError:
+        outcome = ("failed", f"the simulation process died (exit code {child.exitcode})")
+    finally:
+        child.join()
+    kind, payload = outcome
+    if kind != "done":
+        raise FederatedError(str(payload))
+    return list(payload)
+
+
+def _child_main(job: _Job, sender: Connection) -> None:
+    log = RunLog()
+    try:
+        server = server_app(
+            job.spec_bytes,
+            job.names,
+            strategy=job.strategy,
+            clients=job.clients,
+            rounds=job.rounds,
+            config=job.settings,
+            evaluation=job.evaluation,
+            output=job.output,
+            log=log,
+        )
+        _run(server, client_app(job.spec_bytes, job.names, job.partitions), job.clients)
+    except MlspecError as exc:
+        sender.send(("failed", str(exc)))
+        return
+    except Exception as exc:  # Flower or Ray: reported as one line by the parent
+        sender.send(("failed", f"Flower's simulation failed ({type(exc).__name__}: {exc})"))
+        return
+    sender.send(("done", log.rounds))
+
+
+def _label_key(spec: model_pb2.Model, data: Data) -> str:
+    inputs = set(input_names(spec))
+    for loss in spec.update_parameters.loss_layers:
+        if loss.target not in inputs and loss.target in data:
+            return loss.target
+    raise FederatedError(
+        "the data has no array for the loss target "
+        f"({', '.join(loss.target for loss in spec.update_parameters.loss_layers)}), which partitions it"
+    )
+
+
+def _run(server: Any, client: Any, clients: int) -> None:
+    from flwr.simulation import run_simulation  # noqa: PLC0415 (starts Ray: load only when running)
+
+    debug = os.environ.get("MLSPEC_DEBUG", "") not in ("", "0")
+    # Flower's notices (run_simulation's deprecation, skipped client-side evaluation) and Ray's
+    # GPU tip say nothing about a CPU run of mlspec; MLSPEC_DEBUG=1 shows everything.
+    logging.getLogger("flwr").setLevel(logging.INFO if debug else logging.ERROR)
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+    cpus = os.cpu_count() or 1
+    run_simulation(
+        server,
+        client,
+        num_supernodes=clients,
+        backend_config={
+            "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+            "init_args": {"num_cpus": cpus, "include_dashboard": False, "log_to_driver": debug},
+        },
+        verbose_logging=debug,
+    )

@@ -1,0 +1,103 @@
+"""Federated runs on Flower's simulation runtime (Ray worker processes), end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlspec.federated import federate, partition
+from mlspec.federated.local import exchanged_names, local_update
+from mlspec.runtime import Trainer
+from mlspec.spec.io import load, save
+from mlspec.spec.kinds import layer_tensors
+from mlspec.spec.weights import to_numpy
+from tests.cli.conftest import invoke
+from tests.federated.models import digits, mlp
+
+
+def _weights(spec: object) -> dict[str, np.ndarray]:
+    return {
+        f"{layer.name}.{field}": to_numpy(tensor)
+        for layer in spec.network.layers  # type: ignore[attr-defined]
+        for field, tensor in layer_tensors(layer)
+    }
+
+
+def test_non_iid_fedavg_on_digits_comes_within_two_points_of_centralised(tmp_path: Path) -> None:
+    """10 clients holding 3 digit classes each, 20 rounds of FedAvg with 2 local epochs, against
+    the same spec trained centrally for 20 epochs on the same 1,400 examples (measured: 95.97%
+    against 97.73% on the 397 test digits)."""
+    spec, (train, test) = mlp(), digits()
+    result = federate(
+        spec,
+        train,
+        clients=10,
+        rounds=20,
+        partition_scheme="by-label:3",
+        output=tmp_path / "global.mlspec",
+        evaluation=test,
+        config={"epochs": 2},
+    )
+    assert [r.round for r in result.rounds] == list(range(21))
+    assert sum(result.client_examples) == 1400
+    federated = result.rounds[-1].accuracy
+    with Trainer.from_spec(spec, epochs=20) as trainer:
+        trainer.train(train)
+        centralised = trainer.evaluate(test).accuracy
+    assert federated is not None and centralised is not None
+    print(f"federated {federated:.3f}, centralised {centralised:.3f}")
+    assert federated >= centralised - 0.02
+    with Trainer.from_spec(load(tmp_path / "global.mlspec")) as trainer:  # the written global model
+        assert trainer.evaluate(test).accuracy == pytest.approx(federated, abs=1e-9)
+
+
+def test_one_round_of_fedavg_is_the_example_weighted_mean_of_the_local_updates(tmp_path: Path) -> None:
+    """Through the CLI: 3 clients by label, then the same round recomputed client by client."""
+    spec, (train, _) = mlp(), digits()
+    small = {key: value[:300] for key, value in train.items()}
+    save(spec, tmp_path / "mlp.mlspec")
+    np.savez(tmp_path / "train.npz", **small)
+    done = invoke(
+        "federate", tmp_path / "mlp.mlspec", "--data", tmp_path / "train.npz", "--clients", "3",
+        "--rounds", "1", "--partition", "by-label:4", "--lr", "0.05", "--json", "-o", tmp_path / "g.mlspec",
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)
+    assert [row["round"] for row in report["rounds"]] == [0, 1]
+    names = exchanged_names(spec)
+    start = _weights(spec)
+    parts = partition(small["label"], 3, "by-label:4")
+    assert report["client_examples"] == [len(p) for p in parts]
+    updates = [
+        local_update(
+            spec,
+            names,
+            [start[n] for n in names],
+            {k: v[p] for k, v in small.items()},
+            {"learning_rate": 0.05},
+        )
+        for p in parts
+    ]
+    total = sum(u.examples for u in updates)
+    written = _weights(load(tmp_path / "g.mlspec"))
+    for index, name in enumerate(names):
+        expected = sum(u.arrays[index].astype(np.float64) * u.examples for u in updates) / total
+        np.testing.assert_allclose(written[name], expected, rtol=0, atol=1e-6, err_msg=name)
+    for name in set(start) - set(names):
+        np.testing.assert_array_equal(written[name], start[name])
+
+
+def test_a_configuration_outside_the_spec_is_refused_before_any_client_starts(tmp_path: Path) -> None:
+    spec, (train, _) = mlp(), digits()
+    save(spec, tmp_path / "mlp.mlspec")
+    np.savez(tmp_path / "train.npz", **train)
+    done = invoke(
+        "federate", tmp_path / "mlp.mlspec", "--data", tmp_path / "train.npz", "--lr", "2",
+        "-o", tmp_path / "g.mlspec",
+    )  # fmt: skip
+    assert done.exit_code == 1
+    assert "learning_rate=2.0 is outside the allowed range [0.001, 0.5]" in done.stderr
+    assert not (tmp_path / "g.mlspec").exists()
