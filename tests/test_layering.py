@@ -1,8 +1,8 @@
 """Imports point downward only, and only the ort-training backend touches onnxruntime.training.
 
-The layering (cli → federated → runtime → backends → convert → builder → reference/datasets → spec → _proto) is what
-lets another training backend replace ONNX Runtime, or the CLI be skipped entirely; a test keeps
-it from eroding one convenient import at a time.
+The layering (cli → federated → runtime → backends → convert → builder → reference/datasets → spec
+→ _proto) is what lets another training backend replace ONNX Runtime, or the CLI be skipped
+entirely; a test keeps it from eroding one convenient import at a time.
 """
 
 from __future__ import annotations
@@ -11,7 +11,18 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mlspec"
-ORDER = ["cli", "federated", "runtime", "backends", "convert", "builder", "reference", "datasets", "spec", "_proto"]
+ORDER = [
+    "cli",
+    "federated",
+    "runtime",
+    "backends",
+    "convert",
+    "builder",
+    "reference",
+    "datasets",
+    "spec",
+    "_proto",
+]
 ORT_TRAINING = PACKAGE / "backends" / "ort_training"
 
 

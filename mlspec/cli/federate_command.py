@@ -48,10 +48,10 @@ def federate(
     Example: mlspec federate updatable.mlspec --data train.npz --clients 3 --rounds 2 -o global.mlspec
     """
     try:
-        from mlspec.federated import federate as run  # noqa: PLC0415
+        from mlspec.federated import federate as run
     except ImportError as exc:
         raise MlspecError("federate needs Flower; install mlspec[federated]") from exc
-    from mlspec.runtime.data import load_npz  # noqa: PLC0415
+    from mlspec.runtime.data import load_npz
 
     inputs = (model, data) if val is None else (model, data, val)
     check_output_file(output, inputs=inputs)
