@@ -20,7 +20,7 @@ import onnx
 import onnxruntime as ort
 
 from mlspec._proto import model_pb2
-from mlspec.builder import NetworkBuilder, SgdParams
+from mlspec.builder import AdamParams, NetworkBuilder
 from mlspec.builder.defaults import default_loss_input
 from mlspec.convert import to_onnx
 from mlspec.convert.importers import import_onnx
@@ -135,7 +135,7 @@ def trains(spec: model_pb2.Model, layers: list[str], info: dict[str, Any]) -> st
             target = np.random.default_rng(2).normal(size=shape).astype(np.float32)
         # One batch of every example per epoch: batch norm then sees the same batch statistics in
         # each epoch, so the training losses compare like with like.
-        builder.set_optimizer(SgdParams(lr=1e-3, batch=TRAIN_EXAMPLES))
+        builder.set_optimizer(AdamParams(lr=1e-3, batch=TRAIN_EXAMPLES))
         builder.set_epochs(TRAIN_EPOCHS)
         with Trainer.from_spec(builder.spec, work_dir=scratch, shuffle=False) as trainer:
             losses = trainer.train((*data.values(), target)).epoch_losses
@@ -175,9 +175,9 @@ def _attempt(spec: model_pb2.Model, layers: list[str], info: dict[str, Any]) -> 
         result = trains(spec, layers, info)
     except MlspecError as exc:
         return _short(exc)
-    except RuntimeError as exc:  # onnxruntime-training failed on the graph: a finding of the row
+    except Exception as exc:  # onnxruntime failed on the graph: a finding of the row, not a crash
         detail = str(exc).rsplit("Status Message:", 1)[-1]
-        return _short(RuntimeError(f"onnxruntime-training refused the training step: {detail}"))
+        return _short(RuntimeError(f"onnxruntime failed: {detail}"))
     return f"yes ({', '.join(layers)})" if result == "yes" else result
 
 
