@@ -4,7 +4,9 @@ For each kind onnxruntime-training cannot differentiate (ELU, softplus, hard sig
 swish, global max pooling) and for a frozen batch norm, the layer sits between an updatable
 layer and an MSE loss. The gradient ORT computes for the updatable weights must equal float64
 central differences of mlspec.reference; a rewrite with the right forward value but a broken
-gradient (NaN from an overflowing discarded branch, a wrong Clip bound) fails here.
+gradient (NaN from an overflowing discarded branch, a wrong Clip bound) fails here. The
+tolerance is 5e-5 of the largest gradient: float32 rounding stays below it, while the exact
+GELU's derivative standing in for the tanh form's (5.3e-4 at scale 1.9) did not.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def assert_gradients_match(model: model_pb2.Model, feeds: dict[str, Any], tmp_pa
             expected[index] = (upper - mse(model, feeds, shifted)) / (2 * step)
         assert np.all(np.isfinite(actual)), name
         scale = max(float(np.abs(expected).max()), 1e-8)
-        assert np.abs(actual - expected).max() <= 1e-3 * scale, f"{name}: {actual} vs {expected}"
+        assert np.abs(actual - expected).max() <= 5e-5 * scale, f"{name}: {actual} vs {expected}"
 
 
 def dense(rng: np.random.Generator, n_in: int, n_out: int, scale: float) -> layers_pb2.Layer:

@@ -13,6 +13,7 @@ step. The rewrites multiply by a slope built from a boolean mask, so their gradi
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -72,7 +73,11 @@ _PLAIN: dict[int, Builder] = {
 
 
 def _elu_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
-    """Where(x > 0, x, alpha * (Exp(Min(x, 0)) - 1))."""
+    """Where(x > 0, x, alpha * (Exp(Where(x > 0, 0, x)) - 1)).
+
+    The clamp is a Where, not Min(x, 0): Min shares its gradient between tied inputs, which
+    halved the gradient at exactly 0 (PyTorch gives alpha * exp(0) = alpha there).
+    """
     x = layer.inputs[0]
     zero, one = ctx.constant(layer, "zero", 0.0), ctx.constant(layer, "one", 1.0)
     names = {
@@ -80,7 +85,7 @@ def _elu_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
         for step in ("positive", "negative_part", "exp", "exp_minus_one", "scaled")
     }
     ctx.node(layer, "Greater", [x, zero], [names["positive"]], step="positive")
-    ctx.node(layer, "Min", [x, zero], [names["negative_part"]], step="negative_part")
+    ctx.node(layer, "Where", [names["positive"], zero, x], [names["negative_part"]], step="negative_part")
     ctx.node(layer, "Exp", [names["negative_part"]], [names["exp"]], step="exp")
     ctx.node(layer, "Sub", [names["exp"], one], [names["exp_minus_one"]], step="exp_minus_one")
     alpha = ctx.constant(layer, "alpha", layer.activation.alpha)
@@ -131,24 +136,68 @@ def _softplus_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     ctx.node(layer, "Where", [names["linear"], x, names["log"]], [layer.outputs[0]], step="select")
 
 
-def _clipped_line(ctx: EmitContext, layer: layers_pb2.Layer, alpha: float, beta: float, output: str) -> None:
-    """Clip(alpha * x + beta, 0, 1): HardSigmoid spelled with differentiable ops."""
-    shifted = ctx.tensor(layer, "shifted")
-    _affine(ctx, layer, alpha, beta, shifted)
-    bounds = [ctx.constant(layer, "zero", 0.0), ctx.constant(layer, "one", 1.0)]
-    ctx.node(layer, "Clip", [shifted, *bounds], [output], step="clip")
-
-
 def _hard_sigmoid_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    """Where(line > 0, Where(line < 1, line, 1), 0) with line = alpha x + beta.
+
+    Branches rather than Clip(line, 0, 1): Clip's gradient counts its bounds as inside, where
+    PyTorch's hardsigmoid has gradient 0 at exactly -3 and 3; strict comparisons match it.
+    """
     params = layer.activation
-    _clipped_line(ctx, layer, params.alpha, params.beta, layer.outputs[0])
+    names = {step: ctx.tensor(layer, step) for step in ("line", "above", "below", "upper")}
+    _affine(ctx, layer, params.alpha, params.beta, names["line"])
+    zero, one = ctx.constant(layer, "zero", 0.0), ctx.constant(layer, "one", 1.0)
+    ctx.node(layer, "Greater", [names["line"], zero], [names["above"]], step="above")
+    ctx.node(layer, "Less", [names["line"], one], [names["below"]], step="below")
+    ctx.node(layer, "Where", [names["below"], names["line"], one], [names["upper"]], step="upper")
+    ctx.node(layer, "Where", [names["above"], names["upper"], zero], [layer.outputs[0]], step="select")
 
 
 def _hard_swish_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
-    """x * HardSigmoid(x) with alpha 1/6 and beta 1/2, as the spec defines hard swish."""
-    gate = ctx.tensor(layer, "gate")
-    _clipped_line(ctx, layer, 1 / 6, 0.5, gate)
-    ctx.node(layer, "Mul", [layer.inputs[0], gate], [layer.outputs[0]], step="gate_product")
+    """Where(x > -3, Where(x < 3, x (x/6 + 1/2), x), 0): hard swish as the spec defines it.
+
+    Branches rather than x * Clip(x/6 + 1/2, 0, 1), whose gradient at exactly -3 and 3 took
+    Clip's boundary as inside (-0.5 and 1.5); PyTorch 2.13 gives 0 and 1 there, and so do
+    these strict comparisons.
+    """
+    x = layer.inputs[0]
+    names = {step: ctx.tensor(layer, step) for step in ("above", "below", "line", "ramp", "upper")}
+    low, high = ctx.constant(layer, "low", -3.0), ctx.constant(layer, "high", 3.0)
+    ctx.node(layer, "Greater", [x, low], [names["above"]], step="above")
+    ctx.node(layer, "Less", [x, high], [names["below"]], step="below")
+    _affine(ctx, layer, 1 / 6, 0.5, names["line"])
+    ctx.node(layer, "Mul", [x, names["line"]], [names["ramp"]], step="ramp")
+    ctx.node(layer, "Where", [names["below"], names["ramp"], x], [names["upper"]], step="upper")
+    zero = ctx.constant(layer, "zero", 0.0)
+    ctx.node(layer, "Where", [names["above"], names["upper"], zero], [layer.outputs[0]], step="select")
+
+
+def _gelu_rewrite(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    """The tanh approximation spelled out, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+
+    ORT differentiates Gelu(approximate="tanh") with the exact GELU's derivative (off by 5e-4 at
+    x = 1.9); the spelled-out form trains with the approximation's own derivative, as PyTorch
+    does. The exact GELU stays one Gelu node, whose gradient ORT has right.
+    """
+    if not layer.activation.approximate_tanh:
+        _PLAIN[ActivationType.GELU](ctx, layer)
+        return
+    x = layer.inputs[0]
+    names = {
+        step: ctx.tensor(layer, step)
+        for step in ("square", "cube", "cubic", "inner", "scaled", "tanh", "half_t", "gate")
+    }
+    ctx.node(layer, "Mul", [x, x], [names["square"]], step="square")
+    ctx.node(layer, "Mul", [names["square"], x], [names["cube"]], step="cube")
+    cubic = ctx.constant(layer, "cubic_coefficient", 0.044715)
+    ctx.node(layer, "Mul", [names["cube"], cubic], [names["cubic"]], step="cubic")
+    ctx.node(layer, "Add", [x, names["cubic"]], [names["inner"]], step="inner")
+    scale = ctx.constant(layer, "sqrt_2_over_pi", math.sqrt(2 / math.pi))
+    ctx.node(layer, "Mul", [names["inner"], scale], [names["scaled"]], step="scaled")
+    ctx.node(layer, "Tanh", [names["scaled"]], [names["tanh"]], step="tanh")
+    half = ctx.constant(layer, "half", 0.5)
+    ctx.node(layer, "Mul", [names["tanh"], half], [names["half_t"]], step="half_t")
+    ctx.node(layer, "Add", [names["half_t"], half], [names["gate"]], step="gate")
+    ctx.node(layer, "Mul", [x, names["gate"]], [layer.outputs[0]], step="gate_product")
 
 
 _REWRITES: dict[int, Builder] = {
@@ -158,6 +207,7 @@ _REWRITES: dict[int, Builder] = {
     ActivationType.SOFTPLUS: _softplus_rewrite,
     ActivationType.HARD_SIGMOID: _hard_sigmoid_rewrite,
     ActivationType.HARD_SWISH: _hard_swish_rewrite,
+    ActivationType.GELU: _gelu_rewrite,
 }
 
 

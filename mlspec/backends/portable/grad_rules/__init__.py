@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from mlspec.backends.portable.grad_rules import activations, elementwise, linear, reductions, shape
+from mlspec.backends.portable.grad_rules import (
+    activations,
+    conv,
+    elementwise,
+    linear,
+    norm,
+    pool,
+    reductions,
+    shape,
+)
 from mlspec.backends.portable.grad_rules.base import Rule
 
 RULES: dict[str, Rule] = {
@@ -11,4 +20,7 @@ RULES: dict[str, Rule] = {
     **activations.RULES,
     **reductions.RULES,
     **shape.RULES,
+    **conv.RULES,
+    **pool.RULES,
+    **norm.RULES,
 }
