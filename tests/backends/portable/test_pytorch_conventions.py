@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from mlspec._proto import layers_pb2
-from mlspec.convert import to_training_artifacts
-from mlspec.convert.ort_backend import TrainingSession
+from mlspec.backends import to_training_artifacts
+from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.reference import evaluate
 from tests.backends.portable.networks import portable_gradients
 from tests.convert.spec_factory import layer

@@ -154,6 +154,15 @@ def test_average_pool(
     check_gradients([node], {"x": _f32(2, 3, *spatial, seed=4)}, ["x"], symbolic_batch=["x"], **F32)
 
 
+def test_global_max_pool_and_its_ties() -> None:
+    node = helper.make_node("GlobalMaxPool", ["x"], ["y"])
+    check_gradients([node], {"x": _f32(2, 3, 4, 5)}, ["x"], symbolic_batch=["x"], **F32)
+    tied = np.zeros((1, 2, 3, 3), dtype=np.float32)
+    model = forward_model([node], {"x": tied}, "y")
+    (grad,) = analytic_gradients(model, {"x": tied}, ["x"]).values()
+    assert np.count_nonzero(grad) == 2 and np.all(grad[0, :, 0, 0] != 0)
+
+
 def test_global_average_pool() -> None:
     node = helper.make_node("GlobalAveragePool", ["x"], ["y"])
     check_gradients([node], {"x": _f32(2, 3, 4, 5)}, ["x"], symbolic_batch=["x"], **F32)

@@ -87,7 +87,21 @@ def global_average_pool(g: GradContext, node: onnx.NodeProto, grads: Grads, need
     return [g.op("Div", [spread, count_ratio(g, x, node.output[0], x)], "global_average_dx", like=x)]
 
 
+def global_max_pool(g: GradContext, node: onnx.NodeProto, grads: Grads, needed: list[bool]) -> Grads:
+    """dY to the first maximal cell of each plane (ArgMax keeps the first), like a whole-plane MaxPool."""
+    dy = grads[0]
+    assert dy is not None
+    x = node.input[0]
+    planes = g.op("Reshape", [x, g.ints([0, 0, -1])], "planes", like=x)
+    first = g.op("ArgMax", [planes], "first_max", axis=2, keepdims=1, select_last_index=0)
+    zeros = g.op("Expand", [g.const(0.0, x), g.shape(planes)], "zeros", like=x)
+    flat_dy = g.op("Reshape", [dy, g.ints([0, 0, 1])], "dy_planes", like=x)
+    routed = g.op("ScatterElements", [zeros, first, flat_dy], "routed", like=x, axis=2)
+    return [g.op("Reshape", [routed, g.shape(x)], "global_max_dx", like=x)]
+
+
 RULES: dict[str, Rule] = {
+    "GlobalMaxPool": global_max_pool,
     "MaxPool": max_pool,
     "AveragePool": average_pool,
     "GlobalAveragePool": global_average_pool,
