@@ -156,7 +156,9 @@ class Trainer:
         the last one. With `resume=True` the run continues from the newest checkpoint there (or
         starts fresh if there is none yet) and ends exactly as an uninterrupted run would.
         Calling `train` again on the same trainer runs `epochs` more epochs from the current
-        weights, like starting a new update task on the updated model. A `cancel()` that arrives
+        weights and the current optimizer state: momentum buffers, Adam's moments and its step
+        count carry over, as in a PyTorch loop run again with the same optimizer (for a fresh
+        optimizer, make a new Trainer from `updated_model()`). A `cancel()` that arrives
         before or during the call ends it; the request is used up when the call returns.
         """
         try:

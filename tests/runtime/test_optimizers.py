@@ -124,3 +124,24 @@ def test_clipping_matches_the_pytorch_reference_and_overrides_take_effect(kind: 
             ref.clip_grad_value_(grads, 0.05)
 
     _check(trainer, _reference(_initial(trainer), sgd.step, clip))
+
+
+@pytest.mark.parametrize("case", ["sgd_momentum", "adam"])
+def test_a_second_train_call_keeps_the_optimizer_state(case: str) -> None:
+    """train() twice equals ten steps of one PyTorch optimizer kept across both passes.
+
+    The docstring of Trainer.train promises this: momentum buffers, Adam's moments and its step
+    count carry over. A reset (a new optimizer for the second call) gives different weights.
+    """
+    params, overrides, make_reference = CASES[case]
+    trainer = Trainer.from_spec(regressor(params), **overrides)
+    optimizer = make_reference()
+    once = _reference(_initial(trainer), optimizer.step)
+    twice = _reference({k: v.astype(np.float32) for k, v in once.items()}, optimizer.step)
+    reset = _reference({k: v.astype(np.float32) for k, v in once.items()}, make_reference().step)
+    trainer.train(_data())
+    trainer.train(_data())
+    trained = trainer.parameters()
+    for name, expected in twice.items():
+        np.testing.assert_allclose(trained[name], expected, rtol=1e-5, atol=1e-6, err_msg=name)
+    assert any(not np.allclose(twice[name], reset[name], rtol=1e-4) for name in twice)
