@@ -156,6 +156,10 @@ def train(
             f"training {model} on {data}: {params.optimizer}, {params.epochs} epochs, "
             f"batch {params.mini_batch_size}, learning rate {params.learning_rate:g}"
         )
+        if validation is not None:
+            before = trainer.evaluate(validation)
+            shown = f", accuracy {before.accuracy:.4f}" if before.accuracy is not None else ""
+            echo_stdout(f"before training: validation loss {before.loss:.4f}{shown}")
         display = TrainingDisplay(console, epochs=params.epochs)
         with display, cancel_on_interrupt(trainer):
             result = trainer.train(
@@ -170,6 +174,7 @@ def train(
             raise _cancelled(trainer, result, checkpoint_dir, output, params.epochs)
         if plot is not None and plotting_available():
             draw_loss_plot(plot, result)
+            echo_stdout(f"wrote the loss plot to {plot}")
         trainer.save(output)
     losses = result.epoch_losses
     change = f"mean loss {losses[0]:.4f} -> {losses[-1]:.4f}" if losses else "no epochs run"

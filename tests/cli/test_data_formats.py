@@ -31,6 +31,8 @@ def test_train_from_csv_with_feature_prefix_and_label_column(updatable_path: Pat
     result = invoke("train", updatable_path, "--data", data, "--val", val, *args)
     assert result.exit_code == 0, result.output
     assert output.exists()
+    before = re.search(r"before training: validation loss (\S+), accuracy (\S+)", result.stdout)
+    assert before is not None and 0.0 <= float(before.group(2)) <= 1.0
     missing = invoke("train", updatable_path, "--data", data, "--features", "f*", "-o", output)
     assert_one_line_failure(missing, "train.csv", "no label column", "--label-column", "kind")
 

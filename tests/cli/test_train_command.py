@@ -148,6 +148,7 @@ def test_plot_draws_the_epoch_losses(updatable_path: Path, train_npz: Path, tmp_
         plot,
     )
     assert result.exit_code == 0, result.output
+    assert f"wrote the loss plot to {plot}" in result.stdout
     data = plot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5_000
     assert not list(tmp_path.glob(".loss.png.*"))
