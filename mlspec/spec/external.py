@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
+import os
 import re
 from pathlib import Path
 
 from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.spec.atomic import atomic_writer
 from mlspec.spec.errors import SpecLoadError
+from mlspec.spec.files import open_regular
 from mlspec.spec.kinds import layer_tensors
+from mlspec.spec.text import shown
 
 _DIGEST_CHARS = 16
 
@@ -68,29 +72,51 @@ def remove_stale_sidecars(model: model_pb2.Model, spec_path: Path) -> None:
 
 
 def resolve(model: model_pb2.Model, spec_path: Path) -> None:
-    """Read every externally stored tensor back into raw_data."""
-    sizes: dict[str, int] = {}
+    """Read every externally stored tensor back into raw_data.
+
+    Each sidecar must be a regular file beside the spec, not a link: a link would disclose its
+    target to every model written from the spec. Tensors must lie inside the file in regions
+    that do not overlap (as `externalize` writes them), so the bytes read never exceed the
+    file's size however many tensors point into it.
+    """
+    regions: dict[str, list[tuple[int, int, tensor_pb2.Tensor]]] = {}
     for tensor in _all_tensors(model):
         if tensor.WhichOneof("storage") != "external":
             continue
         location = tensor.external.location
-        sidecar = spec_path.parent / location
-        if Path(location).name != location:
+        if not location or Path(location).name != location or location in (".", ".."):
             raise SpecLoadError(
-                f"{spec_path}: external weights location {location!r} must be a file name beside the spec"
+                f"{spec_path}: external weights location {shown(location)!r} must be a file name "
+                "beside the spec"
             )
-        if location not in sizes:
-            if not sidecar.is_file():
-                raise SpecLoadError(
-                    f"{spec_path}: its weights file {sidecar} is missing; copy it beside the spec"
-                )
-            sizes[location] = sidecar.stat().st_size
         start, length = tensor.external.offset, tensor.external.length
-        if start < 0 or length < 0 or start + length > sizes[location]:
+        if start < 0 or length < 0:
             raise SpecLoadError(
-                f"{spec_path}: weights file {sidecar} is truncated: needs {start + length} bytes, "
-                f"holds {sizes[location]}"
+                f"{spec_path}: a tensor in {shown(location)!r} has a negative offset or length "
+                f"(offset {start}, length {length}); both must be >= 0"
             )
-        with sidecar.open("rb") as handle:
+        regions.setdefault(location, []).append((start, length, tensor))
+    for location, spans in regions.items():
+        _read_sidecar(spec_path, spec_path.parent / location, spans)
+
+
+def _read_sidecar(spec_path: Path, sidecar: Path, spans: list[tuple[int, int, tensor_pb2.Tensor]]) -> None:
+    spans.sort(key=lambda span: span[0])
+    for (start, length, _), (next_start, _, _) in itertools.pairwise(spans):
+        if start + length > next_start:
+            raise SpecLoadError(
+                f"{spec_path}: two tensors share bytes of {sidecar.name} (at offsets {start} and "
+                f"{next_start}); each tensor needs its own region of the weights file"
+            )
+    if not sidecar.is_symlink() and not sidecar.exists():
+        raise SpecLoadError(f"{spec_path}: its weights file {sidecar} is missing; copy it beside the spec")
+    with open_regular(sidecar, f"the weights file of {spec_path.name}", follow_symlinks=False) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        end = spans[-1][0] + spans[-1][1]
+        if end > size:
+            raise SpecLoadError(
+                f"{spec_path}: weights file {sidecar} is truncated: needs {end} bytes, holds {size}"
+            )
+        for start, length, tensor in spans:
             handle.seek(start)
             tensor.raw_data = handle.read(length)

@@ -21,12 +21,15 @@ from mlspec._proto import model_pb2
 from mlspec.spec import external
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import SpecLoadError
+from mlspec.spec.files import read_regular
 
 MAGIC = b"MLSPEC\x00\x01"
 _HEADER = struct.Struct("<8sQ")
 TEXT_SUFFIXES = (".pbtxt", ".textproto", ".txtpb")
 SPEC_VERSION = 2
 """The schema version this library writes; see the changelog in proto/mlspec/v1/model.proto."""
+SPEC_BYTES_LIMIT = _HEADER.size + (2 << 30)
+"""Protobuf cannot hold a message past 2 GiB; larger weights belong in a sidecar."""
 
 PathLike = str | os.PathLike[str]
 
@@ -67,14 +70,7 @@ def load(path: PathLike, *, resolve_external: bool = True) -> model_pb2.Model:
     tools that only look at the structure of a spec too large to hold in memory).
     """
     source = Path(path)
-    if not source.exists():
-        raise SpecLoadError(f"{source}: no such file")
-    if source.is_dir():
-        raise SpecLoadError(f"{source}: is a directory, not a spec file (.mlspec or .pbtxt)")
-    try:
-        data = source.read_bytes()
-    except OSError as exc:
-        raise SpecLoadError(f"{source}: cannot read: {exc.strerror}") from exc
+    data = read_regular(source, "a spec file (.mlspec or .pbtxt)", limit=SPEC_BYTES_LIMIT)
     if data.startswith(MAGIC) or (len(data) < len(MAGIC) and MAGIC.startswith(data) and data):
         model = _parse_binary(source, data)
     elif is_text_path(source):
