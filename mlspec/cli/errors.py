@@ -16,6 +16,7 @@ import click
 import typer
 
 from mlspec.spec.errors import MlspecError, ValidationError
+from mlspec.spec.text import printable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,7 +43,7 @@ def debug_enabled() -> bool:
 
 def fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
     """Print `message` as the single error line and return the exit to raise."""
-    first_line = " ".join(message.split())
+    first_line = printable(" ".join(message.split()))
     typer.echo(f"error: {first_line}", err=True)
     return typer.Exit(code)
 
@@ -95,4 +96,6 @@ def _summary(exc: MlspecError) -> str:
 
 
 def echo_stdout(text: str) -> None:
+    """Print a line; control characters from names in files are escaped, never obeyed."""
+    text = printable(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -22,6 +22,10 @@ from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import ModelArg
 from mlspec.spec import graph
 from mlspec.spec.io import load
+from mlspec.spec.text import printable
+
+_SHOWN_SET = 12
+"""Allowed-value sets longer than this show their first values and their size."""
 
 
 @app.command()
@@ -50,8 +54,10 @@ def render(summary: dict[str, Any], *, title: str) -> list[Table | Text]:
     updatable = "updatable" if summary["is_updatable"] else "not updatable"
     parts: list[Table | Text] = [
         Text(
-            f"{title}: {summary['name'] or '(unnamed)'}, spec version {summary['spec_version']}, "
-            f"{summary['parameter_count']:,} parameters, {updatable}"
+            printable(
+                f"{title}: {summary['name'] or '(unnamed)'}, spec version {summary['spec_version']}, "
+                f"{summary['parameter_count']:,} parameters, {updatable}"
+            )
         ),
         _features("Inputs", summary["inputs"]),
         _features("Outputs", summary["outputs"]),
@@ -69,7 +75,8 @@ def render(summary: dict[str, Any], *, title: str) -> list[Table | Text]:
         parts.append(_features("Training inputs", summary["training_inputs"]))
     if summary["class_labels"]:
         labels = summary["class_labels"]
-        parts.append(Text(f"Class labels ({len(labels)}): {', '.join(str(label) for label in labels)}"))
+        shown_labels = ", ".join(str(label) for label in labels)
+        parts.append(Text(printable(f"Class labels ({len(labels)}): {shown_labels}")))
     return parts
 
 
@@ -99,8 +106,11 @@ def _table(title: str, *columns: str) -> Table:
 
 
 def _row(table: Table, *cells: str) -> None:
-    """Cells as plain text: shapes such as [batch, 4] would otherwise be read as rich markup."""
-    table.add_row(*(Text(cell) for cell in cells))
+    """Cells as plain text: shapes such as [batch, 4] would otherwise be read as rich markup.
+
+    Names come from the file: their control characters are escaped, not sent to the terminal.
+    """
+    table.add_row(*(Text(printable(cell)) for cell in cells))
 
 
 def _shape(dims: Sequence[int | str | None] | None) -> str:
@@ -145,7 +155,9 @@ def _allowed(param: dict[str, Any]) -> str:
         low, high = param["range"]
         return f"[{low:g}, {high:g}]"
     if "set" in param:
-        return "{" + ", ".join(f"{value:g}" for value in param["set"]) + "}"
+        values = param["set"]
+        more = f", ... ({len(values)} values)" if len(values) > _SHOWN_SET else ""
+        return "{" + ", ".join(f"{value:g}" for value in values[:_SHOWN_SET]) + more + "}"
     return "-"
 
 

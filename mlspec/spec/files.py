@@ -47,7 +47,7 @@ def open_regular(path: Path, what: str, *, follow_symlinks: bool = True) -> Bina
     try:
         descriptor = os.open(path, flags)
     except FileNotFoundError:
-        raise SpecLoadError(f"{path}: no such file ({what})") from None
+        raise SpecLoadError(f"{path}: no such file") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise SpecLoadError(f"{path}: is a symbolic link; {what} must be a regular file") from None

@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from mlspec._proto import layers_pb2, model_pb2
 from mlspec.spec.shapes import ShapeReport, TensorInfo, check_shapes, feature_info
 from mlspec.spec.tensor_info import UNKNOWN
+from mlspec.spec.text import shown
 
 
 def layer_where(layer: layers_pb2.Layer, index: int) -> str:
     """`layers["fc1"]`, or `layers[3]` for a layer without a name."""
-    return f'layers["{layer.name}"]' if layer.name else f"layers[{index}]"
+    return f'layers["{shown(layer.name)}"]' if layer.name else f"layers[{index}]"
 
 
 def feature_where(section: str, name: str, index: int) -> str:
     """`description.inputs["x"]`, or `description.inputs[0]` for a feature without a name."""
-    return f'description.{section}["{name}"]' if name else f"description.{section}[{index}]"
+    return f'description.{section}["{shown(name)}"]' if name else f"description.{section}[{index}]"
 
 
 @dataclass
