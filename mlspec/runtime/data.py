@@ -197,12 +197,30 @@ def convert(feature: FeatureSpec, array: Array, where: str) -> Array:
                 f"{where}: {feature.name!r} has dtype {array.dtype}, expected float32 "
                 "(float16 and float64 are converted)"
             )
-        return np.ascontiguousarray(array, dtype=np.float32)
+        with np.errstate(over="ignore"):  # values past float32's range are reported just below
+            converted = np.ascontiguousarray(array, dtype=np.float32)
+        _check_finite(feature, array, converted, where)
+        return converted
     if feature.dtype == np.int64:
         if array.dtype.kind not in "iu":
             raise DataError(f"{where}: {feature.name!r} has dtype {array.dtype}, expected an integer dtype")
         return np.ascontiguousarray(array, dtype=np.int64)
     return np.ascontiguousarray(array)
+
+
+def _check_finite(feature: FeatureSpec, original: Array, converted: Array, where: str) -> None:
+    """NaN or Inf in a feature (or a float64 value past float32's range) would train a NaN model."""
+    finite = np.isfinite(converted).reshape(len(converted), -1).all(axis=1)
+    if finite.all():
+        return
+    rows = np.flatnonzero(~finite)
+    bad = converted[rows[0]].reshape(-1)
+    value = bad[~np.isfinite(bad)][0]
+    reason = "" if not np.isfinite(original[rows[0]]).all() else " (too large for float32)"
+    raise DataError(
+        f"{where}: {feature.name!r} row {rows[0]} holds {value}{reason}; features must be finite "
+        f"numbers{_more(rows.size)}"
+    )
 
 
 def _check_shape(feature: FeatureSpec, array: Array, where: str) -> None:

@@ -7,6 +7,7 @@ ORT loop; events are only built when someone listens.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
@@ -21,6 +22,14 @@ from mlspec.runtime.events import Callback, EventKind, TrainingContext, Training
 from mlspec.runtime.hyperparams import Hyperparameters
 from mlspec.runtime.results import EvaluationResult, Status, TrainingResult
 from mlspec.runtime.schedules import Schedule
+from mlspec.spec.errors import MlspecError
+
+
+class DivergedError(MlspecError):
+    """The loss became NaN or infinite: the weights are no longer a model worth writing.
+
+    Training stops at the first such step, before the step's weights reach a checkpoint or the
+    spec, so every file mlspec writes holds finite weights."""
 
 
 class Steps(Protocol):
@@ -103,6 +112,12 @@ class TrainingRun:
                 self._rate = rate
             feeds = source.batch(selection)
             loss = session.train_step(feeds)
+            if not math.isfinite(loss):
+                raise DivergedError(
+                    f"training diverged: the loss is {loss} at epoch {epoch + 1}, batch {batch_index + 1}; "
+                    "nothing was written. Lower the learning rate, enable gradient clipping, or check "
+                    "the data and weights for extreme values"
+                )
             size = (selection.stop - selection.start) if isinstance(selection, slice) else len(selection)
             progress.step += 1
             progress.batches_done += 1

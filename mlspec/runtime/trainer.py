@@ -38,11 +38,14 @@ from mlspec.runtime.hyperparams import (
     table_from_manifest,
     table_from_spec,
 )
-from mlspec.runtime.loop import TrainingRun
+from mlspec.runtime.loop import DivergedError, TrainingRun
 from mlspec.runtime.results import EvaluationResult, TrainingResult, write_back
 from mlspec.runtime.schedules import schedule_from_dict
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.io import load, save
+from mlspec.spec.kinds import layer_tensors
+from mlspec.spec.text import shown
+from mlspec.spec.weights import non_finite
 
 ModelSource = model_pb2.Model | str | os.PathLike[str]
 
@@ -270,6 +273,7 @@ class Trainer:
                 f"{target}: refusing to overwrite the input spec; save the update to another path"
             )
         updated = self.updated_model()
+        _require_finite(updated)
         save(updated, target)
         return updated
 
@@ -352,3 +356,16 @@ def _seeded(spec: model_pb2.Model, seed: int) -> model_pb2.Model:
     converted.CopyFrom(spec)
     converted.update_parameters.seed.default_value = seed
     return converted
+
+
+def _require_finite(model: model_pb2.Model) -> None:
+    """Non-finite values are errors, never written: a last step may overflow after its loss."""
+    for layer in model.network.layers:
+        for field, tensor in layer_tensors(layer):
+            found = non_finite(tensor)
+            if found is not None:
+                raise DivergedError(
+                    f'layers["{shown(layer.name)}"].{field}: the trained weights hold {found[2]} '
+                    "NaN or infinite values; nothing was written. Lower the learning rate or enable "
+                    "gradient clipping"
+                )

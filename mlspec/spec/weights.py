@@ -113,3 +113,15 @@ def make_tensor(
     array: npt.ArrayLike, *, dtype: npt.DTypeLike | None = None, is_updatable: bool = False
 ) -> tensor_pb2.Tensor:
     return set_tensor(tensor_pb2.Tensor(), array, dtype=dtype, is_updatable=is_updatable)
+
+
+def non_finite(tensor: tensor_pb2.Tensor) -> tuple[int, float, int] | None:
+    """(first index, its value, how many) of the NaN or infinite values a float tensor holds."""
+    dtype = NUMPY_DTYPES.get(tensor.dtype)
+    if dtype is None or dtype.kind != "f" or tensor.WhichOneof("storage") != "raw_data":
+        return None
+    values = np.frombuffer(tensor.raw_data, dtype=dtype)
+    if len(tensor.raw_data) % dtype.itemsize:
+        return None  # the storage rule reports the size
+    bad = np.flatnonzero(~np.isfinite(values))
+    return (int(bad[0]), float(values[bad[0]]), int(bad.size)) if bad.size else None

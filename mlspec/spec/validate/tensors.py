@@ -13,7 +13,7 @@ from mlspec._proto import layers_pb2, tensor_pb2
 from mlspec.spec.errors import Problem
 from mlspec.spec.validate.context import Context, layer_where
 from mlspec.spec.validate.onnx_nodes import check_onnx_node
-from mlspec.spec.weights import NUMPY_DTYPES, dtype_name
+from mlspec.spec.weights import NUMPY_DTYPES, dtype_name, non_finite
 
 _FLOAT_WEIGHTS = (tensor_pb2.FLOAT32, tensor_pb2.FLOAT16, tensor_pb2.DOUBLE)
 
@@ -155,7 +155,22 @@ def _tensor(tensor: tensor_pb2.Tensor, where: str, shape: tuple[int, ...], layou
                 f"store the values as {layout} = {_dims(shape)} (transpose or reshape them)",
             )
         ]
-    return _storage(tensor, where)
+    return _storage(tensor, where) or _finite(tensor, where)
+
+
+def _finite(tensor: tensor_pb2.Tensor, where: str) -> list[Problem]:
+    """A NaN or infinite weight makes every prediction NaN; training cannot repair it."""
+    found = non_finite(tensor)
+    if found is None:
+        return []
+    index, value, count = found
+    return [
+        Problem(
+            where,
+            f"value {index} is {value} ({count} non-finite in all)",
+            "store finite weights (re-initialise the layer with `mlspec reinit`, or retrain)",
+        )
+    ]
 
 
 def _storage(tensor: tensor_pb2.Tensor, where: str) -> list[Problem]:
