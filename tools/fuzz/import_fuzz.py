@@ -43,21 +43,29 @@ from typing import Any
 import onnx
 from google.protobuf.message import Message
 
+from mlspec._proto import model_pb2
 from mlspec.convert.importers.boundary import MALFORMED
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, ValidationError
+from tools.fuzz import spec_fuzz
 from tools.fuzz.mutators import coreml_seeds, mutate, onnx_seeds
 
-SUFFIX = {"onnx": ".onnx", "coreml": ".mlmodel"}
+SUFFIX = {"onnx": ".onnx", "coreml": ".mlmodel", "spec": ".mlspec"}
 GOOD = ("ok", "error:")
 
 
 def make_input(kind: str, seed: int, index: int, seeds: list[bytes]) -> bytes:
+    if kind == "spec":
+        return spec_fuzz.as_file(
+            mutate(seeds[index % len(seeds)], model_pb2.Model, random.Random(f"{seed}:{index}"))
+        )
     root: type[Message] = onnx.ModelProto if kind == "onnx" else _coreml_root()
     return mutate(seeds[index % len(seeds)], root, random.Random(f"{seed}:{index}"))
 
 
 @functools.cache
 def seeds_for(kind: str) -> list[bytes]:
+    if kind == "spec":
+        return spec_fuzz.spec_seeds()
     return onnx_seeds() if kind == "onnx" else coreml_seeds()
 
 
@@ -71,6 +79,8 @@ def _coreml_root() -> type[Message]:
 def importer(kind: str) -> Callable[[Path], Any]:
     from mlspec.convert.importers import import_coreml, import_onnx  # noqa: PLC0415
 
+    if kind == "spec":
+        return spec_fuzz.load_validate_convert
     return import_onnx if kind == "onnx" else import_coreml
 
 
@@ -79,7 +89,7 @@ def outcome(kind: str, path: Path) -> tuple[str, str]:
     try:
         importer(kind)(path)
     except MlspecError as exc:
-        named = str(path) in str(exc)
+        named = str(path) in str(exc) or isinstance(exc, ValidationError)  # problems name fields
         caught = "(malformed)" if MALFORMED in str(exc) else ""
         return f"{'error' if named else 'unnamed'}:{type(exc).__name__}{caught}", str(exc)[:300] + _site(
             exc.__cause__
