@@ -13,6 +13,7 @@ from mlspec.cli.options import ModelArg, check_output_file, same_file
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.io import load
+from mlspec.spec.validate import validate
 
 
 @app.command()
@@ -55,7 +56,9 @@ def export_onnx(
     check_output_file(output, inputs=(model,))
     from mlspec.convert import to_onnx
 
-    onnx_model = to_onnx(load(model))
+    spec = load(model)
+    validate(spec)  # validate gates every command that reads a spec: no ONNX from a broken one
+    onnx_model = to_onnx(spec)
     write_bytes_atomic(output, onnx_model.SerializeToString())
     inputs = ", ".join(value.name for value in onnx_model.graph.input)
     outputs = ", ".join(value.name for value in onnx_model.graph.output)

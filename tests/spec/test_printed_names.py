@@ -56,3 +56,12 @@ def test_a_huge_layer_name_is_refused_by_validate_and_quoted_short(tmp_path: Pat
     done = run("convert", path, "-o", tmp_path / "out", cwd=tmp_path)
     assert done.returncode == 1 and len(done.stderr) < 1000
     assert "characters long, over the limit of 1024" in done.stderr
+
+
+def test_export_onnx_validates_first_and_writes_nothing_for_an_invalid_spec(tmp_path: Path) -> None:
+    """It wrote broken ONNX for invalid specs (np.prod wrapped to 0 on dims [2^32, 2^32])."""
+    path = _spec_with_names(tmp_path, "fc")
+    done = run("export-onnx", path, "-o", tmp_path / "out.onnx", cwd=tmp_path)
+    assert done.returncode == 1
+    assert 'layers["fc"].bias: is missing' in done.stderr
+    assert not (tmp_path / "out.onnx").exists()

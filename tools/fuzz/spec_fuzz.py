@@ -89,7 +89,7 @@ def as_file(payload: bytes) -> bytes:
 
 def load_validate_convert(path: Path) -> None:
     """What every spec-reading command does first; a valid spec is also converted."""
-    from mlspec.convert import to_training_artifacts  # noqa: PLC0415
+    from mlspec.backends import to_training_artifacts  # noqa: PLC0415
     from mlspec.spec.io import load  # noqa: PLC0415
     from mlspec.spec.validate import validate  # noqa: PLC0415
 

@@ -129,7 +129,33 @@ def _product_text(shape: Sequence[int]) -> str:
     return f"{' x '.join(str(d) for d in shape) or 'scalar'} = {math.prod(shape)}"
 
 
+MAX_ELEMENTS = 1 << 40
+"""Budget for any tensor's element count (4 TiB of float32): past it a shape is a mistake, and
+its product (more than 4300 digits for 300 dims of 2^62) cannot even be printed."""
+
+
+def _oversized(shape: Sequence[int], where: str) -> list[Problem]:
+    """A negative dim, or more elements than the budget, found without multiplying it all out."""
+    count = 1
+    for dim in shape:
+        if dim < 0:
+            return [Problem(where, f"shape has a negative dimension {dim}", "give dimensions >= 0")]
+        count *= dim
+        if count > MAX_ELEMENTS:
+            return [
+                Problem(
+                    where,
+                    f"shape of {len(shape)} dimensions holds more than {MAX_ELEMENTS} elements, the limit",
+                    "fix the shape or the layer's attributes",
+                )
+            ]
+    return []
+
+
 def _tensor(tensor: tensor_pb2.Tensor, where: str, shape: tuple[int, ...], layout: str) -> list[Problem]:
+    oversized = _oversized(tensor.shape, where) or _oversized(shape, f"{where} (expected)")
+    if oversized:
+        return oversized
     if tensor.dtype not in _FLOAT_WEIGHTS:
         return [
             Problem(
@@ -175,6 +201,9 @@ def _finite(tensor: tensor_pb2.Tensor, where: str) -> list[Problem]:
 
 def _storage(tensor: tensor_pb2.Tensor, where: str) -> list[Problem]:
     """The bytes actually stored must match the tensor's own dtype and shape."""
+    oversized = _oversized(tensor.shape, where)
+    if oversized:
+        return oversized
     dtype = NUMPY_DTYPES.get(tensor.dtype)
     if dtype is None:
         allowed = ", ".join(dtype_name(code) for code in NUMPY_DTYPES)
