@@ -221,7 +221,7 @@ def _moves_behind_max_pool(ctx: EmitContext, layer: layers_pb2.Layer) -> bool:
     which would change which cell a tied window routes its gradient to.
     """
     output = layer.outputs[0]
-    readers = [other for other in ctx.model.network.layers if output in other.inputs]
+    readers = ctx.readers(output)
     if layer.activation.type != ActivationType.RELU or len(readers) != 1:
         return False
     (pool,) = readers

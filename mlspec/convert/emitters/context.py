@@ -61,6 +61,19 @@ class EmitContext:
     activations_after_pool: dict[str, layers_pb2.Layer] = field(default_factory=dict)
     _node_names: set[str] = field(default_factory=set)
 
+    def readers(self, tensor: str) -> list[layers_pb2.Layer]:
+        """The layers reading `tensor`, from an index built once: a scan of every layer per
+        ReLU made converting a 10k-layer chain take 114 s."""
+        return self._readers.get(tensor, [])
+
+    @cached_property
+    def _readers(self) -> dict[str, list[layers_pb2.Layer]]:
+        index: dict[str, list[layers_pb2.Layer]] = {}
+        for layer in self.model.network.layers:
+            for name in dict.fromkeys(layer.inputs):
+                index.setdefault(name, []).append(layer)
+        return index
+
     def needs_gradient(self, layer: layers_pb2.Layer) -> bool:
         """Whether this layer lies on a training graph's backprop path (where `forms` apply)."""
         return self.training and layer.name in self.backprop
