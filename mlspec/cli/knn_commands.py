@@ -36,8 +36,6 @@ def add_examples_command(
     spec = load(model)
     spec_knn.require_knn(spec, f"{model}: add-examples")
     before = spec_knn.example_count(spec)
-    from mlspec.runtime.knn import add_examples
-
     updated = add_examples(spec, data, label_name=label_name)
     save(updated, output)
     labels = spec_knn.label_values(updated)
@@ -73,8 +71,6 @@ def remove_examples_command(
             wanted = [int(label) for label in labels.items]
         except ValueError:
             raise typer.BadParameter(f"{','.join(labels.items)!r}: this model has integer labels") from None
-    from mlspec.runtime.knn import remove_examples
-
     updated, removed = remove_examples(spec, wanted)
     save(updated, output)
     echo_stdout(f"wrote {output}: {removed} examples removed, {spec_knn.example_count(updated)} stored")
