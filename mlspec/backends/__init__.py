@@ -9,6 +9,7 @@ what keeps the quick CLI commands quick.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,8 +28,12 @@ Feeds = Mapping[str, npt.NDArray[np.generic]]
 Scalar = int | float | bool
 
 # Backend name -> the module holding its BACKEND object.
-_MODULES = {"ort-training": "mlspec.backends.ort_training.backend"}
+_MODULES = {
+    "ort-training": "mlspec.backends.ort_training.backend",
+    "portable": "mlspec.backends.portable.backend",
+}
 NAMES = tuple(_MODULES)
+CHOICES = ("auto", *NAMES)
 
 
 class Session(Protocol):
@@ -91,16 +96,39 @@ def get_backend(name: str) -> Backend:
     """The backend called `name`, its module imported now (and only now)."""
     module = _MODULES.get(name)
     if module is None:
-        raise MlspecError(f"backend {name!r}: unknown; use one of {', '.join(NAMES)}")
+        raise MlspecError(f"backend {name!r}: unknown; use one of {', '.join(CHOICES)}")
     backend: Backend = importlib.import_module(module).BACKEND
     return backend
+
+
+def ort_training_installed() -> bool:
+    """Whether onnxruntime-training is installed, found without importing onnxruntime."""
+    found = importlib.util.find_spec("onnxruntime")
+    locations = found.submodule_search_locations if found is not None else None
+    return any((Path(location) / "training" / "api").is_dir() for location in locations or ())
 
 
 def to_training_artifacts(
     model: model_pb2.Model, out_dir: str | os.PathLike[str], *, backend: str = "ort-training"
 ) -> Manifest:
-    """Write `model`'s training artifacts with the named backend; the manifest records which."""
-    return get_backend(backend).write_artifacts(model, out_dir)
+    """Write `model`'s training artifacts with the named backend; the manifest records which.
+
+    `auto` takes the portable backend when it covers the graph, else onnxruntime-training where
+    it is installed, else refuses with the portable backend's reason (the op or layer it lacks).
+    """
+    if backend != "auto":
+        return get_backend(backend).write_artifacts(model, out_dir)
+    from mlspec.backends.portable.artifacts import NotCoveredError
+
+    try:
+        return get_backend("portable").write_artifacts(model, out_dir)
+    except NotCoveredError as uncovered:
+        if not ort_training_installed():
+            raise MlspecError(
+                f"no installed backend can train this model: {uncovered} "
+                "(onnxruntime-training is not installed)"
+            ) from None
+        return get_backend("ort-training").write_artifacts(model, out_dir)
 
 
 def open_session(

@@ -9,7 +9,7 @@ import typer
 
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
-from mlspec.cli.options import ModelArg, check_output_file, same_file
+from mlspec.cli.options import Backend, BackendOpt, ModelArg, check_output_file, same_file
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.io import load
@@ -24,20 +24,28 @@ def convert(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Directory for the artifacts (new or mlspec's own).")
     ],
+    backend: BackendOpt = Backend.ort_training,
 ) -> None:
     """Write ONNX Runtime training artifacts, the inference model and manifest.json.
 
     The directory is filled all at once: a failed conversion leaves it as it was.
 
-    Example: mlspec convert updatable.mlspec -o artifacts/
+    Example: mlspec convert updatable.mlspec -o artifacts/ --backend portable
     """
     from mlspec.backends import to_training_artifacts
 
     if same_file(model, output):
         raise MlspecError(f"{output}: -o names the input spec; give a directory for the artifacts")
-    manifest = to_training_artifacts(load(model), output)
+    manifest = to_training_artifacts(load(model), output, backend=backend.value)
     trained = ", ".join(ref.name for ref in manifest.trainable)
-    echo_stdout(f"wrote {output}: training, eval, optimizer and inference models, checkpoint, manifest.json")
+    if manifest.backend == "portable":
+        echo_stdout(
+            f"wrote {output}: portable step, eval and inference models, state.ckpt, loop.json, manifest.json"
+        )
+    else:
+        echo_stdout(
+            f"wrote {output}: training, eval, optimizer and inference models, checkpoint, manifest.json"
+        )
     echo_stdout(f"  trains: {trained}")
     echo_stdout(f"  feeds: {', '.join(manifest.feed_order)}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,6 +21,24 @@ if TYPE_CHECKING:
     from mlspec.runtime.data_files import DataFile
 
 ModelArg = Annotated[Path, typer.Argument(help="Spec file (.mlspec or .pbtxt).", show_default=False)]
+
+
+class Backend(str, Enum):
+    """The names in mlspec.backends.CHOICES (kept literal here so --help loads no backend code)."""
+
+    auto = "auto"
+    portable = "portable"
+    ort_training = "ort-training"
+
+
+BackendOpt = Annotated[
+    Backend,
+    typer.Option(
+        "--backend",
+        help="Training backend: portable (standard ONNX ops, any ONNX Runtime), ort-training "
+        "(onnxruntime-training), or auto (portable when it covers the model, else ort-training).",
+    ),
+]
 OutputSpecOpt = Annotated[
     Path, typer.Option("--output", "-o", help="Where to write the new spec (.mlspec or .pbtxt).")
 ]

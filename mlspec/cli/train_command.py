@@ -17,6 +17,8 @@ import typer
 from mlspec.cli.app import app
 from mlspec.cli.errors import EXIT_INTERRUPTED, echo_stdout, fail, one_line_errors
 from mlspec.cli.options import (
+    Backend,
+    BackendOpt,
     Beta1Opt,
     Beta2Opt,
     ClipNormOpt,
@@ -86,6 +88,7 @@ def train(
         int, typer.Option("--checkpoint-every", min=1, help="Epochs between checkpoints.")
     ] = 1,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
+    backend: BackendOpt = Backend.ort_training,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Draw loss curves here (needs matplotlib).")
     ] = None,
@@ -150,7 +153,7 @@ def train(
     # Refusals name train's flags and the make-updatable option that widens each, not the spec's
     # field names; checked here, before any conversion work.
     table_from_spec(load(model)).resolve(overrides, source=str(model), wording=FLAG_WORDING)
-    with Trainer.from_spec(model, **overrides) as trainer:
+    with Trainer.from_spec(model, backend=backend.value, **overrides) as trainer:
         params = trainer.hyperparameters
         echo_stdout(
             f"training {model} on {data}: {params.optimizer}, {params.epochs} epochs, "

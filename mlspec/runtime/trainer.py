@@ -91,9 +91,17 @@ class Trainer:
 
     @classmethod
     def from_spec(
-        cls, model: ModelSource, work_dir: str | os.PathLike[str] | None = None, **overrides: Any
+        cls,
+        model: ModelSource,
+        work_dir: str | os.PathLike[str] | None = None,
+        *,
+        backend: str = "ort-training",
+        **overrides: Any,
     ) -> Trainer:
-        """Check overrides against the spec, then convert it into `work_dir` (or a temporary one)."""
+        """Check overrides against the spec, then convert it into `work_dir` (or a temporary one).
+
+        `backend` is one of mlspec.backends.CHOICES (`auto`, `ort-training`, `portable`).
+        """
         spec, spec_path = _read_spec(model)
         table = table_from_spec(spec)
         params = table.resolve(overrides, source=str(spec_path or "spec"))
@@ -104,7 +112,7 @@ class Trainer:
         else:
             out_dir = Path(work_dir)
         try:
-            manifest = to_training_artifacts(_seeded(spec, params.seed), out_dir)
+            manifest = to_training_artifacts(_seeded(spec, params.seed), out_dir, backend=backend)
         except BaseException:
             if owned is not None:
                 owned.cleanup()

@@ -1,0 +1,159 @@
+"""The optimizer as standard ONNX ops appended to a graph that outputs `<param>_grad` tensors.
+
+The update rules are PyTorch's, the same ones convert/optimizers.py documents for the
+ort-training backend (clipping, then SGD with momentum/nesterov/L2, Adam with L2, or AdamW's
+decoupled decay), so the two backends agree to float rounding. Every tunable value is a scalar
+graph input named `hyper/<name>` (the step count `hyper/step` counts from 1), so an override or a
+schedule changes a fed value, never the model. The scalar arithmetic (bias corrections, the
+step size, AdamW's shrink factor) is computed once per step on scalars and then read by each
+tensor's few elementwise ops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from mlspec.convert.optimizers import OptimizerPlan
+
+HYPER_PREFIX = "hyper/"
+STEP_INPUT = HYPER_PREFIX + "step"
+NEXT_PREFIX = "next/"
+_CLIP_NORM_EPS = 1e-6
+
+
+def hyper_input(name: str) -> str:
+    return HYPER_PREFIX + name
+
+
+def state_tensors(plan: OptimizerPlan, parameter: str) -> list[str]:
+    """The optimizer state kept for one trainable tensor, zero at the start."""
+    if plan.kind == "sgd":
+        return [f"state/momentum/{parameter}"] if plan.has_momentum else []
+    return [f"state/exp_avg/{parameter}", f"state/exp_avg_sq/{parameter}"]
+
+
+def hyper_inputs(plan: OptimizerPlan) -> list[str]:
+    """The scalar hyperparameters the update reads (float32 []; nesterov is bool [])."""
+    names = ["learning_rate"]
+    if plan.clipping == "norm":
+        names.append("clip_norm")
+    elif plan.clipping == "value":
+        names.append("clip_value")
+    if plan.may_be_nonzero("weight_decay"):
+        names.append("weight_decay")
+    if plan.kind == "sgd":
+        if plan.has_momentum:
+            names += ["momentum", "nesterov"]
+    else:
+        names += ["beta1", "beta2", "eps"]
+    return names
+
+
+@dataclass
+class _Emitter:
+    graph: onnx.GraphProto
+    count: int = 0
+    constants: dict[float, str] = field(default_factory=dict)
+
+    def op(self, op_type: str, inputs: Sequence[str], **attributes: Any) -> str:
+        self.count += 1
+        name = f"optimizer/{op_type.lower()}_{self.count}"
+        self.graph.node.append(helper.make_node(op_type, list(inputs), [name], name=name, **attributes))
+        return name
+
+    def to(self, output: str, op_type: str, inputs: Sequence[str]) -> None:
+        self.graph.node.append(helper.make_node(op_type, list(inputs), [output], name=output))
+
+    def const(self, value: float) -> str:
+        if value not in self.constants:
+            name = f"optimizer/const_{len(self.constants)}"
+            self.graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.float32), name))
+            self.constants[value] = name
+        return self.constants[value]
+
+
+def append_optimizer(graph: onnx.GraphProto, plan: OptimizerPlan, trainable: Sequence[str]) -> None:
+    """Add inputs hyper/* and state/*, outputs next/<param> and next/state/*, and the update nodes."""
+    emit = _Emitter(graph)
+    for name in hyper_inputs(plan):
+        dtype = TensorProto.BOOL if name == "nesterov" else TensorProto.FLOAT
+        graph.input.append(helper.make_tensor_value_info(hyper_input(name), dtype, []))
+    if plan.kind != "sgd":
+        graph.input.append(helper.make_tensor_value_info(STEP_INPUT, TensorProto.FLOAT, []))
+    types = {value.name: value.type for value in graph.input}
+    for parameter in trainable:
+        for state in state_tensors(plan, parameter):
+            graph.input.append(onnx.ValueInfoProto(name=state, type=types[parameter]))
+            graph.output.append(onnx.ValueInfoProto(name=NEXT_PREFIX + state, type=types[parameter]))
+        graph.output.append(onnx.ValueInfoProto(name=NEXT_PREFIX + parameter, type=types[parameter]))
+    grads = {parameter: f"{parameter}_grad" for parameter in trainable}
+    if plan.clipping == "norm":
+        grads = _clip_by_norm(emit, grads)
+    elif plan.clipping == "value":
+        limit = hyper_input("clip_value")
+        low = emit.op("Neg", [limit])
+        grads = {p: emit.op("Clip", [g, low, limit]) for p, g in grads.items()}
+    if plan.kind == "sgd":
+        _sgd(emit, plan, grads)
+    else:
+        _adam(emit, plan, grads)
+
+
+def _clip_by_norm(emit: _Emitter, grads: dict[str, str]) -> dict[str, str]:
+    """torch.nn.utils.clip_grad_norm_: scale by min(1, max_norm / (total norm + 1e-6))."""
+    squares = [emit.op("ReduceSumSquare", [g], keepdims=0) for g in grads.values()]
+    total = emit.op("Sqrt", [emit.op("Sum", squares)])
+    ratio = emit.op("Div", [hyper_input("clip_norm"), emit.op("Add", [total, emit.const(_CLIP_NORM_EPS)])])
+    coefficient = emit.op("Min", [ratio, emit.const(1.0)])
+    return {p: emit.op("Mul", [g, coefficient]) for p, g in grads.items()}
+
+
+def _sgd(emit: _Emitter, plan: OptimizerPlan, grads: dict[str, str]) -> None:
+    rate = hyper_input("learning_rate")
+    for parameter, grad in grads.items():
+        direction = grad
+        if plan.may_be_nonzero("weight_decay"):
+            decay = emit.op("Mul", [hyper_input("weight_decay"), parameter])
+            direction = emit.op("Add", [direction, decay])
+        if plan.has_momentum:
+            (buffer,) = state_tensors(plan, parameter)
+            momentum = hyper_input("momentum")
+            # A zero buffer makes the first step's buffer the direction itself, as in torch.
+            updated = NEXT_PREFIX + buffer
+            emit.to(updated, "Add", [emit.op("Mul", [momentum, buffer]), direction])
+            ahead = emit.op("Add", [direction, emit.op("Mul", [momentum, updated])])
+            direction = emit.op("Where", [hyper_input("nesterov"), ahead, updated])
+        emit.to(NEXT_PREFIX + parameter, "Sub", [parameter, emit.op("Mul", [rate, direction])])
+
+
+def _adam(emit: _Emitter, plan: OptimizerPlan, grads: dict[str, str]) -> None:
+    rate, beta1, beta2 = hyper_input("learning_rate"), hyper_input("beta1"), hyper_input("beta2")
+    one = emit.const(1.0)
+    step_size = emit.op("Div", [rate, emit.op("Sub", [one, emit.op("Pow", [beta1, STEP_INPUT])])])
+    root2 = emit.op("Sqrt", [emit.op("Sub", [one, emit.op("Pow", [beta2, STEP_INPUT])])])
+    keep1, keep2 = emit.op("Sub", [one, beta1]), emit.op("Sub", [one, beta2])
+    decay = plan.may_be_nonzero("weight_decay")
+    shrink = ""
+    if plan.kind == "adamw" and decay:
+        shrink = emit.op("Sub", [one, emit.op("Mul", [rate, hyper_input("weight_decay")])])
+    for parameter, raw in grads.items():
+        first, second = state_tensors(plan, parameter)
+        grad = raw
+        if plan.kind == "adam" and decay:
+            grad = emit.op("Add", [raw, emit.op("Mul", [hyper_input("weight_decay"), parameter])])
+        start = emit.op("Mul", [parameter, shrink]) if shrink else parameter
+        new_first, new_second = NEXT_PREFIX + first, NEXT_PREFIX + second
+        emit.to(new_first, "Add", [emit.op("Mul", [beta1, first]), emit.op("Mul", [keep1, grad])])
+        squared = emit.op("Mul", [keep2, emit.op("Mul", [grad, grad])])
+        emit.to(new_second, "Add", [emit.op("Mul", [beta2, second]), squared])
+        denominator = emit.op(
+            "Add", [emit.op("Div", [emit.op("Sqrt", [new_second]), root2]), hyper_input("eps")]
+        )
+        update = emit.op("Mul", [step_size, emit.op("Div", [new_first, denominator])])
+        emit.to(NEXT_PREFIX + parameter, "Sub", [start, update])
