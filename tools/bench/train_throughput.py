@@ -1,5 +1,9 @@
 """Benchmark: training steps per second for the mlspec Trainer, a raw ORT loop and PyTorch eager.
 
+The Trainer runs twice: over onnxruntime-training artifacts (mlspec) and over the portable
+backend's standard-ONNX step model on a stock InferenceSession (portable; n/a where that backend
+does not cover the network yet).
+
 Design targets: the Trainer within 5% of a hand-written onnxruntime-training loop over the same
 artifacts, and at least 1.5x PyTorch eager on the small MLP. Run with
 
@@ -33,6 +37,7 @@ import onnxruntime
 
 from mlspec._proto import model_pb2
 from mlspec.backends.ort_training.ort import training_session_options  # registers torch-free ORT training
+from mlspec.backends.portable.artifacts import NotCoveredError
 from mlspec.builder import AdamWParams, NetworkBuilder
 from mlspec.convert.manifest import Manifest
 from mlspec.runtime import Trainer
@@ -211,6 +216,13 @@ def measure(case: Case, blocks: int, torch: Any | None, work: Path) -> dict[str,
         # ORT's defaults (intra-op threads spin between calls): what a first hand-written loop gets.
         "ort-defaults": lambda: RawOrtContestant(directory, data, case.batch, None),
     }
+    try:
+        portable = Trainer.from_spec(
+            case.build(), work / f"{case.name} portable", backend="portable"
+        ).artifact_dir
+        factories["portable"] = lambda: MlspecContestant(portable, data, case.batch)
+    except NotCoveredError:
+        pass
     if torch is not None:
         factories["torch"] = lambda: TorchContestant(torch, case, data)
     rates: dict[str, list[float]] = {name: [] for name in factories}
@@ -284,8 +296,8 @@ def main() -> None:
     steps = EPOCHS_PER_BLOCK * BATCHES_PER_EPOCH
     print(f"AdamW, steps/s: median over alternating blocks of {steps} steps ({EPOCHS_PER_BLOCK} epochs)")
     print(
-        f"{'model':<28} {'mlspec':>8} {'raw ORT':>8} {'ORT dflt':>8} {'torch':>8} "
-        f"{'mlspec/ORT':>11} {'mlspec/torch':>13}"
+        f"{'model':<28} {'mlspec':>8} {'portable':>8} {'raw ORT':>8} {'ORT dflt':>8} {'torch':>8} "
+        f"{'mlspec/ORT':>11} {'portable/mlspec':>16} {'mlspec/torch':>13}"
     )
     with tempfile.TemporaryDirectory(prefix="mlspec-bench-") as work:
         for case in cases:
@@ -293,10 +305,14 @@ def main() -> None:
             ours, ort, theirs = rates["mlspec"], rates["ort"], rates.get("torch")
             torch_text = f"{theirs:8.0f}" if theirs else f"{'n/a':>8}"
             ratio = f"{ours / theirs:12.2f}x" if theirs else f"{'n/a':>13}"
+            mine = rates.get("portable")
+            portable_text = f"{mine:8.0f}" if mine else f"{'n/a':>8}"
+            portable_ratio = f"{mine / ours:15.2f}x" if mine else f"{'n/a':>16}"
             print(
-                f"{case.name:<28} {ours:8.0f} {ort:8.0f} {rates['ort-defaults']:8.0f} {torch_text} "
-                f"{ours / ort:11.1%} {ratio}"
+                f"{case.name:<28} {ours:8.0f} {portable_text} {ort:8.0f} {rates['ort-defaults']:8.0f} "
+                f"{torch_text} {ours / ort:11.1%} {portable_ratio} {ratio}"
             )
+    print("mlspec: the Trainer on ort-training artifacts; portable: the Trainer on portable artifacts")
     print("raw ORT: the same session options as mlspec; ORT dflt: onnxruntime's default options")
     if torch is None:
         print(
