@@ -52,8 +52,9 @@ def test_new_classes_are_learned_through_mlspec_train(
     ]
     assert [int(row[0]) for row in rows] == list(range(1, 11))
     # The out-of-range override was refused before anything was written.
-    assert "mini_batch_size=3 is not in the allowed set {1, 2, 8, 16}" in outcome.refusal
-    assert "learning_rate=1.5 is outside the allowed range" in printed
+    assert "--batch-size=3 is not in the allowed set {1, 2, 8, 16}" in outcome.refusal
+    assert "widen it with mlspec make-updatable --batch-sizes" in outcome.refusal
+    assert "--lr=1.5 is outside the allowed range" in printed
     assert not (tmp_path / "never.mlspec").exists()
 
     # Independently of the example's own measure: the numpy reference on val.npz.
