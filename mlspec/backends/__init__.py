@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -90,6 +91,25 @@ class Backend(Protocol):
     ) -> Session:
         """A session over `artifact_dir`, from its own initial state or from `checkpoint`."""
         ...
+
+
+@dataclass(frozen=True)
+class AssembledBackend:
+    """A Backend made of its two parts, the artifact writer and the session class; each backend
+    module exports one as BACKEND, so the adapter between them is written once."""
+
+    name: str
+    write_artifacts: Callable[[model_pb2.Model, str | os.PathLike[str]], Manifest]
+    session: Callable[..., Session]
+
+    def open_session(
+        self,
+        artifact_dir: Path,
+        *,
+        hyperparameters: Mapping[str, Scalar] | None = None,
+        checkpoint: Path | None = None,
+    ) -> Session:
+        return self.session(artifact_dir, hyperparameters=hyperparameters, checkpoint=checkpoint)
 
 
 def get_backend(name: str) -> Backend:
