@@ -53,6 +53,7 @@ Keys (format_version 1):
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -225,3 +226,13 @@ class Manifest:
         except OSError as exc:
             raise MlspecError(f"{path}: cannot read the artifacts manifest: {exc.strerror}") from exc
         return cls.from_json(text, str(path))
+
+    def checked_overrides(self, hyperparameters: Mapping[str, Scalar] | None) -> dict[str, Scalar]:
+        """The caller's settings for a session over these artifacts, refusing any name the model
+        has no hyperparameter for (every backend's session opens with this check)."""
+        overrides = dict(hyperparameters or {})
+        unknown = sorted(set(overrides) - set(self.hyperparameters))
+        if unknown:
+            allowed = ", ".join(sorted(self.hyperparameters))
+            raise MlspecError(f"unknown hyperparameter {unknown[0]!r}; this model accepts: {allowed}")
+        return overrides

@@ -50,11 +50,7 @@ class TrainingSession:
     ) -> None:
         directory = Path(artifact_dir)
         self.manifest = Manifest.load(directory)
-        overrides = dict(hyperparameters or {})
-        unknown = sorted(set(overrides) - set(self.manifest.hyperparameters))
-        if unknown:
-            allowed = ", ".join(sorted(self.manifest.hyperparameters))
-            raise MlspecError(f"unknown hyperparameter {unknown[0]!r}; this model accepts: {allowed}")
+        overrides = self.manifest.checked_overrides(hyperparameters)
         state_path = Path(checkpoint) if checkpoint is not None else directory / "checkpoint"
         if not state_path.is_file():
             raise MlspecError(f"{state_path}: no such checkpoint file")

@@ -50,11 +50,7 @@ class PortableSession:
     ) -> None:
         directory = Path(artifact_dir)
         self.manifest = Manifest.load(directory)
-        overrides = dict(hyperparameters or {})
-        unknown = sorted(set(overrides) - set(self.manifest.hyperparameters))
-        if unknown:
-            allowed = ", ".join(sorted(self.manifest.hyperparameters))
-            raise MlspecError(f"unknown hyperparameter {unknown[0]!r}; this model accepts: {allowed}")
+        overrides = self.manifest.checked_overrides(hyperparameters)
         self._loop = json.loads((directory / LOOP).read_text(encoding="utf-8"))
         state_path = Path(checkpoint) if checkpoint is not None else directory / STATE
         if not state_path.is_file():
