@@ -12,7 +12,7 @@ import numpy.typing as npt
 from mlspec._proto import tensor_pb2
 from mlspec.builder.initializers import InitLike, as_initializer, fans, layer_rng
 from mlspec.spec import weights
-from mlspec.spec.errors import SpecEditError
+from mlspec.spec.errors import SpecEditError, layer_ref
 
 
 def stored_array(values: npt.ArrayLike, expected: tuple[int, ...], where: str) -> npt.NDArray[np.generic]:
@@ -44,7 +44,7 @@ def fill_weights_and_bias(
     initializer = as_initializer(init)
     rng = layer_rng(seed, layer_name)
     fan_in, fan_out = fans(shape)
-    where = f'layers["{layer_name}"]'
+    where = layer_ref(layer_name)
     if given_weights is None:
         weights.set_tensor(message, initializer.weights(shape, fan_in, fan_out, rng))
     else:

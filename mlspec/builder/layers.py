@@ -24,7 +24,7 @@ from mlspec.builder.arrays import fill, fill_weights_and_bias
 from mlspec.builder.base import BuilderBase
 from mlspec.builder.initializers import InitLike, normal
 from mlspec.spec import weights
-from mlspec.spec.errors import SpecEditError
+from mlspec.spec.errors import SpecEditError, layer_ref
 from mlspec.spec.shapes import Dim
 from mlspec.spec.tensor_info import set_dims
 from mlspec.spec.validate.tensors import attribute_problems
@@ -69,7 +69,7 @@ class LayerAdders(BuilderBase):
     """The construction half of NetworkBuilder."""
 
     def _append(self, layer: layers_pb2.Layer) -> layers_pb2.Layer:
-        where = f'layers["{layer.name}"]'
+        where = layer_ref(layer.name)
         if not layer.name:
             raise SpecEditError("a layer needs a non-empty name")
         if any(existing.name == layer.name for existing in self._model.network.layers):
@@ -120,7 +120,7 @@ class LayerAdders(BuilderBase):
     ) -> layers_pb2.Layer:
         """Dense layer on the last axis; weights are [output_channels, input_channels]."""
         layer = self._new_layer(name, [input], output)
-        where = f'layers["{name}"]'
+        where = layer_ref(name)
         fan_in = input_channels if input_channels is not None else self._dim(input, -1, where)
         dense = layer.inner_product
         dense.input_channels, dense.output_channels, dense.has_bias = fan_in, output_channels, has_bias
@@ -157,7 +157,7 @@ class LayerAdders(BuilderBase):
     ) -> layers_pb2.Layer:
         """1-D or 2-D convolution (rank from len(kernel_shape)); groups=input_channels is depthwise."""
         layer = self._new_layer(name, [input], output)
-        where = f'layers["{name}"]'
+        where = layer_ref(name)
         channels = input_channels if input_channels is not None else self._dim(input, 1, where)
         if groups < 1 or channels % groups or output_channels % groups:
             raise SpecEditError(
@@ -199,7 +199,7 @@ class LayerAdders(BuilderBase):
     ) -> layers_pb2.Layer:
         """Batch norm over axis 1; momentum uses the ONNX convention (0.9 is PyTorch's 0.1)."""
         layer = self._new_layer(name, [input], output)
-        where = f'layers["{name}"]'
+        where = layer_ref(name)
         size = channels if channels is not None else self._dim(input, 1, where)
         norm = layer.batch_norm
         norm.channels, norm.epsilon, norm.momentum = size, epsilon, momentum
@@ -233,7 +233,7 @@ class LayerAdders(BuilderBase):
         pool.type = _pooling_type(pool_type, name)
         pool.kernel_shape.extend(kernel_shape)
         pool.strides.extend(strides or kernel_shape)
-        pool.padding.CopyFrom(make_padding(padding, f'layers["{name}"]'))
+        pool.padding.CopyFrom(make_padding(padding, layer_ref(name)))
         pool.count_include_pad = count_include_pad
         return self._append(layer)
 
@@ -265,7 +265,7 @@ class LayerAdders(BuilderBase):
         kind = activation.lower()
         if kind not in ACTIVATION_TYPES:
             raise SpecEditError(
-                f'layers["{name}"]: unknown activation {activation!r}; '
+                f"{layer_ref(name)}: unknown activation {activation!r}; "
                 f"use one of {', '.join(ACTIVATION_TYPES)}"
             )
         layer = self._new_layer(name, [input], output)
@@ -371,7 +371,7 @@ class LayerAdders(BuilderBase):
     ) -> layers_pb2.Layer:
         """Normalises the trailing axes; normalized_shape defaults to the input's last axis."""
         layer = self._new_layer(name, [input], output)
-        where = f'layers["{name}"]'
+        where = layer_ref(name)
         shape = tuple(normalized_shape) if normalized_shape is not None else (self._dim(input, -1, where),)
         norm = layer.layer_norm
         norm.normalized_shape.extend(shape)
@@ -443,5 +443,5 @@ class LayerAdders(BuilderBase):
 def _pooling_type(pool_type: str, name: str) -> layers_pb2.PoolingLayer.PoolingType:
     kinds = {"max": layers_pb2.PoolingLayer.MAX, "average": layers_pb2.PoolingLayer.AVERAGE}
     if pool_type not in kinds:
-        raise SpecEditError(f'layers["{name}"]: pooling type {pool_type!r} is not max or average')
+        raise SpecEditError(f"{layer_ref(name)}: pooling type {pool_type!r} is not max or average")
     return kinds[pool_type]

@@ -23,7 +23,7 @@ from typing import Any
 from mlspec._proto import layers_pb2
 from mlspec.builder.base import BuilderBase
 from mlspec.spec import graph, kinds
-from mlspec.spec.errors import SpecEditError
+from mlspec.spec.errors import SpecEditError, layer_ref
 
 MULTI_INPUT_KINDS = tuple(name for name, info in kinds.KINDS.items() if info.max_inputs != 1)
 
@@ -53,13 +53,13 @@ class Rewiring(BuilderBase):
 
     def insert_after(self, anchor: str, kind: str, name: str, **params: Any) -> None:
         """Insert a single-input layer reading `anchor`'s output, in front of all its readers."""
-        with self._edit(f'insert layers["{name}"] after layers["{anchor}"]', validate=True):
+        with self._edit(f"insert {layer_ref(name)} after {layer_ref(anchor)}", validate=True):
             if kind in MULTI_INPUT_KINDS:
                 raise SpecEditError(f"insert_after takes single-input kinds; {kind} reads several inputs")
             layer = self._layer(anchor)
             if len(layer.outputs) != 1:
                 raise SpecEditError(
-                    f'layers["{anchor}"] has {len(layer.outputs)} outputs; insert before a reader instead'
+                    f"{layer_ref(anchor)} has {len(layer.outputs)} outputs; insert before a reader instead"
                 )
             original = layer.outputs[0]
             fresh = self._fresh_tensor(f"{anchor}_output")
@@ -71,13 +71,13 @@ class Rewiring(BuilderBase):
         self, target: str, kind: str, name: str, *, input_index: int = 0, **params: Any
     ) -> None:
         """Route input `input_index` of `target` through a new single-input layer."""
-        with self._edit(f'insert layers["{name}"] before layers["{target}"]', validate=True):
+        with self._edit(f"insert {layer_ref(name)} before {layer_ref(target)}", validate=True):
             if kind in MULTI_INPUT_KINDS:
                 raise SpecEditError(f"insert_before takes single-input kinds; {kind} reads several inputs")
             layer = self._layer(target)
             if not 0 <= input_index < len(layer.inputs):
                 raise SpecEditError(
-                    f'layers["{target}"] has no input {input_index}; it has {len(layer.inputs)}'
+                    f"{layer_ref(target)} has no input {input_index}; it has {len(layer.inputs)}"
                 )
             fresh = self._fresh_tensor(name)
             self._adder(kind)(name, layer.inputs[input_index], output=fresh, **params)
@@ -86,11 +86,11 @@ class Rewiring(BuilderBase):
 
     def remove_layer(self, name: str) -> None:
         """Remove a one-input, one-output layer and join its input to its readers."""
-        with self._edit(f'remove layers["{name}"]', validate=True):
+        with self._edit(f"remove {layer_ref(name)}", validate=True):
             layer = self._layer(name)
             if len(layer.inputs) != 1 or len(layer.outputs) != 1:
                 raise SpecEditError(
-                    f'layers["{name}"] has {len(layer.inputs)} inputs and {len(layer.outputs)} outputs; '
+                    f"{layer_ref(name)} has {len(layer.inputs)} inputs and {len(layer.outputs)} outputs; "
                     "only a one-input, one-output layer can be removed (replace the others)"
                 )
             source, output = layer.inputs[0], layer.outputs[0]
@@ -99,7 +99,7 @@ class Rewiring(BuilderBase):
             if self._referenced_outside(output):
                 if source in graph.input_names(self._model):
                     raise SpecEditError(
-                        f'layers["{name}"] turns model input "{source}" into "{output}", which the model '
+                        f'{layer_ref(name)} turns model input "{source}" into "{output}", which the model '
                         "exposes; removing it would leave nothing to produce that output"
                     )
                 self._rename_tensor_everywhere(source, output)
@@ -108,7 +108,7 @@ class Rewiring(BuilderBase):
 
     def replace_layer(self, name: str, kind: str, *, new_name: str | None = None, **params: Any) -> None:
         """Swap a layer for one of `kind` with the same inputs, output and position."""
-        with self._edit(f'replace layers["{name}"] with a {kind} layer', validate=True):
+        with self._edit(f"replace {layer_ref(name)} with a {kind} layer", validate=True):
             layer = self._layer(name)
             index = graph.layer_index(self._model, name)
             inputs, outputs = list(layer.inputs), list(layer.outputs)
@@ -121,20 +121,20 @@ class Rewiring(BuilderBase):
             else:
                 if len(inputs) != 1 or len(outputs) != 1:
                     raise SpecEditError(
-                        f'layers["{name}"] has {len(inputs)} inputs; a {kind} layer takes one'
+                        f"{layer_ref(name)} has {len(inputs)} inputs; a {kind} layer takes one"
                     )
                 adder(new_name or name, inputs[0], output=outputs[0], **params)
             self._move_last_to(index)
 
     def rename_layer(self, old: str, new: str) -> None:
         """Rename a layer; an output tensor named like the layer is renamed along with it."""
-        with self._edit(f'rename layers["{old}"] to "{new}"', validate=True):
+        with self._edit(f'rename {layer_ref(old)} to "{new}"', validate=True):
             layer = self._layer(old)
             if any(other.name == new for other in self._model.network.layers):
-                raise SpecEditError(f'layers["{old}"]: a layer named "{new}" already exists')
+                raise SpecEditError(f'{layer_ref(old)}: a layer named "{new}" already exists')
             if any(loss.name == new for loss in self._model.update_parameters.loss_layers):
                 raise SpecEditError(
-                    f'layers["{old}"]: "{new}" is a loss name; layer and loss names must differ'
+                    f'{layer_ref(old)}: "{new}" is a loss name; layer and loss names must differ'
                 )
             layer.name = new
             if old in layer.outputs:

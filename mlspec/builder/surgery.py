@@ -28,7 +28,7 @@ from mlspec.builder.base import BuilderBase
 from mlspec.builder.description import Labels
 from mlspec.builder.initializers import InitLike, as_initializer, fans, layer_rng, normal
 from mlspec.spec import graph, kinds, weights
-from mlspec.spec.errors import SpecEditError
+from mlspec.spec.errors import SpecEditError, layer_ref
 from mlspec.spec.shapes import TensorInfo
 
 PASS_THROUGH = ("activation", "dropout", "softmax")
@@ -48,12 +48,12 @@ class Surgery(BuilderBase):
         labels: Labels | None = None,
     ) -> None:
         """Grow a dense or convolution layer to `new_outputs` channels, old rows untouched."""
-        with self._edit(f'widen layers["{layer_name}"] to {new_outputs}', validate=True):
+        with self._edit(f"widen {layer_ref(layer_name)} to {new_outputs}", validate=True):
             shapes = self._shapes()  # before any change, while every shape still fits
             layer, message, old = self._resizable(layer_name)
             if new_outputs <= old:
                 raise SpecEditError(
-                    f'layers["{layer_name}"]: widen to {new_outputs} needs more than {old}; use narrow'
+                    f"{layer_ref(layer_name)}: widen to {new_outputs} needs more than {old}; use narrow"
                 )
             extra = new_outputs - old
             initializer = as_initializer(init)
@@ -69,11 +69,11 @@ class Surgery(BuilderBase):
 
     def narrow(self, layer_name: str, new_outputs: int) -> None:
         """Shrink a dense or convolution layer to its first `new_outputs` channels."""
-        with self._edit(f'narrow layers["{layer_name}"] to {new_outputs}', validate=True):
+        with self._edit(f"narrow {layer_ref(layer_name)} to {new_outputs}", validate=True):
             shapes = self._shapes()  # before any change, while every shape still fits
             layer, message, old = self._resizable(layer_name)
             if not 1 <= new_outputs < old:
-                raise SpecEditError(f'layers["{layer_name}"]: narrow to {new_outputs} needs 1 to {old - 1}')
+                raise SpecEditError(f"{layer_ref(layer_name)}: narrow to {new_outputs} needs 1 to {old - 1}")
             _keep_rows(message.weights, new_outputs, axis=0)
             if message.has_bias:
                 _keep_rows(message.bias, new_outputs, axis=0)
@@ -116,7 +116,7 @@ class Surgery(BuilderBase):
         `init` defaults to the kind's own default: kaiming_uniform for dense and convolution
         (the recipe's bounds), N(0, 1) for embeddings. Flags and storage dtype are kept.
         """
-        with self._edit(f'reinit layers["{layer_name}"]', validate=True):
+        with self._edit(f"reinit {layer_ref(layer_name)}", validate=True):
             layer = self._layer(layer_name)
             kind = kinds.kind_of(layer)
             rng = layer_rng(self._seed_for(seed), layer_name)
@@ -135,7 +135,7 @@ class Surgery(BuilderBase):
                     _store_like(tensor, np.full(tuple(tensor.shape), NORMALISER_START[field], np.float32))
             else:
                 raise SpecEditError(
-                    f'layers["{layer_name}"] ({kind}) has no weights to reinitialise; kinds that do: '
+                    f"{layer_ref(layer_name)} ({kind}) has no weights to reinitialise; kinds that do: "
                     f"{', '.join(kinds.TRAINABLE_KINDS)}"
                 )
 
@@ -146,13 +146,13 @@ class Surgery(BuilderBase):
         kind = kinds.kind_of(layer)
         if kind not in ("inner_product", "convolution"):
             raise SpecEditError(
-                f'layers["{layer_name}"] ({kind}) cannot be resized; only dense (inner_product) and '
+                f"{layer_ref(layer_name)} ({kind}) cannot be resized; only dense (inner_product) and "
                 "convolution can"
             )
         message = getattr(layer, kind)
         if kind == "convolution" and message.groups > 1:
             raise SpecEditError(
-                f'layers["{layer_name}"] is a grouped convolution (groups={message.groups}); cannot resize'
+                f"{layer_ref(layer_name)} is a grouped convolution (groups={message.groups}); cannot resize"
             )
         return layer, message, int(message.output_channels)
 
@@ -168,7 +168,7 @@ class Surgery(BuilderBase):
         rank = shapes[layer.outputs[0]].rank if layer.outputs[0] in shapes else None
         if rank is None:
             raise SpecEditError(
-                f'layers["{layer.name}"]: the rank of its output is unknown; fix the spec first'
+                f"{layer_ref(layer.name)}: the rank of its output is unknown; fix the spec first"
             )
         axis = rank - 1 if layer.WhichOneof("kind") == "inner_product" else 1
         pending = [(layer.outputs[0], axis)]
@@ -204,7 +204,7 @@ def _resize_consumer(
 ) -> int | None:
     """Fix one reader of the resized tensor; return the axis to follow on its output, or None."""
     kind = consumer.WhichOneof("kind")
-    where = f'layers["{consumer.name}"]'
+    where = layer_ref(consumer.name)
     info = shapes.get(consumer.inputs[0])
     rank = None if info is None else info.rank
     if kind in PASS_THROUGH or (kind == "pooling" and axis == 1):

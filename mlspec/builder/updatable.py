@@ -24,7 +24,7 @@ from mlspec.builder.base import BuilderBase
 from mlspec.builder.params import Allowed, OptimizerParams, int_param, normalise_allowed, raise_on_problems
 from mlspec.builder.training_inputs import target_conflict
 from mlspec.spec import graph, hyper, kinds, weights
-from mlspec.spec.errors import SpecEditError
+from mlspec.spec.errors import SpecEditError, layer_ref
 from mlspec.spec.io import SPEC_VERSION
 
 LossKind = Literal["categorical_cross_entropy", "mean_squared_error", "binary_cross_entropy", "l1", "huber"]
@@ -49,7 +49,7 @@ class TrainingSetup(BuilderBase):
                 for field, tensor in kinds.trainable_tensors(layer):
                     if field in fields and tensor.dtype == weights.DataType.FLOAT16:
                         raise SpecEditError(
-                            f'layers["{name}"].{field} is float16; training needs float32 weights. '
+                            f"{layer_ref(name)}.{field} is float16; training needs float32 weights. "
                             "Store the layer's weights as float32 first"
                         )
                     if field in fields:
@@ -78,7 +78,7 @@ class TrainingSetup(BuilderBase):
         info = kinds.kind_info(layer)
         if not info.trainable:
             raise SpecEditError(
-                f'layers["{name}"] ({info.name}) has nothing to train; '
+                f"{layer_ref(name)} ({info.name}) has nothing to train; "
                 f"trainable kinds are: {', '.join(kinds.TRAINABLE_KINDS)}"
             )
         present = {field for field, _ in kinds.trainable_tensors(layer)}
@@ -86,7 +86,7 @@ class TrainingSetup(BuilderBase):
         unknown = chosen - present
         if unknown:
             raise SpecEditError(
-                f'layers["{name}"]: cannot train {", ".join(sorted(unknown))}; '
+                f"{layer_ref(name)}: cannot train {', '.join(sorted(unknown))}; "
                 f"its trainable tensors are: {', '.join(sorted(present))}"
             )
         return chosen
@@ -233,7 +233,7 @@ class TrainingSetup(BuilderBase):
             return
         if not from_logits and not is_softmax:
             raise SpecEditError(
-                f'{where}.input: "{tensor}" comes from layers["{producer.name}"], not a softmax; '
+                f'{where}.input: "{tensor}" comes from {layer_ref(producer.name)}, not a softmax; '
                 "cross-entropy on probabilities needs a softmax output; "
                 "pass from_logits=True to train on logits"
             )
@@ -332,4 +332,4 @@ class TrainingSetup(BuilderBase):
 
 
 def _layer_list(names: Sequence[str]) -> str:
-    return ", ".join(f'layers["{name}"]' for name in names) or "no layers"
+    return ", ".join(layer_ref(name) for name in names) or "no layers"

@@ -13,7 +13,7 @@ from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import InPlaceOpt, ModelArg, Names, OutputSpecOpt, SeedOpt, check_output_file
 from mlspec.spec import graph
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.io import load, save
 
 
@@ -70,7 +70,7 @@ def widen_classifier(
     if layer is not None and layer != head:
         graph.find_layer(spec, layer)  # an unknown name gets the list of layers
         raise MlspecError(
-            f'layers["{layer}"] does not produce the class probabilities; the classifier layer is "{head}"'
+            f'{layer_ref(layer)} does not produce the class probabilities; the classifier layer is "{head}"'
         )
     old = len(graph.class_labels(spec))
     label_values = _typed_labels(graph.class_labels(spec), labels.items) if labels else None
@@ -103,7 +103,7 @@ def reinit(
     builder = NetworkBuilder.edit(spec)
     builder.reinit(layer, init.builder_name() if init is not None else None, seed=seed)
     save(builder.spec, output)
-    echo_stdout(f'wrote {output}: layers["{layer}"] reinitialised')
+    echo_stdout(f"wrote {output}: {layer_ref(layer)} reinitialised")
 
 
 def _typed_labels(current: list[str] | list[int], given: list[str]) -> list[str] | list[int]:

@@ -9,7 +9,7 @@ onnxruntime-training's gradient builder.
 from __future__ import annotations
 
 from mlspec._proto import layers_pb2, model_pb2
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.kinds import KINDS, kind_info, kind_label, passes_gradient
 
 
@@ -66,7 +66,7 @@ def require_gradient_paths(model: model_pb2.Model) -> None:
     for layer in updatable_layers(model):
         if any(name in with_gradient for name in layer.outputs):
             continue
-        where = f'layers["{layer.name}"]'
+        where = layer_ref(layer.name)
         blocker = _first_blocker(model, layer, feeding_a_loss)
         if blocker is None:
             raise MlspecError(
@@ -74,9 +74,9 @@ def require_gradient_paths(model: model_pb2.Model) -> None:
                 "computed from it, or set is_updatable to false"
             )
         raise MlspecError(
-            f'{where}: updatable, but gradients cannot reach it: layers["{blocker.name}"] '
+            f"{where}: updatable, but gradients cannot reach it: {layer_ref(blocker.name)} "
             f"({kind_label(blocker)}) passes no gradient to its inputs. Fix: freeze "
-            f'{where}, or replace layers["{blocker.name}"] with a kind that passes gradients'
+            f"{where}, or replace {layer_ref(blocker.name)} with a kind that passes gradients"
         )
 
 

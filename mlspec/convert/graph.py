@@ -18,7 +18,7 @@ from mlspec.convert.backprop import backprop_layers, require_gradient_paths, upd
 from mlspec.convert.emitters import EmitContext, emitter_for
 from mlspec.convert.emitters.classifier import emit_predicted_label
 from mlspec.convert.forms import PLAIN, GraphForms
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.kinds import trainable_tensors
 from mlspec.spec.tensor_info import STRING, TensorInfo, feature_info
 
@@ -191,7 +191,7 @@ def _opset_imports(model: model_pb2.Model) -> list[onnx.OperatorSetIdProto]:
             continue
         if domain not in DOMAIN_OPSETS:
             raise MlspecError(
-                f'layers["{layer.name}"].onnx_node.domain: {domain!r} is not supported; '
+                f"{layer_ref(layer.name)}.onnx_node.domain: {domain!r} is not supported; "
                 f"use the default domain or one of {', '.join(DOMAIN_OPSETS)}"
             )
         imports.append(onnx.helper.make_opsetid(domain, DOMAIN_OPSETS[domain]))

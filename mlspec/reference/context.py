@@ -15,7 +15,7 @@ import numpy.typing as npt
 from google.protobuf.message import Message
 
 from mlspec._proto import layers_pb2
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.kinds import kind_message
 from mlspec.spec.weights import to_numpy
 
@@ -34,7 +34,7 @@ class LayerContext:
 
     @property
     def where(self) -> str:
-        return f'layers["{self.layer.name}"]'
+        return layer_ref(self.layer.name)
 
     @property
     def message(self) -> Message:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from mlspec._proto import model_pb2
 from mlspec.reference import activation, conv, dense, elementwise, norm, onnx_node, pooling, shape_ops
 from mlspec.reference.context import Array, LayerContext
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.graph import class_labels
 from mlspec.spec.kinds import KINDS, kind_of
 
@@ -72,7 +72,7 @@ def evaluate(
         missing = [name for name in layer.inputs if name not in values]
         if missing:
             raise MlspecError(
-                f'layers["{layer.name}"]: input {missing[0]!r} is not produced before this layer'
+                f"{layer_ref(layer.name)}: input {missing[0]!r} is not produced before this layer"
             )
         context = LayerContext(layer, float_dtype, training, overrides or {}, dropout_masks or {})
         results = LAYER_FUNCTIONS[kind](context, [values[name] for name in layer.inputs])

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy.typing as npt
 
 from mlspec._proto import model_pb2
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.kinds import layer_tensors
 from mlspec.spec.weights import numpy_dtype, set_tensor
 
@@ -78,7 +78,7 @@ def write_back(spec: model_pb2.Model, parameters: Mapping[str, npt.NDArray[Any]]
             values = remaining.pop(name)
             if tuple(values.shape) != tuple(tensor.shape):
                 raise MlspecError(
-                    f'layers["{layer.name}"].{field_name}: trained value has shape {tuple(values.shape)}, '
+                    f"{layer_ref(layer.name)}.{field_name}: trained value has shape {tuple(values.shape)}, "
                     f"the spec holds {tuple(tensor.shape)}; the artifacts were built from a different spec"
                 )
             set_tensor(tensor, values, dtype=numpy_dtype(tensor.dtype))

@@ -41,10 +41,9 @@ from mlspec.runtime.hyperparams import (
 from mlspec.runtime.loop import DivergedError, TrainingRun
 from mlspec.runtime.results import EvaluationResult, TrainingResult, write_back
 from mlspec.runtime.schedules import schedule_from_dict
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.io import load, save
 from mlspec.spec.kinds import layer_tensors
-from mlspec.spec.text import shown
 from mlspec.spec.weights import non_finite
 
 ModelSource = model_pb2.Model | str | os.PathLike[str]
@@ -373,7 +372,7 @@ def _require_finite(model: model_pb2.Model) -> None:
             found = non_finite(tensor)
             if found is not None:
                 raise DivergedError(
-                    f'layers["{shown(layer.name)}"].{field}: the trained weights hold {found[2]} '
+                    f"{layer_ref(layer.name)}.{field}: the trained weights hold {found[2]} "
                     "NaN or infinite values; nothing was written. Lower the learning rate or enable "
                     "gradient clipping"
                 )

@@ -9,9 +9,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mlspec.spec.text import shown
+
+
+def layer_ref(name: str, index: int | None = None) -> str:
+    """How every message names a layer: `layers["fc1"]`, or `layers[3]` for an unnamed layer.
+
+    The name comes from a file anyone may have written, so it is quoted through `shown` (escaped
+    and cut to a readable length), never raw.
+    """
+    return f'layers["{shown(name)}"]' if name or index is None else f"layers[{index}]"
+
+
+def _spell(where: str, message: str, fix: str) -> str:
+    text = f"{where}: {message}" if where else message
+    return f"{text}. Fix: {fix}" if fix else text
+
 
 class MlspecError(Exception):
-    """A failure caused by user input: a bad file, spec, value or request."""
+    """A failure caused by user input: a bad file, spec, value or request.
+
+    Like Problem it may carry `where` (file, layer or field) and `fix`; the text is spelled the same
+    way, so the CLI's one line reads alike whether it came from validation or from an edit.
+    """
+
+    def __init__(self, message: str = "", *, where: str = "", fix: str = "") -> None:
+        super().__init__(_spell(where, message, fix))
+        self.where = where
+        self.message = message
+        self.fix = fix
 
 
 class SpecLoadError(MlspecError):
@@ -31,8 +57,7 @@ class Problem:
     fix: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.where}: {self.message}"
-        return f"{text}. Fix: {self.fix}" if self.fix else text
+        return _spell(self.where, self.message, self.fix)
 
 
 class ValidationError(MlspecError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from google.protobuf.message import Message
 
 from mlspec._proto import layers_pb2, tensor_pb2
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def supported_kinds() -> str:
 def kind_of(layer: layers_pb2.Layer) -> str:
     kind = layer.WhichOneof("kind")
     if kind is None:
-        raise MlspecError(f'layers["{layer.name}"]: no kind set; use one of {supported_kinds()}')
+        raise MlspecError(f"{layer_ref(layer.name)}: no kind set; use one of {supported_kinds()}")
     return str(kind)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mlspec._proto import model_pb2
-from mlspec.spec.errors import Problem
+from mlspec.spec.errors import Problem, layer_ref
 from mlspec.spec.layer_attributes import ShapeError, check_attributes
 from mlspec.spec.shape_rules import infer_layer
 from mlspec.spec.tensor_info import (
@@ -55,7 +55,7 @@ def check_shapes(model: model_pb2.Model) -> ShapeReport:
     report = ShapeReport()
     inputs_by_name = {feature.name: feature_info(feature) for feature in model.description.inputs}
     report.tensors.update(inputs_by_name)
-    for layer in model.network.layers:
+    for index, layer in enumerate(model.network.layers):
         # An undefined input is the graph rules' finding; here it only makes the outputs unknown.
         inputs = [report.tensors.get(name) for name in layer.inputs]
         outputs: list[TensorInfo] = []
@@ -65,11 +65,11 @@ def check_shapes(model: model_pb2.Model) -> ShapeReport:
             else:
                 check_attributes(layer)
         except ShapeError as error:
-            where = f'layers["{layer.name}"]{error.field}'
+            where = f"{layer_ref(layer.name, index)}{error.field}"
             report.problems.append(Problem(where, error.message, error.fix))
-        for index, name in enumerate(layer.outputs):
+        for position, name in enumerate(layer.outputs):
             if name not in inputs_by_name:  # shadowing an input is a graph problem; keep the input
-                report.tensors[name] = outputs[index] if index < len(outputs) else UNKNOWN
+                report.tensors[name] = outputs[position] if position < len(outputs) else UNKNOWN
     return report
 
 

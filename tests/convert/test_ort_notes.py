@@ -1,4 +1,4 @@
-"""Each ORT_NOTES.md fact the converter and backend rely on, checked against onnxruntime-training 1.19.2.
+"""Each docs/ORT_FINDINGS.md fact the converter and backend rely on, checked against ORT training 1.19.2.
 
 If an ORT upgrade changes one of these, the test names the assumption that broke.
 """

@@ -2,7 +2,7 @@
 
 Importing `onnxruntime.training` runs its `__init__`, which imports torch. We never depend on
 torch, so a bare package object with the right `__path__` is registered first and the three
-submodules we need (artifacts, onnxblock, api) are imported through it (ORT_NOTES.md).
+submodules we need (artifacts, onnxblock, api) are imported through it (docs/ORT_FINDINGS.md).
 """
 
 from __future__ import annotations

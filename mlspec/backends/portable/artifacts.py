@@ -37,7 +37,7 @@ from mlspec.convert.losses import build_losses
 from mlspec.convert.manifest import FILE_NAME, Manifest
 from mlspec.convert.manifest_builder import ManifestParts, build_manifest, label_mapping
 from mlspec.convert.optimizers import OptimizerPlan, plan_optimizer
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.validate import validate
 
 NAME = "portable"
@@ -64,7 +64,7 @@ def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> 
     if build.running_stat_outputs:
         layer = next(iter(build.running_stat_outputs)).split(".")[0]
         raise NotCoveredError(
-            f'layers["{layer}"]: batch norm in training mode is not on the portable backend yet; '
+            f"{layer_ref(layer)}: batch norm in training mode is not on the portable backend yet; "
             "convert with --backend ort-training"
         )
     losses = build_losses(model, build.logits_of)

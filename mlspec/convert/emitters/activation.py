@@ -1,7 +1,7 @@
 """Emitters for activations and softmax, with the differentiable rewrites used on training paths.
 
 onnxruntime-training 1.19.2 has no CPU gradient for Elu, Softplus, HardSigmoid or HardSwish
-(ORT_NOTES.md), so on a training path those are spelled with ops it can differentiate. The
+(docs/ORT_FINDINGS.md), so on a training path those are spelled with ops it can differentiate. The
 rewrites clamp the input of every Exp whose branch Where discards: the gradient of a discarded
 branch is multiplied by zero, and zero times an overflowed exp would be NaN.
 

@@ -18,16 +18,15 @@ from onnx import numpy_helper
 
 from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
 from mlspec.convert.forms import PLAIN, GraphForms
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.kinds import kind_message
 from mlspec.spec.shapes import Dim, infer_shapes
 from mlspec.spec.tensor_info import UNKNOWN, TensorInfo
-from mlspec.spec.text import shown
 from mlspec.spec.weights import checked_raw_data, to_float32, to_numpy
 
 
 def where(layer: layers_pb2.Layer) -> str:
-    return f'layers["{shown(layer.name)}"]'
+    return layer_ref(layer.name)
 
 
 def _tensor(layer: layers_pb2.Layer, field_name: str) -> tensor_pb2.Tensor:

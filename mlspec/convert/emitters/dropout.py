@@ -1,7 +1,7 @@
 """Emitter for dropout: Identity for inference, a switchable Dropout for training.
 
 In training onnxruntime needs the mask output declared and an explicit training_mode input
-(ORT_NOTES.md). The training_mode input is a named boolean constant listed in
+(docs/ORT_FINDINGS.md). The training_mode input is a named boolean constant listed in
 GraphBuild.dropout_mode_inputs, so the eval model can turn dropout off without another graph.
 """
 

@@ -33,7 +33,7 @@ from mlspec.convert.exporters.coreml_layers import (
 )
 from mlspec.convert.exporters.coreml_training import Findings, update_parameters
 from mlspec.spec.atomic import write_bytes_atomic
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.shapes import infer_shapes
 from mlspec.spec.validate import validate
 
@@ -81,7 +81,7 @@ def export_coreml(model: model_pb2.Model, *, drop_unsupported: bool = False) -> 
         try:
             write_layer(context, layer, network.layers.add())
         except NotExpressibleError as exc:
-            findings.refuse(f'layers["{layer.name}"] ({layer.WhichOneof("kind")})', str(exc))
+            findings.refuse(f"{layer_ref(layer.name)} ({layer.WhichOneof('kind')})", str(exc))
     _outputs(model, out.description, network, tensors)
     if model.is_updatable:
         out.isUpdatable = True
@@ -167,7 +167,7 @@ def _updatable(model: model_pb2.Model, description: Any, network: Any, findings:
         if not layer.is_updatable:
             continue
         kind = layer.WhichOneof("kind") or ""
-        where = f'layers["{layer.name}"]'
+        where = layer_ref(layer.name)
         if kind not in _UPDATABLE_KINDS:
             findings.refuse(where, f"an updatable {kind}; Core ML trains dense and convolution layers only")
             continue
@@ -230,8 +230,8 @@ def _check_backprop_paths(network: Any, findings: Findings) -> None:
             seen.add(layer.name)
             if layer.isUpdatable and blocker:
                 findings.refuse(
-                    f'layers["{layer.name}"]',
-                    f'Core ML passes no gradient through layers["{blocker}"] '
+                    layer_ref(layer.name),
+                    f"Core ML passes no gradient through {layer_ref(blocker)} "
                     f"({_layer_kind(blocker, network)}) "
                     "on the way from the loss; Core ML back-propagates through dense, convolution, "
                     "flatten, pooling, batch norm, relu, sigmoid and tanh",

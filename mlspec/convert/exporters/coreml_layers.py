@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlspec._proto import layers_pb2
+from mlspec.spec.errors import layer_ref
 from mlspec.spec.tensor_info import TensorInfo
 from mlspec.spec.weights import to_float32
 
@@ -73,9 +74,9 @@ def _inner_product(ctx: LayerContext, layer: layers_pb2.Layer, out: Any) -> None
     spec, params = layer.inner_product, out.innerProduct
     params.inputChannels, params.outputChannels = spec.input_channels, spec.output_channels
     params.hasBias = spec.has_bias
-    _weights(params.weights, spec.weights, f'layers["{layer.name}"].weights')
+    _weights(params.weights, spec.weights, f"{layer_ref(layer.name)}.weights")
     if spec.has_bias:
-        _weights(params.bias, spec.bias, f'layers["{layer.name}"].bias')
+        _weights(params.bias, spec.bias, f"{layer_ref(layer.name)}.bias")
 
 
 def _padding(padding: layers_pb2.Padding, params: Any) -> None:
@@ -101,9 +102,9 @@ def _convolution(ctx: LayerContext, layer: layers_pb2.Layer, out: Any) -> None:
     params.dilationFactor.extend(spec.dilations or [1, 1])
     _padding(spec.padding, params)
     params.hasBias = spec.has_bias
-    _weights(params.weights, spec.weights, f'layers["{layer.name}"].weights')
+    _weights(params.weights, spec.weights, f"{layer_ref(layer.name)}.weights")
     if spec.has_bias:
-        _weights(params.bias, spec.bias, f'layers["{layer.name}"].bias')
+        _weights(params.bias, spec.bias, f"{layer_ref(layer.name)}.bias")
 
 
 def _batch_norm(ctx: LayerContext, layer: layers_pb2.Layer, out: Any) -> None:
@@ -113,7 +114,7 @@ def _batch_norm(ctx: LayerContext, layer: layers_pb2.Layer, out: Any) -> None:
     params.epsilon = spec.epsilon
     pairs = (("gamma", "gamma"), ("beta", "beta"), ("running_mean", "mean"), ("running_variance", "variance"))
     for ours, theirs in pairs:
-        _weights(getattr(params, theirs), getattr(spec, ours), f'layers["{layer.name}"].{ours}')
+        _weights(getattr(params, theirs), getattr(spec, ours), f"{layer_ref(layer.name)}.{ours}")
 
 
 def _pooling(ctx: LayerContext, layer: layers_pb2.Layer, out: Any) -> None:

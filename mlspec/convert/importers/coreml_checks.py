@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 
 from mlspec.convert.importers.coreml_training import CoreMLImportError
 from mlspec.convert.importers.onnx_checks import MAX_NAME_CHARS
+from mlspec.spec.errors import layer_ref
 
 _LOWEST, _HIGHEST = -(2**31), 2**31 - 1
 _INTEGER_TYPES = frozenset(
@@ -37,7 +38,7 @@ def check_network(layers: Any, description: Any, where: str) -> None:
         raise CoreMLImportError(f"{where}: the network has no layers")
     available = {feature.name for feature in description.input}
     for index, layer in enumerate(layers):
-        label = f'layers["{_short(layer.name)}"]' if layer.name else f"layers[{index}]"
+        label = layer_ref(layer.name, index)
         for name in (layer.name, *layer.input, *layer.output):
             if len(name) > MAX_NAME_CHARS:
                 raise CoreMLImportError(

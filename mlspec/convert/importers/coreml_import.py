@@ -38,6 +38,7 @@ from mlspec.convert.importers.coreml_layers import (
     scaled_image,
 )
 from mlspec.convert.importers.coreml_training import CoreMLImportError, feature_type, update_parameters
+from mlspec.spec.errors import layer_ref
 from mlspec.spec.io import SPEC_VERSION
 from mlspec.spec.shapes import infer_shapes
 
@@ -145,12 +146,12 @@ def _map_layers(layers: Any, context: CoreMLContext, source: Path) -> None:
         kind = layer.WhichOneof("layer")
         mapper = MAPPERS.get(kind or "")
         if mapper is None:
-            refused.append(f'layers["{layer.name}"] ({kind})')
+            refused.append(f"{layer_ref(layer.name)} ({kind})")
             continue
         try:
             mapper(context, layer)
         except UnmappableLayerError as exc:
-            refused.append(f'layers["{layer.name}"] ({kind}: {exc})')
+            refused.append(f"{layer_ref(layer.name)} ({kind}: {exc})")
     if refused:
         raise CoreMLImportError(
             f"{source}: {len(refused)} layer(s) have no mlspec equivalent: {'; '.join(refused)}. "

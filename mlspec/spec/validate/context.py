@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlspec._proto import layers_pb2, model_pb2
+from mlspec.spec.errors import layer_ref
 from mlspec.spec.shapes import ShapeReport, TensorInfo, check_shapes, feature_info
 from mlspec.spec.tensor_info import UNKNOWN
 from mlspec.spec.text import shown
@@ -12,7 +13,7 @@ from mlspec.spec.text import shown
 
 def layer_where(layer: layers_pb2.Layer, index: int) -> str:
     """`layers["fc1"]`, or `layers[3]` for a layer without a name."""
-    return f'layers["{shown(layer.name)}"]' if layer.name else f"layers[{index}]"
+    return layer_ref(layer.name, index)
 
 
 def feature_where(section: str, name: str, index: int) -> str:

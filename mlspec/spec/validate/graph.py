@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from mlspec._proto import layers_pb2, model_pb2
-from mlspec.spec.errors import Problem
+from mlspec.spec.errors import Problem, layer_ref
 from mlspec.spec.io import SPEC_VERSION
 from mlspec.spec.kinds import KINDS, supported_kinds
 from mlspec.spec.validate.context import Context, feature_where, layer_where
@@ -55,7 +55,7 @@ def _layer_names(context: Context) -> list[Problem]:
     for name, count in counts.items():
         if count > 1:
             problems.append(
-                Problem(f'layers["{name}"]', f"the name is used by {count} layers", "rename all but one")
+                Problem(layer_ref(name), f"the name is used by {count} layers", "rename all but one")
             )
     return problems
 

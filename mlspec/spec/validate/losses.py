@@ -11,7 +11,7 @@ import math
 from collections import Counter
 
 from mlspec._proto import tensor_pb2, training_pb2
-from mlspec.spec.errors import Problem
+from mlspec.spec.errors import Problem, layer_ref
 from mlspec.spec.tensor_info import STRING, UNKNOWN_DTYPE, TensorInfo, dtype_label, format_dims
 from mlspec.spec.validate.context import Context, layer_where
 
@@ -49,7 +49,7 @@ def _names(context: Context) -> list[Problem]:
         if name in layer_names:
             where = f'update_parameters.loss_layers["{name}"]'
             problems.append(
-                Problem(where, f'the name is also the name of layers["{name}"]', "rename the loss")
+                Problem(where, f"the name is also the name of {layer_ref(name)}", "rename the loss")
             )
     return problems
 
