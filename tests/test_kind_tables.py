@@ -29,7 +29,7 @@ TABLES: dict[str, Callable[[], Collection[str]]] = {
     "spec/shape_rules.py _RULES": lambda: shape_rules._RULES,
     "spec/layer_attributes.py _CHECKS": lambda: layer_attributes._CHECKS,
     "spec/validate/tensors.py _EXPECTED (weight shapes)": lambda: tensors._EXPECTED,
-    "spec/validate/tensors.py NUMERIC_ATTRIBUTES": lambda: tensors.NUMERIC_ATTRIBUTES,
+    "spec/layer_attributes.py NUMERIC_ATTRIBUTES": lambda: layer_attributes.NUMERIC_ATTRIBUTES,
     "builder NetworkBuilder.add_<kind>": _builder_adders,
     "reference/evaluate.py LAYER_FUNCTIONS": lambda: LAYER_FUNCTIONS,
     "convert/emitters EMITTERS": lambda: EMITTERS,

@@ -25,9 +25,9 @@ from mlspec.builder.base import BuilderBase
 from mlspec.builder.initializers import InitLike, normal
 from mlspec.spec import weights
 from mlspec.spec.errors import SpecEditError, layer_ref
+from mlspec.spec.layer_attributes import attribute_problems
 from mlspec.spec.shapes import Dim
 from mlspec.spec.tensor_info import set_dims
-from mlspec.spec.validate.tensors import attribute_problems
 
 PaddingLike = Literal["valid", "same", "same_lower"] | Sequence[int]
 ACTIVATION_DEFAULTS: dict[str, tuple[float, float]] = {

@@ -41,19 +41,12 @@ def _spec(configure: Callable[[SpecMaker], None]) -> model_pb2.Model:
     return maker.spec()
 
 
-def _gradients(params: Arrays, x: np.ndarray, t: np.ndarray) -> Arrays:
-    x64, t64 = x.astype(np.float64), t.astype(np.float64)
-    y = x64 @ params["fc.weights"].T + params["fc.bias"]
-    dy = 2.0 * (y - t64) / y.size
-    return {"fc.weights": dy.T @ x64, "fc.bias": dy.sum(axis=0)}
-
-
 def _reference(
     start: Arrays, optimizer: Any, *, clip_norm: float | None = None, clip_value: float | None = None
 ) -> Arrays:
     params = {name: value.astype(np.float64) for name, value in start.items()}
     for x, t in BATCHES:
-        grads = _gradients(params, x, t)
+        grads = ref.dense_mse_gradients(params, x, t)
         if clip_norm is not None:
             ref.clip_grad_norm_(grads, clip_norm)
         if clip_value is not None:
@@ -143,7 +136,7 @@ def test_three_steps_match_pytorch_semantics(tmp_path: Path, case: str) -> None:
 
 def test_the_clipping_thresholds_above_really_clip(tmp_path: Path) -> None:
     start, _ = _train(_artifacts(tmp_path, lambda m: m.sgd(0.0)))
-    grads = _gradients(start, *BATCHES[0])
+    grads = ref.dense_mse_gradients(start, *BATCHES[0])
     assert np.sqrt(sum(float(np.sum(g**2)) for g in grads.values())) > 0.05 * 2
     assert max(float(np.max(np.abs(g))) for g in grads.values()) > 0.05 * 2
 
@@ -234,7 +227,7 @@ def test_momentum_buffers_are_checkpoint_state_written_in_place_by_the_training_
     np.testing.assert_array_equal(state.parameters["mlspec.momentum/fc.weights"].data, 0.0)  # file untouched
     session.save_checkpoint(tmp_path / "after", {})
     saved = ort_api.CheckpointState.load_checkpoint(str(tmp_path / "after"))
-    expected = _gradients(start, *BATCHES[0])["fc.weights"]
+    expected = ref.dense_mse_gradients(start, *BATCHES[0])["fc.weights"]
     np.testing.assert_allclose(
         saved.parameters["mlspec.momentum/fc.weights"].data, expected, rtol=1e-5, atol=1e-7
     )

@@ -124,3 +124,16 @@ class AdamW(Adam):
         weight_decay: float = 0.01,
     ) -> None:
         super().__init__(lr, beta1, beta2, eps, weight_decay)
+
+
+def dense_mse_gradients(
+    params: Arrays, x: npt.NDArray[np.floating], target: npt.NDArray[np.floating]
+) -> Arrays:
+    """Gradients of mean((x @ W.T + b - target)^2) over every element, for the layer named "fc".
+
+    d loss / d prediction = 2 (prediction - target) / (number of elements), then the chain rule
+    through the dense layer: dW = dy.T @ x, db = sum of dy over the batch. Computed in float64.
+    """
+    x64, t64 = x.astype(np.float64), target.astype(np.float64)
+    dy = 2.0 * (x64 @ params["fc.weights"].T + params["fc.bias"] - t64) / t64.size
+    return {"fc.weights": dy.T @ x64, "fc.bias": dy.sum(axis=0)}

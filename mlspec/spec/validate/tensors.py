@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from mlspec._proto import layers_pb2, tensor_pb2
 from mlspec.spec.errors import Problem
+from mlspec.spec.layer_attributes import attribute_problems
 from mlspec.spec.validate.context import Context, layer_where
 from mlspec.spec.validate.onnx_nodes import check_onnx_node
 from mlspec.spec.weights import NUMPY_DTYPES, dtype_name, non_finite
@@ -269,62 +270,3 @@ def _onnx_node(node: layers_pb2.OnnxNodeLayer, layer_inputs: Sequence[str], wher
                 )
             )
     return problems
-
-
-# Field, value, whether it is allowed, the rule, and the fix in words.
-_Numeric = list[tuple[str, float, bool, str, str]]
-_AT_LEAST_0 = ("must be >= 0", "use 0 or a positive value")
-
-
-def _dropout_numbers(layer: layers_pb2.Layer) -> _Numeric:
-    rate = layer.dropout.rate
-    return [("rate", rate, 0 <= rate < 1, "must lie in [0, 1)", "use a rate from 0 up to (not including) 1")]
-
-
-def _batch_norm_numbers(layer: layers_pb2.Layer) -> _Numeric:
-    bn = layer.batch_norm
-    return [
-        ("epsilon", bn.epsilon, bn.epsilon >= 0, *_AT_LEAST_0),
-        ("momentum", bn.momentum, 0 <= bn.momentum <= 1, "must lie in [0, 1]", "use a momentum from 0 to 1"),
-    ]
-
-
-def _layer_norm_numbers(layer: layers_pb2.Layer) -> _Numeric:
-    eps = layer.layer_norm.epsilon
-    return [("epsilon", eps, eps >= 0, *_AT_LEAST_0)]
-
-
-def _no_numbers(layer: layers_pb2.Layer) -> _Numeric:
-    return []
-
-
-# Numeric attributes that do not affect shapes, so the shape rules leave them alone.
-NUMERIC_ATTRIBUTES: dict[str, Callable[[layers_pb2.Layer], _Numeric]] = {
-    "inner_product": _no_numbers,
-    "convolution": _no_numbers,
-    "batch_norm": _batch_norm_numbers,
-    "pooling": _no_numbers,
-    "activation": _no_numbers,
-    "softmax": _no_numbers,
-    "flatten": _no_numbers,
-    "reshape": _no_numbers,
-    "transpose": _no_numbers,
-    "concat": _no_numbers,
-    "add": _no_numbers,
-    "multiply": _no_numbers,
-    "dropout": _dropout_numbers,
-    "layer_norm": _layer_norm_numbers,
-    "embedding": _no_numbers,
-    "onnx_node": _no_numbers,
-}
-
-
-def attribute_problems(layer: layers_pb2.Layer, where: str) -> list[Problem]:
-    """Out-of-range numeric attributes; the builder refuses a layer with the same words."""
-    kind = layer.WhichOneof("kind")
-    checks = NUMERIC_ATTRIBUTES[kind](layer) if kind else []
-    return [
-        Problem(f"{where}.{field}", f"{field} {value:g} {rule}", fix)
-        for field, value, ok, rule, fix in checks
-        if not ok
-    ]
