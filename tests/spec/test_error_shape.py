@@ -35,3 +35,11 @@ def test_an_unnamed_layer_with_a_shape_problem_is_reported_by_position() -> None
     wheres = [p.where for p in find_problems(model)]
     assert "layers[0].input_channels" in wheres
     assert not any(where.startswith('layers[""]') for where in wheres)
+
+
+def test_layer_ref_escapes_and_cuts_a_name_from_a_file() -> None:
+    """A layer name is user text: control characters are escaped and a huge name is cut."""
+    assert layer_ref("a\x1b[2Jb") == 'layers["a\\x1b[2Jb"]'
+    long = layer_ref("x" * 5000)
+    assert long.startswith('layers["' + "x" * 80 + "...") and "(5000 characters)" in long
+    assert len(long) < 120

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from mlspec._proto import layers_pb2, model_pb2
 from mlspec.spec.errors import Problem
+from mlspec.spec.text import shown
 from mlspec.spec.validate import find_problems
 
 from .factories import classifier
@@ -23,12 +24,15 @@ def assert_reports(model: model_pb2.Model) -> None:
 
 
 def assert_names_a_real_layer(model: model_pb2.Model, where: str) -> None:
-    """A `layers[...]` location names a layer of this model: by its name, or by position if unnamed."""
+    """A `layers[...]` location names a layer of this model: by its name, or by position if unnamed.
+
+    Names are quoted as messages quote user text (escaped and cut by `shown`).
+    """
     if not where.startswith("layers["):
         return
     layers = model.network.layers
     references = [
-        f'layers["{layer.name}"]' if layer.name else f"layers[{i}]" for i, layer in enumerate(layers)
+        f'layers["{shown(layer.name)}"]' if layer.name else f"layers[{i}]" for i, layer in enumerate(layers)
     ]
     assert any(where.startswith(reference) for reference in references), f"{where!r} names no layer"
 
