@@ -9,21 +9,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.tools import run_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"
 
 
 def run_check(golden: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "golden.py"), "--check", "--golden", str(golden)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    return run_tool(ROOT / "tools" / "golden.py", "--check", "--golden", str(golden))
 
 
 def test_golden_fixtures_are_current() -> None:

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.tools import run_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_check(root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(root / "tools" / "gen_proto.py"), "--check"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return run_tool(root / "tools" / "gen_proto.py", "--check", timeout=120)
 
 
 def test_committed_code_is_current() -> None:
