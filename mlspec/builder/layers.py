@@ -24,8 +24,8 @@ from mlspec.builder.arrays import fill, fill_weights_and_bias
 from mlspec.builder.base import BuilderBase
 from mlspec.builder.initializers import InitLike, normal
 from mlspec.spec import weights
-from mlspec.spec.errors import SpecEditError, layer_ref
-from mlspec.spec.layer_attributes import attribute_problems
+from mlspec.spec.errors import ShapeError, SpecEditError, layer_ref
+from mlspec.spec.layer_attributes import attribute_problems, check_attributes
 from mlspec.spec.shapes import Dim
 from mlspec.spec.tensor_info import set_dims
 
@@ -65,6 +65,17 @@ def make_padding(padding: PaddingLike, where: str) -> layers_pb2.Padding:
     return message
 
 
+def _check_attributes(layer: layers_pb2.Layer, where: str) -> None:
+    """The validator's own checks and words, so a refused layer reads as validate would report it."""
+    try:
+        check_attributes(layer)
+    except ShapeError as error:
+        raise error.at(where, SpecEditError) from None
+    problems = attribute_problems(layer, where)
+    if problems:
+        raise SpecEditError(str(problems[0]))
+
+
 class LayerAdders(BuilderBase):
     """The construction half of NetworkBuilder."""
 
@@ -84,10 +95,7 @@ class LayerAdders(BuilderBase):
         clashing = [name for name in layer.outputs if name in known]
         if clashing:
             raise SpecEditError(f"{where}: output {clashing[0]!r} is already produced; outputs must be new")
-        # The validator's own check and words, so a refused layer reads as validate would report it.
-        problems = attribute_problems(layer, where)
-        if problems:
-            raise SpecEditError(str(problems[0]))
+        _check_attributes(layer, where)
         self._model.network.layers.append(layer)
         return self._model.network.layers[-1]
 
@@ -159,11 +167,6 @@ class LayerAdders(BuilderBase):
         layer = self._new_layer(name, [input], output)
         where = layer_ref(name)
         channels = input_channels if input_channels is not None else self._dim(input, 1, where)
-        if groups < 1 or channels % groups or output_channels % groups:
-            raise SpecEditError(
-                f"{where}: groups={groups} must divide input_channels={channels} "
-                f"and output_channels={output_channels}"
-            )
         conv = layer.convolution
         conv.input_channels, conv.output_channels, conv.groups = channels, output_channels, groups
         conv.kernel_shape.extend(kernel_shape)
@@ -171,6 +174,7 @@ class LayerAdders(BuilderBase):
         conv.dilations.extend(dilations)
         conv.padding.CopyFrom(make_padding(padding, where))
         conv.has_bias = has_bias
+        _check_attributes(layer, where)  # before the weights, whose shape needs a valid groups
         fill_weights_and_bias(
             conv.weights,
             conv.bias if has_bias else None,

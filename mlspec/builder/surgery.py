@@ -30,6 +30,7 @@ from mlspec.builder.initializers import InitLike, as_initializer, fans, layer_rn
 from mlspec.spec import graph, kinds, weights
 from mlspec.spec.errors import SpecEditError, layer_ref
 from mlspec.spec.shapes import TensorInfo
+from mlspec.spec.windows import Convolution
 
 PASS_THROUGH = ("activation", "dropout", "softmax")
 NORMALISER_START = {"gamma": 1.0, "beta": 0.0, "running_mean": 0.0, "running_variance": 1.0}
@@ -150,7 +151,7 @@ class Surgery(BuilderBase):
                 "convolution can"
             )
         message = getattr(layer, kind)
-        if kind == "convolution" and message.groups > 1:
+        if kind == "convolution" and Convolution.of(layer.convolution).grouped:
             raise SpecEditError(
                 f"{layer_ref(layer_name)} is a grouped convolution (groups={message.groups}); cannot resize"
             )
@@ -221,7 +222,7 @@ def _resize_consumer(
         _resize_columns(consumer.inner_product.weights, old, new)
         consumer.inner_product.input_channels = new
         return None
-    if kind == "convolution" and axis == 1 and consumer.convolution.groups <= 1:
+    if kind == "convolution" and axis == 1 and not Convolution.of(consumer.convolution).grouped:
         _resize_columns(consumer.convolution.weights, old, new)
         consumer.convolution.input_channels = new
         return None

@@ -7,18 +7,17 @@ from typing import Any
 import numpy as np
 
 from mlspec.reference.context import Array, LayerContext
-from mlspec.reference.windows import Window, resolve_pads, taps
+from mlspec.reference.windows import resolved_pads, taps
+from mlspec.spec.windows import Convolution
 
 
 def convolution(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
     """Cross-correlation as in ONNX Conv: sum over kernel taps of the tap's weights times the input."""
-    params = ctx.layer.convolution
+    conv = Convolution.of(ctx.layer.convolution)
     x = ctx.as_float(inputs[0])
     weights = ctx.weight("weights")
-    window = Window.of(params.kernel_shape, params.strides, params.dilations)
-    kernel = window.kernel
-    groups = int(params.groups) or 1
-    pads = resolve_pads(params.padding, x.shape[2:], window, ctx.where)
+    window, kernel, groups = conv.window, conv.window.kernel, conv.groups
+    pads = resolved_pads(window, x.shape[2:], ctx.where)
     padded = np.pad(x, [(0, 0), (0, 0), *pads])
 
     batch, channels = x.shape[:2]
@@ -35,6 +34,6 @@ def convolution(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
         total = contribution if total is None else total + contribution
     assert total is not None  # a kernel has at least one tap
     y = total.reshape(batch, out_channels, *total.shape[3:])
-    if params.has_bias:
+    if conv.has_bias:
         y = y + ctx.weight("bias").reshape(-1, *([1] * len(kernel)))
     return [y]

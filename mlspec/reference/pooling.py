@@ -8,8 +8,9 @@ import numpy as np
 
 from mlspec._proto import layers_pb2
 from mlspec.reference.context import Array, LayerContext
-from mlspec.reference.windows import Window, resolve_pads, taps
+from mlspec.reference.windows import resolved_pads, taps
 from mlspec.spec.errors import MlspecError
+from mlspec.spec.windows import pooling_window
 
 PoolingType = layers_pb2.PoolingLayer.PoolingType
 
@@ -25,8 +26,8 @@ def pooling(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
         reduce = np.max if is_max else np.mean
         return [reduce(x, axis=spatial_axes, keepdims=True)]
 
-    window = Window.of(params.kernel_shape, params.strides)
-    pads = resolve_pads(params.padding, x.shape[2:], window, ctx.where)
+    window = pooling_window(params)
+    pads = resolved_pads(window, x.shape[2:], ctx.where)
     batch_pads = [(0, 0), (0, 0), *pads]
     padded_sizes = [n + begin + end for n, (begin, end) in zip(x.shape[2:], pads, strict=True)]
     # Leading Ellipsis: every window slice applies to the spatial axes, behind batch and channels.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mlspec.spec.text import shown
 
@@ -38,6 +39,23 @@ class MlspecError(Exception):
         self.where = where
         self.message = message
         self.fix = fix
+
+
+_Error = TypeVar("_Error", bound=MlspecError)
+
+
+class ShapeError(Exception):
+    """One misfit in one layer; `field` is appended to the layer's location, e.g. ".kernel_shape"."""
+
+    def __init__(self, message: str, fix: str = "", field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.field = field
+
+    def at(self, where: str, kind: type[_Error] = MlspecError) -> _Error:  # type: ignore[assignment]
+        """The same finding as a user-facing error (`kind`), for code that runs without validation."""
+        return kind(self.message, where=f"{where}{self.field}", fix=self.fix)
 
 
 class SpecLoadError(MlspecError):

@@ -2,8 +2,8 @@
 
 They run even when the input shapes are unknown (after an imported ONNX node without declared
 output types, say), so a bad kernel or an unset activation type is reported in every spec.
-Helpers that turn attributes into per-axis values live here too, so the shape rules read the
-attributes through the same code that checked them.
+Convolution and pooling are checked on their decoded windows (mlspec.spec.windows), the same
+values every other reader uses.
 """
 
 from __future__ import annotations
@@ -11,17 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from mlspec._proto import layers_pb2
-from mlspec.spec.errors import Problem
-
-
-class ShapeError(Exception):
-    """One misfit in one layer; `field` is appended to the layer's location, e.g. ".kernel_shape"."""
-
-    def __init__(self, message: str, fix: str = "", field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.fix = fix
-        self.field = field
+from mlspec.spec.errors import Problem, ShapeError
+from mlspec.spec.windows import Convolution, Pads, Window, pooling_window
 
 
 def positive(value: int, field: str, what: str) -> None:
@@ -30,8 +21,9 @@ def positive(value: int, field: str, what: str) -> None:
         raise ShapeError(f"{name} is {value}; {what} must be > 0", f"set {name} to a positive size", field)
 
 
-def kernel_sizes(kernel: Sequence[int]) -> tuple[int, ...]:
+def _kernel(window: Window) -> None:
     """A 1-D or 2-D window; the rank of convolution and pooling follows from it."""
+    kernel = window.kernel
     if len(kernel) not in (1, 2):
         raise ShapeError(
             f"kernel_shape has {len(kernel)} entries; give 1 (1-D) or 2 (2-D)",
@@ -40,13 +32,10 @@ def kernel_sizes(kernel: Sequence[int]) -> tuple[int, ...]:
         )
     if any(k <= 0 for k in kernel):
         raise ShapeError(f"kernel_shape {list(kernel)} has a value <= 0", "use sizes >= 1", ".kernel_shape")
-    return tuple(kernel)
 
 
-def per_axis(values: Sequence[int], rank: int, field: str) -> tuple[int, ...]:
-    """Strides or dilations: empty means 1 on every spatial axis."""
-    if not values:
-        return (1,) * rank
+def _per_axis(values: Sequence[int], rank: int, field: str) -> None:
+    """Strides or dilations as decoded (an empty list already read as 1 on every axis)."""
     if len(values) != rank:
         raise ShapeError(
             f"{field.lstrip('.')} has {len(values)} entries for {rank} spatial axes",
@@ -55,46 +44,32 @@ def per_axis(values: Sequence[int], rank: int, field: str) -> tuple[int, ...]:
         )
     if any(v <= 0 for v in values):
         raise ShapeError(f"{field.lstrip('.')} {list(values)} has a value <= 0", "use values >= 1", field)
-    return tuple(values)
 
 
-def pads(padding: layers_pb2.Padding, rank: int, field: str = ".padding") -> list[tuple[int, int]] | None:
-    """(begin, end) per spatial axis, or None for same padding. No kind set means valid."""
-    which = padding.WhichOneof("kind")
-    if which == "same":
-        return None
-    if which != "explicit":
-        return [(0, 0)] * rank
-    values = list(padding.explicit.pads)
-    if len(values) != 2 * rank:
-        raise ShapeError(
-            f"explicit pads has {len(values)} entries; {rank} spatial axes need {2 * rank} "
-            "(all begins, then all ends)",
-            f"give {2 * rank} pads",
-            f"{field}.explicit.pads",
-        )
-    if any(p < 0 for p in values):
-        message = f"explicit pads {values} has a negative value"
-        raise ShapeError(message, "use pads >= 0", f"{field}.explicit.pads")
-    return [(values[i], values[i + rank]) for i in range(rank)]
+def _pads(window: Window) -> Pads | None:
+    pads = window.fixed_pads()
+    if pads is not None and any(p < 0 for p in window.explicit):
+        message = f"explicit pads {list(window.explicit)} has a negative value"
+        raise ShapeError(message, "use pads >= 0", ".padding.explicit.pads")
+    return pads
 
 
 def _convolution(layer: layers_pb2.Layer) -> None:
-    spec = layer.convolution
-    rank = len(kernel_sizes(spec.kernel_shape))
-    positive(spec.input_channels, ".input_channels", "the channel count")
-    positive(spec.output_channels, ".output_channels", "the channel count")
-    groups = spec.groups or 1
-    if groups < 0 or spec.input_channels % groups or spec.output_channels % groups:
+    conv = Convolution.of(layer.convolution)
+    _kernel(conv.window)
+    positive(conv.input_channels, ".input_channels", "the channel count")
+    positive(conv.output_channels, ".output_channels", "the channel count")
+    groups = conv.groups
+    if groups < 0 or conv.input_channels % groups or conv.output_channels % groups:
         raise ShapeError(
-            f"groups {groups} must divide input_channels {spec.input_channels} "
-            f"and output_channels {spec.output_channels}",
+            f"groups {groups} must divide input_channels {conv.input_channels} "
+            f"and output_channels {conv.output_channels}",
             "use a common divisor (input_channels for depthwise convolution)",
             ".groups",
         )
-    per_axis(spec.strides, rank, ".strides")
-    per_axis(spec.dilations, rank, ".dilations")
-    pads(spec.padding, rank)
+    _per_axis(conv.window.strides, conv.window.rank, ".strides")
+    _per_axis(conv.window.dilations, conv.window.rank, ".dilations")
+    _pads(conv.window)
 
 
 def _pooling(layer: layers_pb2.Layer) -> None:
@@ -103,13 +78,14 @@ def _pooling(layer: layers_pb2.Layer) -> None:
         raise ShapeError("pooling type is unset", "set type to MAX or AVERAGE", ".type")
     if is_global(spec):
         return
-    kernel = kernel_sizes(spec.kernel_shape)
-    per_axis(spec.strides, len(kernel), ".strides")
-    padding = pads(spec.padding, len(kernel))
-    if padding is not None and any(max(p) >= k for p, k in zip(padding, kernel, strict=True)):
+    window = pooling_window(spec)
+    _kernel(window)
+    _per_axis(window.strides, window.rank, ".strides")
+    padding = _pads(window)
+    if padding is not None and any(max(p) >= k for p, k in zip(padding, window.kernel, strict=True)):
         raise ShapeError(
-            f"explicit pads {list(spec.padding.explicit.pads)} must each be smaller "
-            f"than the kernel {list(kernel)}",
+            f"explicit pads {list(window.explicit)} must each be smaller "
+            f"than the kernel {list(window.kernel)}",
             "reduce the padding or use same padding",
             ".padding.explicit.pads",
         )

@@ -11,8 +11,9 @@ import math
 from collections.abc import Callable, Sequence
 
 from mlspec._proto import layers_pb2, tensor_pb2
+from mlspec.spec.errors import ShapeError
 from mlspec.spec.kinds import KINDS
-from mlspec.spec.layer_attributes import ShapeError, check_attributes, is_global, kernel_sizes, pads, per_axis
+from mlspec.spec.layer_attributes import check_attributes, is_global
 from mlspec.spec.tensor_info import (
     UNKNOWN,
     UNKNOWN_DTYPE,
@@ -22,6 +23,7 @@ from mlspec.spec.tensor_info import (
     format_dims,
     tensor_type_info,
 )
+from mlspec.spec.windows import Convolution, Window, pooling_window
 
 __all__ = ["ShapeError", "infer_layer"]
 
@@ -131,22 +133,20 @@ def _broadcast(a: Dim, b: Dim) -> Dim:
 # ---- windows (convolution, pooling) ----------------------------------------------------------------
 
 
-def _window_dims(
-    spatial: Sequence[Dim],
-    kernel: Sequence[int],
-    strides: Sequence[int],
-    dilations: Sequence[int],
-    pads: list[tuple[int, int]] | None,
-) -> tuple[Dim, ...]:
+def _window_dims(spatial: Sequence[Dim], window: Window) -> tuple[Dim, ...]:
+    """Output sizes along the spatial axes (attributes already checked); same padding keeps
+    ceil(size / stride) whatever its pads."""
+    pads = window.fixed_pads()
     result: list[Dim] = []
     for axis, size in enumerate(spatial):
         if not isinstance(size, int):
             result.append(None)
             continue
+        stride = window.strides[axis]
         if pads is None:
-            result.append(-(-size // strides[axis]))
+            result.append(-(-size // stride))
             continue
-        span = dilations[axis] * (kernel[axis] - 1) + 1
+        span = window.dilations[axis] * (window.kernel[axis] - 1) + 1
         padded = size + pads[axis][0] + pads[axis][1]
         if padded < span:
             raise ShapeError(
@@ -154,14 +154,13 @@ def _window_dims(
                 "use a smaller kernel or dilation, more padding, or same padding",
                 ".kernel_shape",
             )
-        result.append((padded - span) // strides[axis] + 1)
+        result.append((padded - span) // stride + 1)
     return tuple(result)
 
 
 def _convolution(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
-    spec = layer.convolution
-    kernel = kernel_sizes(spec.kernel_shape)
-    rank = len(kernel)
+    conv = Convolution.of(layer.convolution)
+    rank = conv.window.rank
     dims = _float_input(layer, inputs)
     if len(dims) != rank + 2:
         raise ShapeError(
@@ -169,18 +168,16 @@ def _convolution(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInf
             f"[batch, channels, {', '.join(['length'] if rank == 1 else ['height', 'width'])}]",
             "match kernel_shape to the input's spatial axes",
         )
-    if isinstance(dims[1], int) and dims[1] != spec.input_channels:
+    if isinstance(dims[1], int) and dims[1] != conv.input_channels:
         raise ShapeError(
             f"{_describe(layer, inputs, 0)} has {dims[1]} channels, "
-            f"but input_channels is {spec.input_channels}",
+            f"but input_channels is {conv.input_channels}",
             f"set input_channels to {dims[1]} (and resize the weights) "
-            f"or feed {spec.input_channels} channels",
+            f"or feed {conv.input_channels} channels",
             ".input_channels",
         )
-    strides = per_axis(spec.strides, rank, ".strides")
-    dilations = per_axis(spec.dilations, rank, ".dilations")
-    spatial = _window_dims(dims[2:], kernel, strides, dilations, pads(spec.padding, rank))
-    return TensorInfo(inputs[0].dtype, (dims[0], spec.output_channels, *spatial))
+    spatial = _window_dims(dims[2:], conv.window)
+    return TensorInfo(inputs[0].dtype, (dims[0], conv.output_channels, *spatial))
 
 
 def _pooling(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
@@ -195,16 +192,15 @@ def _pooling(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
     rank = len(dims) - 2
     if is_global(spec):
         return TensorInfo(inputs[0].dtype, (*dims[:2], *(1,) * rank))
-    if len(spec.kernel_shape) != rank:
+    window = pooling_window(spec)
+    if window.rank != rank:
         raise ShapeError(
-            f"kernel_shape has {len(spec.kernel_shape)} entries for the {rank} spatial axes of "
+            f"kernel_shape has {window.rank} entries for the {rank} spatial axes of "
             f"{_describe(layer, inputs, 0)}",
             f"give {rank} kernel sizes, or set global",
             ".kernel_shape",
         )
-    kernel = kernel_sizes(spec.kernel_shape)
-    strides = per_axis(spec.strides, rank, ".strides")
-    spatial = _window_dims(dims[2:], kernel, strides, (1,) * rank, pads(spec.padding, rank))
+    spatial = _window_dims(dims[2:], window)
     return TensorInfo(inputs[0].dtype, (*dims[:2], *spatial))
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mlspec._proto import model_pb2
-from mlspec.spec.errors import Problem, layer_ref
-from mlspec.spec.layer_attributes import ShapeError, check_attributes
+from mlspec.spec.errors import Problem, ShapeError, layer_ref
+from mlspec.spec.layer_attributes import check_attributes
 from mlspec.spec.shape_rules import infer_layer
 from mlspec.spec.tensor_info import (
     BATCH,

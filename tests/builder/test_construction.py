@@ -142,7 +142,19 @@ def test_numpy_weights_are_stored_bit_for_bit() -> None:
         ),
         (lambda b: b.add_activation("act", "x", output="first"), "output 'first' is already produced"),
         (lambda b: b.add_activation("act", "x", "swish"), "unknown activation 'swish'; use one of relu"),
-        (lambda b: b.add_convolution("c", "x", 3, (3, 3), groups=2), r'layers\["c"\]: groups=2 must divide'),
+        # The validator's words (layer_attributes), not the builder's own.
+        (
+            lambda b: b.add_convolution("c", "x", 3, (3, 3), groups=2),
+            r'layers\["c"\]\.groups: groups 2 must divide input_channels 4 and output_channels 3\. Fix: ',
+        ),
+        (
+            lambda b: b.add_convolution("c", "x", 3, (3, 3), input_channels=1, strides=(1, 1, 1)),
+            r'layers\["c"\]\.strides: strides has 3 entries for 2 spatial axes',
+        ),
+        (
+            lambda b: b.add_pooling("p", "x", padding=(1, 1, 1)),
+            r'layers\["p"\]\.padding\.explicit\.pads: explicit pads has 3 entries; 2 spatial axes need 4',
+        ),
     ],
 )
 def test_add_refuses_local_mistakes_and_changes_nothing(add: object, message: str) -> None:

@@ -13,46 +13,22 @@ from typing import Any
 
 from mlspec._proto import layers_pb2
 from mlspec.convert.emitters.context import EmitContext, where
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, ShapeError
+from mlspec.spec.windows import Window
 
 
-def padding_attributes(
-    ctx: EmitContext,
-    layer: layers_pb2.Layer,
-    padding: layers_pb2.Padding,
-    *,
-    kernel: Sequence[int],
-    strides: Sequence[int],
-    dilations: Sequence[int],
-) -> dict[str, Any]:
-    rank = len(kernel)
-    kind = padding.WhichOneof("kind")
-    if kind in (None, "valid"):
-        return {"pads": [0] * (2 * rank)}
-    if kind == "explicit":
-        pads = [int(p) for p in padding.explicit.pads]
-        if len(pads) != 2 * rank:
-            raise MlspecError(
-                f"{where(layer)}.padding.explicit.pads: {len(pads)} values, expected {2 * rank} "
-                "(the begin paddings of every spatial axis, then the end paddings)"
-            )
-        return {"pads": pads}
-    if all(s == 1 for s in strides):
-        totals = [(k - 1) * d for k, d in zip(kernel, dilations, strict=True)]
-    else:
-        dims = ctx.dims(layer.inputs[0])
-        sizes = dims[2:] if dims is not None and len(dims) == rank + 2 else None
-        if sizes is None or not all(isinstance(n, int) for n in sizes):
-            _require_auto_pad_support(ctx, layer, strides, dilations)
-            return {"auto_pad": "SAME_LOWER" if padding.same.lower else "SAME_UPPER"}
-        totals = [
-            max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
-            for n, k, s, d in zip(sizes, kernel, strides, dilations, strict=True)
-            if isinstance(n, int)
-        ]
-    halves = [total // 2 for total in totals]
-    rest = [total - half for total, half in zip(totals, halves, strict=True)]
-    return {"pads": rest + halves if padding.same.lower else halves + rest}
+def padding_attributes(ctx: EmitContext, layer: layers_pb2.Layer, window: Window) -> dict[str, Any]:
+    """`pads` resolved by the decoded window, or `auto_pad` when same padding meets unknown sizes."""
+    dims = ctx.dims(layer.inputs[0])
+    sizes = dims[2:] if dims is not None and len(dims) == window.rank + 2 else [None] * window.rank
+    try:
+        pads = window.pads(sizes)
+    except ShapeError as error:
+        raise error.at(where(layer)) from None
+    if pads is None:
+        _require_auto_pad_support(ctx, layer, window.strides, window.dilations)
+        return {"auto_pad": "SAME_LOWER" if window.same_lower else "SAME_UPPER"}
+    return {"pads": [begin for begin, _ in pads] + [end for _, end in pads]}
 
 
 def _require_auto_pad_support(

@@ -14,6 +14,7 @@ from mlspec.convert.emitters.context import EmitContext, where
 from mlspec.convert.emitters.padding import padding_attributes
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.tensor_info import format_dims
+from mlspec.spec.windows import pooling_window
 
 PoolingType = layers_pb2.PoolingLayer.PoolingType
 
@@ -30,10 +31,9 @@ def emit_pooling(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
         else:
             ctx.node(layer, "GlobalMaxPool" if is_max else "GlobalAveragePool", [source], [target])
         return
-    kernel = [int(k) for k in params.kernel_shape]
-    strides = [int(s) for s in params.strides] or [1] * len(kernel)
-    ones = [1] * len(kernel)
-    padding = padding_attributes(ctx, layer, params.padding, kernel=kernel, strides=strides, dilations=ones)
+    decoded = pooling_window(params)
+    kernel, strides = list(decoded.kernel), list(decoded.strides)
+    padding = padding_attributes(ctx, layer, decoded)
     relu = ctx.activations_after_pool.pop(source, None)
     if relu is not None:  # max pooling commutes with the ReLU before it (see activation.py)
         pooled = ctx.tensor(layer, "before_relu")

@@ -19,6 +19,7 @@ from mlspec._proto import layers_pb2
 from mlspec.spec.errors import layer_ref
 from mlspec.spec.tensor_info import TensorInfo
 from mlspec.spec.weights import to_float32
+from mlspec.spec.windows import Convolution, pooling_window
 
 Activation = layers_pb2.ActivationLayer
 # The activations import-coreml reads back, by mlspec type: (Core ML field, its (alpha, beta) fields).
@@ -93,13 +94,13 @@ def _padding(padding: layers_pb2.Padding, params: Any) -> None:
 def _convolution(ctx: LayerContext, layer: layers_pb2.Layer, out: Any) -> None:
     ctx.require_rank(layer, (4,))
     spec, params = layer.convolution, out.convolution
-    groups = spec.groups or 1
-    params.outputChannels = spec.output_channels
-    params.kernelChannels = spec.input_channels // groups
-    params.nGroups = groups
-    params.kernelSize.extend(spec.kernel_shape)
-    params.stride.extend(spec.strides or [1, 1])
-    params.dilationFactor.extend(spec.dilations or [1, 1])
+    conv = Convolution.of(spec)
+    params.outputChannels = conv.output_channels
+    params.kernelChannels = conv.input_channels // conv.groups
+    params.nGroups = conv.groups
+    params.kernelSize.extend(conv.window.kernel)
+    params.stride.extend(conv.window.strides)
+    params.dilationFactor.extend(conv.window.dilations)
     _padding(spec.padding, params)
     params.hasBias = spec.has_bias
     _weights(params.weights, spec.weights, f"{layer_ref(layer.name)}.weights")
@@ -124,8 +125,9 @@ def _pooling(ctx: LayerContext, layer: layers_pb2.Layer, out: Any) -> None:
     if getattr(spec, "global"):  # "global" is a Python keyword
         params.globalPooling = True
         return
-    params.kernelSize.extend(spec.kernel_shape)
-    params.stride.extend(spec.strides or [1, 1])
+    window = pooling_window(spec)
+    params.kernelSize.extend(window.kernel)
+    params.stride.extend(window.strides)
     _padding(spec.padding, params)
     params.avgPoolExcludePadding = not spec.count_include_pad
 

@@ -15,6 +15,7 @@ from mlspec.spec.layer_attributes import attribute_problems
 from mlspec.spec.validate.context import Context, layer_where
 from mlspec.spec.validate.onnx_nodes import check_onnx_node
 from mlspec.spec.weights import NUMPY_DTYPES, dtype_name, non_finite
+from mlspec.spec.windows import Convolution
 
 _FLOAT_WEIGHTS = (tensor_pb2.FLOAT32, tensor_pb2.FLOAT16, tensor_pb2.DOUBLE)
 
@@ -65,11 +66,11 @@ def _inner_product(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
 
 
 def _convolution(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
-    conv = layer.convolution
-    groups = conv.groups or 1
+    conv = Convolution.of(layer.convolution)
+    groups = conv.groups
     if groups <= 0 or conv.input_channels % groups:
         return {}, ()  # the shape rules report the groups problem
-    weights = (conv.output_channels, conv.input_channels // groups, *conv.kernel_shape)
+    weights = (conv.output_channels, conv.input_channels // groups, *conv.window.kernel)
     layout = "[output_channels, input_channels / groups, *kernel_shape]"
     return _with_bias({"weights": (weights, layout)}, conv.has_bias, conv.output_channels)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import onnx
 
 from mlspec.backends.portable.grad_rules.base import Dims, GradContext, Rule, attribute, present
+from mlspec.spec.windows import same_pads
 
 Grads = list[str | None]
 
@@ -49,13 +50,9 @@ def window(g: GradContext, node: onnx.NodeProto, kernel: list[int], source: str)
         sizes = (g.dims(source) or [])[2:]
         if len(sizes) != rank or not all(isinstance(n, int) for n in sizes):
             raise ValueError("auto_pad SAME needs fixed spatial input sizes for its gradient")
-        totals = [
-            max((-(-int(n) // s) - 1) * s + (k - 1) * d + 1 - int(n), 0)  # type: ignore[arg-type]
-            for n, k, s, d in zip(sizes, kernel, strides, dilations, strict=True)
-        ]
-        small = [total // 2 for total in totals]
-        large = [total - half for total, half in zip(totals, small, strict=True)]
-        pads = large + small if auto_pad == "SAME_LOWER" else small + large
+        known = [n for n in sizes if isinstance(n, int)]
+        same = same_pads(known, kernel, strides, dilations, lower=auto_pad == "SAME_LOWER")
+        pads = [begin for begin, _ in same] + [end for _, end in same]
     return Window(
         kernel,
         [int(s) for s in strides],
