@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class UpdateParameters(_message.Message):
-    __slots__ = ("loss_layers", "optimizer", "epochs", "shuffle", "seed", "clipping", "lr_schedule")
+    __slots__ = ("loss_layers", "optimizer", "epochs", "shuffle", "seed", "clipping", "lr_schedule", "proximal_mu")
     LOSS_LAYERS_FIELD_NUMBER: _ClassVar[int]
     OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
     EPOCHS_FIELD_NUMBER: _ClassVar[int]
@@ -16,6 +16,7 @@ class UpdateParameters(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     CLIPPING_FIELD_NUMBER: _ClassVar[int]
     LR_SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    PROXIMAL_MU_FIELD_NUMBER: _ClassVar[int]
     loss_layers: _containers.RepeatedCompositeFieldContainer[LossLayer]
     optimizer: Optimizer
     epochs: _parameters_pb2.Int64Parameter
@@ -23,7 +24,8 @@ class UpdateParameters(_message.Message):
     seed: _parameters_pb2.Int64Parameter
     clipping: GradientClipping
     lr_schedule: LearningRateSchedule
-    def __init__(self, loss_layers: _Optional[_Iterable[_Union[LossLayer, _Mapping]]] = ..., optimizer: _Optional[_Union[Optimizer, _Mapping]] = ..., epochs: _Optional[_Union[_parameters_pb2.Int64Parameter, _Mapping]] = ..., shuffle: _Optional[_Union[_parameters_pb2.BoolParameter, _Mapping]] = ..., seed: _Optional[_Union[_parameters_pb2.Int64Parameter, _Mapping]] = ..., clipping: _Optional[_Union[GradientClipping, _Mapping]] = ..., lr_schedule: _Optional[_Union[LearningRateSchedule, _Mapping]] = ...) -> None: ...
+    proximal_mu: _parameters_pb2.DoubleParameter
+    def __init__(self, loss_layers: _Optional[_Iterable[_Union[LossLayer, _Mapping]]] = ..., optimizer: _Optional[_Union[Optimizer, _Mapping]] = ..., epochs: _Optional[_Union[_parameters_pb2.Int64Parameter, _Mapping]] = ..., shuffle: _Optional[_Union[_parameters_pb2.BoolParameter, _Mapping]] = ..., seed: _Optional[_Union[_parameters_pb2.Int64Parameter, _Mapping]] = ..., clipping: _Optional[_Union[GradientClipping, _Mapping]] = ..., lr_schedule: _Optional[_Union[LearningRateSchedule, _Mapping]] = ..., proximal_mu: _Optional[_Union[_parameters_pb2.DoubleParameter, _Mapping]] = ...) -> None: ...
 
 class LossLayer(_message.Message):
     __slots__ = ("name", "weight", "input", "target", "categorical_cross_entropy", "mean_squared_error", "binary_cross_entropy", "l1", "huber")

@@ -68,6 +68,10 @@ class Session(Protocol):
         """Weights, optimizer state, learning rate and `properties`, written atomically."""
         ...
 
+    def set_proximal_anchor(self, weights: Feeds) -> None:
+        """Replace the proximal term's anchor (FedProx's global weights), every trainable tensor."""
+        ...
+
     def checkpoint_properties(self) -> dict[str, int | float | str]:
         """The caller's properties of the checkpoint this session was opened from."""
         ...

@@ -179,11 +179,14 @@ def _run_settings(model: model_pb2.Model) -> dict[str, Any]:
     if not model.HasField("update_parameters"):
         return {"epochs": None, "shuffle": None, "seed": None}
     update = model.update_parameters
-    return {
+    settings = {
         "epochs": _param(update.epochs) if update.HasField("epochs") else _unset("epochs"),
         "shuffle": update.shuffle.default_value if update.HasField("shuffle") else unset_default("shuffle"),
         "seed": _param(update.seed) if update.HasField("seed") else _unset("seed"),
     }
+    if update.HasField("proximal_mu"):  # shown only where declared: FedProx specs
+        settings["proximal_mu"] = _param(update.proximal_mu)
+    return settings
 
 
 def _unset(name: str, optimizer_kind: str | None = None) -> dict[str, Any]:

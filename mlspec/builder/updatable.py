@@ -21,7 +21,14 @@ from typing import Literal, get_args
 
 from mlspec._proto import training_pb2
 from mlspec.builder.base import BuilderBase
-from mlspec.builder.params import Allowed, OptimizerParams, int_param, normalise_allowed, raise_on_problems
+from mlspec.builder.params import (
+    Allowed,
+    OptimizerParams,
+    double_param,
+    int_param,
+    normalise_allowed,
+    raise_on_problems,
+)
 from mlspec.builder.training_inputs import target_conflict
 from mlspec.spec import graph, hyper, kinds, weights
 from mlspec.spec.errors import SpecEditError, layer_ref
@@ -278,6 +285,14 @@ class TrainingSetup(BuilderBase):
             param = int_param(default, SEED_RANGE if allowed is None else allowed)
             raise_on_problems("set_seed", training_pb2.UpdateParameters(seed=param))
             self._model.update_parameters.seed.CopyFrom(param)
+
+    def set_proximal_mu(self, default: float, allowed: Allowed = None) -> None:
+        """FedProx's proximal strength: training adds (mu/2)·||w − anchor||², the anchor being the
+        weights training starts from (a federated round's global model). Allowed defaults to [0, 1]."""
+        with self._edit(f"set_proximal_mu({default})", validate=True):
+            param = double_param("proximal_mu", default, allowed)
+            raise_on_problems("set_proximal_mu", training_pb2.UpdateParameters(proximal_mu=param))
+            self._model.update_parameters.proximal_mu.CopyFrom(param)
 
     def set_gradient_clipping(
         self, *, max_norm: float | None = None, max_value: float | None = None, allowed: Allowed = None

@@ -31,7 +31,11 @@ def federate(
     partition: Annotated[
         str, typer.Option("--partition", help="iid, by-label:K (K classes per client) or dirichlet:ALPHA.")
     ] = "iid",
-    strategy: Annotated[str, typer.Option("--strategy", help="fedavg or fedadam.")] = "fedavg",
+    strategy: Annotated[str, typer.Option("--strategy", help="fedavg, fedprox or fedadam.")] = "fedavg",
+    mu: Annotated[
+        float | None,
+        typer.Option("--mu", help="FedProx's proximal strength (default: the spec's proximal_mu)."),
+    ] = None,
     val: Annotated[
         Path | None, typer.Option("--val", help="Held-out data the server scores each round on.")
     ] = None,
@@ -55,7 +59,7 @@ def federate(
 
     inputs = (model, data) if val is None else (model, data, val)
     check_output_file(output, inputs=inputs)
-    given = {"epochs": epochs, "learning_rate": lr, "mini_batch_size": batch_size}
+    given = {"epochs": epochs, "learning_rate": lr, "mini_batch_size": batch_size, "proximal_mu": mu}
     config: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
     result = run(
         load(model),

@@ -184,6 +184,8 @@ def _run_settings(summary: dict[str, Any]) -> Table:
     _row(table, "seed", _default(seed), _allowed(seed) if seed else "-")
     if clipping is not None:
         _row(table, clipping["name"], _default(clipping), _allowed(clipping))
+    if "proximal_mu" in summary:
+        _row(table, "proximal_mu", _default(summary["proximal_mu"]), _allowed(summary["proximal_mu"]))
     schedule = summary["lr_schedule"]
     if schedule:
         details = ", ".join(f"{key}={value}" for key, value in schedule.items() if key != "kind")

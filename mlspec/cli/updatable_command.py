@@ -176,6 +176,19 @@ def make_updatable(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Default training seed (shuffling, dropout).")
     ] = None,
+    proximal_mu: Annotated[
+        float | None,
+        typer.Option("--proximal-mu", help="Default FedProx proximal strength mu (federated training)."),
+    ] = None,
+    proximal_mu_range: Annotated[
+        Range | None,
+        typer.Option(
+            "--proximal-mu-range",
+            parser=Range.parse,
+            metavar="LO:HI",
+            help="Allowed proximal mu values (default 0:1 when --proximal-mu is given).",
+        ),
+    ] = None,
     in_place: InPlaceOpt = False,
 ) -> None:
     """Mark layers updatable and set the loss, optimizer and run settings.
@@ -229,6 +242,9 @@ def make_updatable(
         builder.set_shuffle(shuffle)
     if seed is not None:
         builder.set_seed(seed)
+    if proximal_mu is not None or proximal_mu_range is not None:
+        allowed_mu = proximal_mu_range.as_tuple() if proximal_mu_range else None
+        builder.set_proximal_mu(0.0 if proximal_mu is None else proximal_mu, allowed_mu)
     validate(builder.spec)
     save(builder.spec, output)
     _report(builder.spec, output)

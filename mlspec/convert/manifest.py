@@ -37,11 +37,12 @@ Keys (format_version 1):
   optimizer_model.onnx (a different value means regenerating that model); ``graph_settings``:
   hyperparameter name -> checkpoint parameter holding it inside the training graph (assign to
   change it); ``state``: checkpoint parameters holding optimizer state in the training graph
-  (momentum buffers).
+  (momentum buffers); ``anchors``: trainable tensor -> the tensor holding its proximal anchor
+  (FedProx's global weights; empty when the spec fixes proximal_mu at 0).
 - ``hyperparameters``: name -> ``{type, default, range | set}``; ``type`` is ``double``,
   ``int`` or ``bool``; ``range`` is ``[min, max]`` (closed), ``set`` the allowed values. Names
   follow docs/ARCHITECTURE.md (learning_rate, mini_batch_size, epochs, shuffle, seed, momentum,
-  nesterov, beta1, beta2, eps, weight_decay, clip_norm, clip_value).
+  nesterov, beta1, beta2, eps, weight_decay, clip_norm, clip_value, proximal_mu).
 - ``clipping``: ``"norm"``, ``"value"`` or null. ``lr_schedule``: ``{kind, ...}`` or null with
   the spec's schedule fields (step: step_epochs, gamma; cosine: min_lr; linear_warmup:
   warmup_steps, start_factor).
@@ -54,9 +55,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from mlspec._proto import parameters_pb2
 from mlspec.spec import hyper
@@ -140,6 +144,8 @@ class OptimizerInfo:
     model_settings: dict[str, float]
     graph_settings: dict[str, str]
     state: list[str]
+    # trainable tensor -> the tensor holding its proximal anchor (empty without FedProx's term)
+    anchors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -236,3 +242,27 @@ class Manifest:
             allowed = ", ".join(sorted(self.hyperparameters))
             raise MlspecError(f"unknown hyperparameter {unknown[0]!r}; this model accepts: {allowed}")
         return overrides
+
+
+def checked_anchor(
+    manifest: Manifest, weights: Mapping[str, Any], shapes: Mapping[str, tuple[int, ...]]
+) -> dict[str, npt.NDArray[np.float32]]:
+    """New proximal anchors by anchor tensor name, float32; refuses artifacts without the term,
+    a missing or unknown tensor name, and a shape other than the anchor's (`shapes`, by anchor)."""
+    if not manifest.optimizer.anchors:
+        raise MlspecError(
+            "these artifacts have no proximal term: the spec fixes proximal_mu at 0; "
+            "declare proximal_mu with non-zero allowed values and convert again"
+        )
+    names = manifest.optimizer.anchors
+    if set(weights) != set(names):
+        missing = sorted(set(names) - set(weights))
+        unknown = sorted(set(weights) - set(names))
+        problem = f"lacks {missing[0]!r}" if missing else f"has {unknown[0]!r}, which is not trainable"
+        raise MlspecError(f"proximal anchor {problem}; give exactly: {', '.join(names)}")
+    anchors = {names[name]: np.ascontiguousarray(value, dtype=np.float32) for name, value in weights.items()}
+    for name, value in weights.items():
+        if anchors[names[name]].shape != tuple(shapes[names[name]]):
+            expected = " x ".join(map(str, shapes[names[name]]))
+            raise MlspecError(f"proximal anchor {name!r}: shape {np.shape(value)}, expected {expected}")
+    return anchors

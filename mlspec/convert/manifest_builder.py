@@ -17,7 +17,12 @@ from mlspec.convert.manifest import (
     StockOrt,
     WriteBack,
 )
-from mlspec.convert.optimizers import OptimizerPlan, hyper_parameter_name, momentum_buffer_name
+from mlspec.convert.optimizers import (
+    OptimizerPlan,
+    anchor_names,
+    hyper_parameter_name,
+    momentum_buffer_name,
+)
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.graph import class_labels
 from mlspec.spec.kinds import layer_tensors
@@ -85,6 +90,7 @@ def build_manifest(parts: ManifestParts) -> Manifest:
             model_settings=parts.plan.model_settings(parts.plan.defaults()),
             graph_settings={name: hyper_parameter_name(name) for name in parts.plan.graph_settings},
             state=[momentum_buffer_name(name) for name in parts.trainable] if parts.plan.has_momentum else [],
+            anchors=anchor_names(parts.plan, parts.trainable),
         ),
         hyperparameters=parts.plan.hyperparameters,
         clipping=parts.plan.clipping,

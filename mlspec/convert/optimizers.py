@@ -12,6 +12,11 @@ Semantics (t counts optimizer steps from 1; g is the mini-batch gradient of the 
   v = beta2 v + (1 - beta2) g^2; p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
 - AdamW (torch.optim.AdamW): p = p * (1 - lr * weight_decay), then the Adam step without the L2 term.
 
+- FedProx's proximal term (mu/2) * ||p - anchor||^2, anchor being the weights training started
+  from (the round's global model): its gradient mu * (p - anchor) joins g before anything else,
+  exactly as if the term were part of the loss (so clipping sees it too); the reported loss
+  stays the data loss, comparable with evaluation's.
+
 Clipping happens before weight decay, as in a PyTorch loop (backward, clip, step).
 
 Stock ORT has two optimizer nodes: SGDOptimizerV2 (p = p - lr * g) and AdamWOptimizer.
@@ -44,6 +49,7 @@ from mlspec.spec.defaults import unset_default
 
 HYPER_PREFIX = "mlspec.hyper/"
 MOMENTUM_PREFIX = "mlspec.momentum/"
+ANCHOR_PREFIX = "mlspec.anchor/"
 STATE_UPDATED_OUTPUT = "mlspec.state_updated"
 _CLIP_NORM_EPS = 1e-6
 
@@ -93,7 +99,7 @@ class OptimizerPlan:
     @property
     def graph_settings(self) -> list[str]:
         """Hyperparameters read by nodes in the training graph, in a stable order."""
-        names: list[str] = []
+        names: list[str] = ["proximal_mu"] if self.has_proximal else []
         if self.clipping == "norm":
             names.append("clip_norm")
         if self.clipping == "value":
@@ -103,6 +109,11 @@ class OptimizerPlan:
         if self.has_momentum:
             names += ["momentum", "nesterov"]
         return names
+
+    @property
+    def has_proximal(self) -> bool:
+        """Whether the spec lets mu be non-zero: only then does the graph carry the term and anchors."""
+        return self.may_be_nonzero("proximal_mu")
 
     @property
     def has_momentum(self) -> bool:
@@ -156,6 +167,7 @@ def plan_optimizer(model: model_pb2.Model) -> OptimizerPlan:
     shuffle = update.shuffle.default_value if update.HasField("shuffle") else unset_default("shuffle")
     hyper["shuffle"] = Hyperparameter(type="bool", default=bool(shuffle))
     hyper["seed"] = _read(update, "seed", "int", unset_default("seed"))
+    hyper["proximal_mu"] = _read(update, "proximal_mu", "double", unset_default("proximal_mu"))
     clip_kind = {"max_norm": "norm", "max_value": "value"}.get(clipping or "")
     return OptimizerPlan(kind=kind, hyperparameters=hyper, clipping=clip_kind)
 
@@ -168,12 +180,22 @@ def momentum_buffer_name(parameter: str) -> str:
     return f"{MOMENTUM_PREFIX}{parameter}"
 
 
+def anchor_name(parameter: str) -> str:
+    """The tensor holding the proximal term's anchor (FedProx's global weights) for `parameter`."""
+    return f"{ANCHOR_PREFIX}{parameter}"
+
+
+def anchor_names(plan: OptimizerPlan, trainable: list[str]) -> dict[str, str]:
+    return {name: anchor_name(name) for name in trainable} if plan.has_proximal else {}
+
+
 def hyper_value(value: float | int | bool) -> np.ndarray:
     return np.array([float(value)], dtype=np.float32)
 
 
 def state_initializers(plan: OptimizerPlan, trainable: dict[str, onnx.TensorProto]) -> list[onnx.TensorProto]:
-    """Checkpoint tensors the gradient transforms read: hyperparameter scalars and momentum buffers.
+    """Checkpoint tensors the gradient transforms read: hyperparameter scalars, momentum buffers
+    and the proximal anchors (starting as the spec's own weights).
 
     They are added to the base model before generation so that ORT stores them in the checkpoint
     as frozen parameters and binds them to the training graph by name.
@@ -187,12 +209,15 @@ def state_initializers(plan: OptimizerPlan, trainable: dict[str, onnx.TensorProt
         for name, tensor in trainable.items():
             zeros = np.zeros(tuple(tensor.dims), dtype=np.float32)
             tensors.append(numpy_helper.from_array(zeros, momentum_buffer_name(name)))
+    for name, anchor in anchor_names(plan, list(trainable)).items():
+        tensors.append(numpy_helper.from_array(numpy_helper.to_array(trainable[name]), anchor))
     return tensors
 
 
 def state_names(plan: OptimizerPlan, trainable: list[str]) -> list[str]:
     buffers = [momentum_buffer_name(name) for name in trainable] if plan.has_momentum else []
-    return [hyper_parameter_name(n) for n in plan.graph_settings] + buffers
+    anchors = list(anchor_names(plan, trainable).values())
+    return [hyper_parameter_name(n) for n in plan.graph_settings] + buffers + anchors
 
 
 class _Nodes:
@@ -217,7 +242,8 @@ class _Nodes:
 def insert_gradient_transforms(
     training_model: onnx.ModelProto, plan: OptimizerPlan, trainable: list[str]
 ) -> None:
-    """Rewire each `<param>_grad` -> accumulator edge through clipping, L2 decay and momentum."""
+    """Rewire each `<param>_grad` -> accumulator edge through the proximal term, clipping, L2
+    decay and momentum."""
     graph = training_model.graph
     if not plan.graph_settings:
         return
@@ -233,6 +259,10 @@ def insert_gradient_transforms(
         for name in plan.graph_settings
     }
     grads = {name: f"{name}_grad" for name in trainable}
+    for name, anchor in anchor_names(plan, trainable).items():
+        pull = build.add("Sub", [name, anchor], f"{grads[name]}/from_anchor")
+        proximal = build.add("Mul", [scalar["proximal_mu"], pull], f"{grads[name]}/proximal")
+        grads[name] = build.add("Add", [grads[name], proximal], f"{grads[name]}/with_proximal")
     if plan.clipping == "value":
         low = build.add("Neg", [scalar["clip_value"]], "mlspec.scalar/minus_clip_value")
         grads = {

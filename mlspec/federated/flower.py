@@ -18,7 +18,7 @@ from typing import Any
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
-from flwr.serverapp.strategy import FedAdam, FedAvg, Strategy
+from flwr.serverapp.strategy import FedAdam, FedAvg, FedProx, Strategy
 
 from mlspec._proto import model_pb2
 from mlspec.federated.local import Data, as_float, evaluate_global, local_update, with_weights
@@ -26,7 +26,7 @@ from mlspec.spec.io import save
 from mlspec.spec.kinds import layer_tensors
 from mlspec.spec.weights import to_numpy
 
-STRATEGIES = ("fedavg", "fedadam")
+STRATEGIES = ("fedavg", "fedprox", "fedadam")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ def client_app(spec_bytes: bytes, names: Sequence[str], partitions: Sequence[Dat
     return app
 
 
-def make_strategy(name: str, clients: int) -> Strategy:
+def make_strategy(name: str, clients: int, proximal_mu: float = 0.0) -> Strategy:
+    """Flower's strategy `name`; FedProx sends `proximal_mu` to the clients as "proximal-mu"."""
     common: dict[str, Any] = {
         "fraction_evaluate": 0.0,  # the server scores the global model itself
         "min_train_nodes": clients,
@@ -71,6 +72,8 @@ def make_strategy(name: str, clients: int) -> Strategy:
     }
     if name == "fedavg":
         return FedAvg(**common)
+    if name == "fedprox":
+        return FedProx(**common, proximal_mu=proximal_mu)
     if name == "fedadam":
         return FedAdam(**common)
     raise ValueError(name)
@@ -105,11 +108,13 @@ def server_app(
     @app.main()
     def main(grid: Grid, context: Context) -> None:
         initial = _initial_arrays(spec, names)
-        make_strategy(strategy, clients).start(
+        settings = dict(config)
+        mu = float(settings.pop("proximal_mu", 0.0))  # FedProx sends it under its own key
+        make_strategy(strategy, clients, mu).start(
             grid=grid,
             initial_arrays=ArrayRecord(initial),
             num_rounds=rounds,
-            train_config=ConfigRecord(dict(config)),
+            train_config=ConfigRecord(settings),
             evaluate_fn=score,
         )
 

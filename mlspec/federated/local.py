@@ -20,8 +20,10 @@ from mlspec.runtime.results import write_back
 
 Arrays = list[npt.NDArray[Any]]
 Data = Mapping[str, npt.NDArray[Any]]
-# Keys Flower's strategies put into the round's configuration themselves.
+# Keys Flower's strategies put into the round's configuration themselves: dropped, or renamed to
+# the spec's hyperparameter (FedProx sends its mu, which the spec's allowed values then judge).
 _ENGINE_KEYS = frozenset({"server-round"})
+_ENGINE_NAMES = {"proximal-mu": "proximal_mu"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ def with_weights(
 
 def overrides_from(config: Mapping[str, Any]) -> dict[str, Any]:
     """The server's hyperparameters for this round; the spec's allowed values still decide."""
-    return {name: value for name, value in config.items() if name not in _ENGINE_KEYS}
+    return {
+        _ENGINE_NAMES.get(name, name): value for name, value in config.items() if name not in _ENGINE_KEYS
+    }
 
 
 def local_update(
@@ -56,7 +60,8 @@ def local_update(
     config: Mapping[str, Any],
 ) -> Update:
     """Train the global weights on this client's data; a config outside the spec's allowed
-    values raises HyperparameterError before anything trains."""
+    values raises HyperparameterError before anything trains. With FedProx's mu the proximal
+    term pulls towards `arrays`, the weights training starts from (the trainer's own anchor)."""
     with Trainer.from_spec(with_weights(spec, names, arrays), **overrides_from(config)) as trainer:
         result = trainer.train(dict(data))
         trained = trainer.parameters()

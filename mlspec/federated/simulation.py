@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlspec._proto import model_pb2
+from mlspec.convert.optimizers import plan_optimizer
 from mlspec.federated.flower import STRATEGIES, RoundRecord, RunLog, client_app, server_app
 from mlspec.federated.local import Data, exchanged_names, overrides_from
 from mlspec.federated.partition import partition, subsets
@@ -63,7 +64,10 @@ def federate(
     if rounds < 1:
         raise FederatedError(f"--rounds {rounds}: need at least 1")
     settings = overrides_from(config or {})
-    table_from_spec(spec).resolve(settings, source="the server's configuration")
+    _check_proximal(spec, strategy, settings)
+    chosen = table_from_spec(spec).resolve(settings, source="the server's configuration")
+    if strategy == "fedprox":
+        settings["proximal_mu"] = chosen.proximal_mu
     parts = partition(data[_label_key(spec, data)], clients, partition_scheme, seed=seed)
     names = exchanged_names(spec)
     job = _Job(
@@ -141,6 +145,16 @@ def _child_main(job: _Job, sender: Connection) -> None:
         sender.send(("failed", f"Flower's simulation failed ({type(exc).__name__}: {exc})"))
         return
     sender.send(("done", log.rounds))
+
+
+def _check_proximal(spec: model_pb2.Model, strategy: str, settings: Mapping[str, Any]) -> None:
+    if strategy == "fedprox" and not plan_optimizer(spec).has_proximal:
+        raise FederatedError(
+            "--strategy fedprox: the spec fixes proximal_mu at 0, so FedProx would be FedAvg; "
+            "declare its allowed values with mlspec make-updatable --proximal-mu-range LO:HI"
+        )
+    if strategy != "fedprox" and "proximal_mu" in settings:
+        raise FederatedError(f"--mu is FedProx's proximal strength; use --strategy fedprox, not {strategy}")
 
 
 def _label_key(spec: model_pb2.Model, data: Data) -> str:

@@ -45,6 +45,7 @@ ALL_NAMES: tuple[str, ...] = (
     "weight_decay",
     "clip_norm",
     "clip_value",
+    "proximal_mu",
 )
 # Settings that live in the optimizer (baked into optimizer_model.onnx or the training graph);
 # the session needs to hear about them only when they differ from what the artifacts hold.
@@ -57,6 +58,7 @@ _OPTIMIZER_NAMES = (
     "weight_decay",
     "clip_norm",
     "clip_value",
+    "proximal_mu",
 )
 
 
@@ -83,6 +85,7 @@ class Hyperparameters:
     weight_decay: float = float(unset_default("weight_decay"))
     clip_norm: float | None = None
     clip_value: float | None = None
+    proximal_mu: float = float(unset_default("proximal_mu"))
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)

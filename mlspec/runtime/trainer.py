@@ -54,7 +54,7 @@ class Trainer:
 
     Overrides are keyed by the names in docs/ARCHITECTURE.md (learning_rate, mini_batch_size,
     epochs, shuffle, seed, momentum, nesterov, beta1, beta2, eps, weight_decay, clip_norm,
-    clip_value); `lr` and `batch_size` are accepted as aliases.
+    clip_value, proximal_mu); `lr` and `batch_size` are accepted as aliases.
 
     The seed drives the shuffle order and, through the converted graph, dropout masks: ORT
     seeds each dropout node when the session is built, so `from_spec` converts with the
@@ -262,6 +262,12 @@ class Trainer:
         """The trained tensors and batch-norm running statistics, by "{layer}.{field}"."""
         names = {ref.name for ref in (*self.manifest.trainable, *self.manifest.frozen)}
         return {name: value for name, value in self._session.parameters().items() if name in names}
+
+    def set_proximal_anchor(self, weights: dict[str, npt.NDArray[Any]]) -> None:
+        """Pull training towards `weights` (every trainable tensor, by name) with FedProx's term
+        (proximal_mu/2)·||w − anchor||²; the anchor starts as the weights the trainer was made
+        from, which is what a federated round wants, so call this only to anchor elsewhere."""
+        self._session.set_proximal_anchor(weights)
 
     def updated_model(self) -> model_pb2.Model:
         """A copy of the spec holding the weights after the last completed step."""

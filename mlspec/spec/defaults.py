@@ -19,6 +19,7 @@ _UNSET: dict[str, float | int | bool] = {
     "epochs": 1,
     "shuffle": True,
     "seed": 0,
+    "proximal_mu": 0.0,
 }
 # torch.optim.AdamW's default; Adam and SGD default to no decay.
 _ADAMW_UNSET_WEIGHT_DECAY = 0.01

@@ -101,3 +101,64 @@ def test_a_configuration_outside_the_spec_is_refused_before_any_client_starts(tm
     assert done.exit_code == 1
     assert "learning_rate=2.0 is outside the allowed range [0.001, 0.5]" in done.stderr
     assert not (tmp_path / "g.mlspec").exists()
+
+
+def test_fedprox_sends_mu_to_every_client_and_averages_their_proximal_updates(tmp_path: Path) -> None:
+    """One CLI round of FedProx equals the weighted mean of local updates trained with mu, and
+    differs from FedAvg's round: mu reached the clients' training graphs."""
+    spec, (train, _) = mlp(), digits()
+    small = {key: value[:300] for key, value in train.items()}
+    save(spec, tmp_path / "mlp.mlspec")
+    np.savez(tmp_path / "train.npz", **small)
+    done = invoke(
+        "federate", tmp_path / "mlp.mlspec", "--data", tmp_path / "train.npz", "--clients", "3",
+        "--rounds", "1", "--partition", "by-label:4", "--strategy", "fedprox", "--mu", "0.5",
+        "-o", tmp_path / "g.mlspec",
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "(fedprox, by-label:4)" in done.stdout
+    names, start = exchanged_names(spec), _weights(spec)
+    parts = partition(small["label"], 3, "by-label:4")
+    written = _weights(load(tmp_path / "g.mlspec"))
+    for mu, matches in ((0.5, True), (0.0, False)):
+        updates = [
+            local_update(
+                spec,
+                names,
+                [start[n] for n in names],
+                {k: v[p] for k, v in small.items()},
+                {"proximal-mu": mu},
+            )
+            for p in parts
+        ]
+        total = sum(u.examples for u in updates)
+        gaps = [
+            np.abs(
+                written[name] - sum(u.arrays[i].astype(np.float64) * u.examples for u in updates) / total
+            ).max()
+            for i, name in enumerate(names)
+        ]
+        assert (max(gaps) <= 1e-6) == matches, (mu, gaps)
+
+
+def test_fedprox_needs_a_spec_that_declares_mu(tmp_path: Path) -> None:
+    spec, (train, _) = mlp(), digits()
+    spec.update_parameters.ClearField("proximal_mu")
+    save(spec, tmp_path / "mlp.mlspec")
+    np.savez(tmp_path / "train.npz", **train)
+    base = (
+        "federate",
+        tmp_path / "mlp.mlspec",
+        "--data",
+        tmp_path / "train.npz",
+        "-o",
+        tmp_path / "g.mlspec",
+    )
+    done = invoke(*base, "--strategy", "fedprox")
+    assert done.exit_code == 1
+    assert "the spec fixes proximal_mu at 0" in done.stderr
+    assert "make-updatable --proximal-mu-range" in done.stderr
+    done = invoke(*base, "--mu", "0.1")
+    assert done.exit_code == 1
+    assert "--mu is FedProx's proximal strength; use --strategy fedprox" in done.stderr
+    assert not (tmp_path / "g.mlspec").exists()

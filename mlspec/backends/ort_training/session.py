@@ -22,7 +22,7 @@ from mlspec.backends.ort_training.ort import (
     ort_api,
     training_session_options,
 )
-from mlspec.convert.manifest import Manifest
+from mlspec.convert.manifest import Manifest, checked_anchor
 from mlspec.convert.optimizers import hyper_value, optimizer_model_settings
 from mlspec.spec.atomic import write_with_atomic
 from mlspec.spec.errors import MlspecError
@@ -153,6 +153,12 @@ class TrainingSession:
         """The gradients the last train_step handed to the optimizer (after clipping, decay, momentum)."""
         state = self._state.parameters
         return {p.name: np.array(state[p.name].grad) for p in self.manifest.trainable}
+
+    def set_proximal_anchor(self, weights: Mapping[str, np.ndarray]) -> None:
+        state = self._state.parameters
+        shapes = {anchor: state[anchor].data.shape for anchor in self.manifest.optimizer.anchors.values()}
+        for anchor, value in checked_anchor(self.manifest, weights, shapes).items():
+            state[anchor] = value
 
     def save_checkpoint(self, path: Path, properties: Mapping[str, int | float | str]) -> None:
         """Write weights, optimizer state, learning rate and `properties` atomically to `path`."""

@@ -36,7 +36,7 @@ from mlspec.convert.graph import build_graph, to_onnx
 from mlspec.convert.losses import build_losses
 from mlspec.convert.manifest import FILE_NAME, Manifest
 from mlspec.convert.manifest_builder import ManifestParts, build_manifest, label_mapping
-from mlspec.convert.optimizers import OptimizerPlan, plan_optimizer
+from mlspec.convert.optimizers import OptimizerPlan, anchor_names, plan_optimizer
 from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.validate import validate
 
@@ -89,10 +89,13 @@ def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> 
         state = {name: parameters[name] for name in trainable}
         for name in trainable:
             state.update({s: np.zeros_like(parameters[name]) for s in state_tensors(plan, name)})
+        anchors = anchor_names(plan, trainable)
+        state.update({anchor: parameters[name] for name, anchor in anchors.items()})
         write_state(staging / STATE, state, {"step": 0})
         carried = [*trainable, *(s for name in trainable for s in state_tensors(plan, name))]
-        feeds = _feeds(step, {*carried, *(hyper_input(h) for h in hyper_inputs(plan)), STEP_INPUT})
-        loop = _loop(plan, carried, feeds, loss)
+        internal = {*carried, *anchors.values(), *(hyper_input(h) for h in hyper_inputs(plan)), STEP_INPUT}
+        feeds = _feeds(step, internal)
+        loop = _loop(plan, carried, feeds, loss, list(anchors.values()))
         (staging / LOOP).write_text(json.dumps(loop, indent=2, sort_keys=True), encoding="utf-8")
         manifest = build_manifest(
             ManifestParts(
@@ -161,7 +164,9 @@ def _feeds(model: onnx.ModelProto, internal: set[str]) -> list[str]:
     return [value.name for value in model.graph.input if value.name not in internal]
 
 
-def _loop(plan: OptimizerPlan, carried: list[str], feeds: list[str], loss: str) -> dict[str, Any]:
+def _loop(
+    plan: OptimizerPlan, carried: list[str], feeds: list[str], loss: str, anchors: list[str]
+) -> dict[str, Any]:
     """What a runtime in any language needs to drive the step model (docs/portable_state.md)."""
     return {
         "format": "mlspec-portable-loop",
@@ -170,6 +175,7 @@ def _loop(plan: OptimizerPlan, carried: list[str], feeds: list[str], loss: str) 
         "eval_model": EVAL_MODEL,
         "state": STATE,
         "carried": [{"input": name, "output": NEXT_PREFIX + name} for name in carried],
+        "anchors": anchors,
         "hyperparameters": {
             name: {"input": hyper_input(name), "dtype": "bool" if name == "nesterov" else "float32"}
             for name in hyper_inputs(plan)

@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from mlspec.convert.optimizers import OptimizerPlan
+from mlspec.convert.optimizers import OptimizerPlan, anchor_names
 
 HYPER_PREFIX = "hyper/"
 STEP_INPUT = HYPER_PREFIX + "step"
@@ -41,6 +41,8 @@ def state_tensors(plan: OptimizerPlan, parameter: str) -> list[str]:
 def hyper_inputs(plan: OptimizerPlan) -> list[str]:
     """The scalar hyperparameters the update reads (float32 []; nesterov is bool [])."""
     names = ["learning_rate"]
+    if plan.has_proximal:
+        names.append("proximal_mu")
     if plan.clipping == "norm":
         names.append("clip_norm")
     elif plan.clipping == "value":
@@ -79,7 +81,8 @@ class _Emitter:
 
 
 def append_optimizer(graph: onnx.GraphProto, plan: OptimizerPlan, trainable: Sequence[str]) -> None:
-    """Add inputs hyper/* and state/*, outputs next/<param> and next/state/*, and the update nodes."""
+    """Add inputs hyper/*, state/* and the proximal anchors, outputs next/<param> and
+    next/state/*, and the update nodes."""
     emit = _Emitter(graph)
     for name in hyper_inputs(plan):
         dtype = TensorProto.BOOL if name == "nesterov" else TensorProto.FLOAT
@@ -93,6 +96,11 @@ def append_optimizer(graph: onnx.GraphProto, plan: OptimizerPlan, trainable: Seq
             graph.output.append(onnx.ValueInfoProto(name=NEXT_PREFIX + state, type=types[parameter]))
         graph.output.append(onnx.ValueInfoProto(name=NEXT_PREFIX + parameter, type=types[parameter]))
     grads = {parameter: f"{parameter}_grad" for parameter in trainable}
+    for parameter, anchor in anchor_names(plan, list(trainable)).items():
+        graph.input.append(onnx.ValueInfoProto(name=anchor, type=types[parameter]))
+        # FedProx: the gradient of (mu/2) ||p - anchor||^2 joins the loss's, before clipping.
+        pull = emit.op("Mul", [hyper_input("proximal_mu"), emit.op("Sub", [parameter, anchor])])
+        grads[parameter] = emit.op("Add", [grads[parameter], pull])
     if plan.clipping == "norm":
         grads = _clip_by_norm(emit, grads)
     elif plan.clipping == "value":

@@ -19,7 +19,7 @@ import onnxruntime
 
 from mlspec.backends.portable.artifacts import EVAL_MODEL, LOOP, STATE, STEP_MODEL
 from mlspec.backends.portable.state import read_state, write_state
-from mlspec.convert.manifest import Manifest
+from mlspec.convert.manifest import Manifest, checked_anchor
 from mlspec.spec.errors import MlspecError
 
 INTERNAL_PROPERTY_PREFIX = "mlspec."
@@ -71,7 +71,8 @@ class PortableSession:
             str(directory / EVAL_MODEL), _options(), providers=["CPUExecutionProvider"]
         )
         carried = [(pair["input"], pair["output"]) for pair in self._loop["carried"]]
-        missing = [name for name, _ in carried if name not in tensors]
+        anchors = list(self._loop.get("anchors", []))
+        missing = [name for name in [*(n for n, _ in carried), *anchors] if name not in tensors]
         if missing:
             raise MlspecError(f"{state_path}: holds no tensor {missing[0]!r}; it belongs to other artifacts")
         self._current = {name: onnxruntime.OrtValue.ortvalue_from_numpy(tensors[name]) for name, _ in carried}
@@ -80,6 +81,7 @@ class PortableSession:
             for name, _ in carried
         }
         self._carried = carried
+        self._anchors = {name: onnxruntime.OrtValue.ortvalue_from_numpy(tensors[name]) for name in anchors}
         self._hyper = {
             name: onnxruntime.OrtValue.ortvalue_from_numpy(_scalar(values[name], entry["dtype"]))
             for name, entry in self._loop["hyperparameters"].items()
@@ -102,6 +104,8 @@ class PortableSession:
         for name, output in self._carried:
             binding.bind_ortvalue_input(name, source[name])
             binding.bind_ortvalue_output(output, target[name])
+        for name, value in self._anchors.items():
+            binding.bind_ortvalue_input(name, value)
         for name, entry in self._loop["hyperparameters"].items():
             binding.bind_ortvalue_input(entry["input"], self._hyper[name])
         if self._loop["step_input"]:
@@ -161,6 +165,11 @@ class PortableSession:
         """The raw gradients of the last step (before clipping and decay, unlike ort-training's)."""
         return {name: np.array(value.numpy()) for name, value in self._grads.items()}
 
+    def set_proximal_anchor(self, weights: Mapping[str, npt.NDArray[np.generic]]) -> None:
+        shapes = {name: tuple(value.shape()) for name, value in self._anchors.items()}
+        for name, value in checked_anchor(self.manifest, weights, shapes).items():
+            self._anchors[name].update_inplace(value)
+
     def save_checkpoint(self, path: Path, properties: Mapping[str, int | float | str]) -> None:
         for key in properties:
             if key.startswith(INTERNAL_PROPERTY_PREFIX):
@@ -171,6 +180,7 @@ class PortableSession:
         if not target.parent.is_dir():
             raise MlspecError(f"{target}: folder {target.parent} does not exist")
         tensors = {name: self._current[name].numpy() for name, _ in self._carried}
+        tensors.update({name: value.numpy() for name, value in self._anchors.items()})
         tunable = {name: self._values[name] for name in self._loop["hyperparameters"]}
         tunable["learning_rate"] = self._learning_rate
         meta = {

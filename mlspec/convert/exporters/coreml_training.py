@@ -156,6 +156,7 @@ def update_parameters(
     for loss in losses[:1]:
         _loss(loss, target.lossLayers.add(), findings, softmax_outputs)
     _optimizer(source.optimizer, target.optimizer, findings)
+    _off_by_default(source, "proximal_mu", "update_parameters", findings, "FedProx's proximal term")
     if source.HasField("clipping"):
         findings.drop("update_parameters.clipping", "gradient clipping; Core ML has none")
     if source.HasField("lr_schedule"):

@@ -49,6 +49,10 @@ def check(params: training_pb2.UpdateParameters, *, required: bool) -> list[Prob
     problems += _parameter(
         f"{_BASE}.epochs", params.epochs, ABOVE_0, present=params.HasField("epochs"), required=required
     )
+    if params.HasField("proximal_mu"):
+        problems += _parameter(
+            f"{_BASE}.proximal_mu", params.proximal_mu, AT_LEAST_0, present=True, required=False
+        )
     if params.HasField("seed"):
         problems += _parameter(f"{_BASE}.seed", params.seed, AT_LEAST_0, present=True, required=False)
     problems += _clipping(params)
