@@ -109,6 +109,15 @@ class OptimizerOptions:
         return any(value is not None for value in self.__dict__.values())
 
 
+# FedProx's proximal strength (mlspec federate --strategy fedprox): absent, the spec fixes it at 0.
+ProximalMuOpt = Annotated[float | None, typer.Option("--proximal-mu", help="Default FedProx mu.")]
+_MU_RANGE_HELP = "Allowed FedProx mu values (default 0:1 when --proximal-mu is given)."
+ProximalMuRangeOpt = Annotated[
+    Range | None,
+    typer.Option("--proximal-mu-range", parser=Range.parse, metavar="LO:HI", help=_MU_RANGE_HELP),
+]
+
+
 @app.command("make-updatable")
 @one_line_errors
 def make_updatable(
@@ -176,19 +185,8 @@ def make_updatable(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Default training seed (shuffling, dropout).")
     ] = None,
-    proximal_mu: Annotated[
-        float | None,
-        typer.Option("--proximal-mu", help="Default FedProx proximal strength mu (federated training)."),
-    ] = None,
-    proximal_mu_range: Annotated[
-        Range | None,
-        typer.Option(
-            "--proximal-mu-range",
-            parser=Range.parse,
-            metavar="LO:HI",
-            help="Allowed proximal mu values (default 0:1 when --proximal-mu is given).",
-        ),
-    ] = None,
+    proximal_mu: ProximalMuOpt = None,
+    proximal_mu_range: ProximalMuRangeOpt = None,
     in_place: InPlaceOpt = False,
 ) -> None:
     """Mark layers updatable and set the loss, optimizer and run settings.

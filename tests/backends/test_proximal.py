@@ -19,7 +19,8 @@ from mlspec.builder import NetworkBuilder
 from mlspec.runtime import HyperparameterError, Trainer
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.hyper import double_parameter
-from tests.support.artifact_specs import SpecMaker
+from tests.support import optim_reference as ref
+from tests.support.artifact_specs import SpecMaker, dense_mse
 
 LR, MU = 0.1, 0.3
 rng = np.random.default_rng(11)
@@ -27,31 +28,20 @@ BATCH = {"x": rng.normal(size=(8, 4)).astype(np.float32), "t": rng.normal(size=(
 
 
 def regression(*, proximal: bool = True, clip_value: float | None = None) -> model_pb2.Model:
-    maker = SpecMaker("proximal")
-    maker.input("x", [4])
-    maker.dense("fc", "x", "y", (4, 3))
-    maker.output("y")
-    maker.target("t", [3])
-    maker.loss("mse", "mean_squared_error", "y", "t")
-    maker.sgd(LR)
-    if clip_value is not None:
-        maker.clip(value=clip_value)
-    if proximal:
-        maker.model.update_parameters.proximal_mu.CopyFrom(double_parameter(0.0, (0.0, 1.0)))
-    return maker.spec()
+    def configure(maker: SpecMaker) -> None:
+        maker.sgd(LR)
+        if clip_value is not None:
+            maker.clip(value=clip_value)
+        if proximal:
+            maker.model.update_parameters.proximal_mu.CopyFrom(double_parameter(0.0, (0.0, 1.0)))
 
-
-def data_gradient(w: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """d/dW and d/db of mean((x Wᵀ + b − t)²) over every element."""
-    x, t = BATCH["x"].astype(np.float64), BATCH["t"].astype(np.float64)
-    dy = 2.0 * (x @ w["fc.weights"].T + w["fc.bias"] - t) / t.size
-    return {"fc.weights": dy.T @ x, "fc.bias": dy.sum(axis=0)}
+    return dense_mse(configure)
 
 
 def sgd_step(
     w: dict[str, np.ndarray], anchor: dict[str, np.ndarray], clip: float | None
 ) -> dict[str, np.ndarray]:
-    grads = data_gradient(w)
+    grads = ref.dense_mse_gradients(w, BATCH["x"], BATCH["t"])
     result = {}
     for name, value in w.items():
         direction = grads[name] + MU * (value - anchor[name])

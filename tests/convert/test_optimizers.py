@@ -14,12 +14,11 @@ import numpy as np
 import onnx
 import pytest
 
-from mlspec._proto import model_pb2
 from mlspec.backends import to_training_artifacts
 from mlspec.backends.ort_training.ort import build_optimizer_model, ort_api
 from mlspec.backends.ort_training.session import TrainingSession
 from tests.support import optim_reference as ref
-from tests.support.artifact_specs import SpecMaker
+from tests.support.artifact_specs import SpecMaker, dense_mse
 
 STEPS = 3
 RNG = np.random.default_rng(3)
@@ -28,17 +27,6 @@ BATCHES = [
     for _ in range(STEPS)
 ]
 Arrays = dict[str, np.ndarray]
-
-
-def _spec(configure: Callable[[SpecMaker], None]) -> model_pb2.Model:
-    maker = SpecMaker("dense")
-    maker.input("x", [4])
-    maker.dense("fc", "x", "y", (4, 3))
-    maker.output("y")
-    maker.target("t", [3])
-    maker.loss("mse", "mean_squared_error", "y", "t")
-    configure(maker)
-    return maker.spec()
 
 
 def _reference(
@@ -57,7 +45,7 @@ def _reference(
 
 def _artifacts(tmp_path: Path, configure: Callable[[SpecMaker], None]) -> Path:
     directory = tmp_path / "artifacts"
-    to_training_artifacts(_spec(configure), directory)
+    to_training_artifacts(dense_mse(configure), directory)
     return directory
 
 

@@ -6,7 +6,7 @@ measure the artifacts against.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -271,3 +271,16 @@ def merge_paths(maker: SpecMaker, outputs: int) -> str:
     maker.flatten("flat", "g", "f")
     maker.dense("fc2", "f", "y", (18, outputs))
     return "y"
+
+
+def dense_mse(configure: Callable[[SpecMaker], None]) -> model_pb2.Model:
+    """x[4] -> dense "fc" -> y[3] under mean squared error against t[3]: the gradient has a closed
+    form (optim_reference.dense_mse_gradients); `configure` adds the optimizer and the rest."""
+    maker = SpecMaker("dense")
+    maker.input("x", [4])
+    maker.dense("fc", "x", "y", (4, 3))
+    maker.output("y")
+    maker.target("t", [3])
+    maker.loss("mse", "mean_squared_error", "y", "t")
+    configure(maker)
+    return maker.spec()
