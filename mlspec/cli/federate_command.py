@@ -44,6 +44,9 @@ def federate(
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Clients' mini-batch size.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the partition.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rounds as JSON.")] = False,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Write loss and accuracy per round to this SVG file.")
+    ] = None,
 ) -> None:
     """Train one spec on many simulated clients with Flower; only trained tensors leave a client.
 
@@ -59,6 +62,8 @@ def federate(
 
     inputs = (model, data) if val is None else (model, data, val)
     check_output_file(output, inputs=inputs)
+    if plot is not None:
+        check_output_file(plot, inputs=(*inputs, output), option="--plot")
     given = {"epochs": epochs, "learning_rate": lr, "mini_batch_size": batch_size, "proximal_mu": mu}
     config: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
     result = run(
@@ -73,13 +78,19 @@ def federate(
         config=config,
         seed=seed,
     )
+    scored_on = "validation data" if val is not None else "all training data"
+    if plot is not None:
+        from mlspec.federated.plot import write_plot
+
+        write_plot(result.rounds, plot, f"{model.name}: {strategy}, {clients} clients ({scored_on})")
     if as_json:
         rows = [vars(record) for record in result.rounds]
         echo_stdout(json.dumps({"rounds": rows, "client_examples": result.client_examples}, indent=2))
         return
-    scored_on = "validation data" if val is not None else "all training data"
     echo_stdout(f"{'round':>5}  {'loss':>8}  {'accuracy':>8}  {'seconds':>7}   (scored on {scored_on})")
     for record in result.rounds:
         accuracy = "" if record.accuracy is None else f"{record.accuracy:.1%}"
         echo_stdout(f"{record.round:>5}  {record.loss:>8.4f}  {accuracy:>8}  {record.seconds:>7.1f}")
     echo_stdout(f"wrote {output}: {rounds} rounds over {clients} clients ({strategy}, {partition})")
+    if plot is not None:
+        echo_stdout(f"wrote {plot}: loss and accuracy per round")

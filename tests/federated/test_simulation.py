@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +98,10 @@ def _round_gaps(tmp_path: Path, parts: list[np.ndarray], config: dict[str, Any])
 
 def test_one_round_of_fedavg_is_the_example_weighted_mean_of_the_local_updates(tmp_path: Path) -> None:
     """Through the CLI: 3 clients by label, then the same round recomputed client by client."""
-    report, parts = _one_round(tmp_path, "--lr", "0.05")
+    report, parts = _one_round(tmp_path, "--lr", "0.05", "--plot", str(tmp_path / "rounds.svg"))
     assert [row["round"] for row in report["rounds"]] == [0, 1]
+    polylines = ET.parse(tmp_path / "rounds.svg").getroot().iter("{http://www.w3.org/2000/svg}polyline")
+    assert [len(line.attrib["points"].split()) for line in polylines] == [2, 2]  # loss, accuracy
     assert report["client_examples"] == [len(p) for p in parts]
     gaps = _round_gaps(tmp_path, parts, {"learning_rate": 0.05})
     assert max(gaps.values()) <= 1e-6, gaps
@@ -146,4 +149,7 @@ def test_fedprox_needs_a_spec_that_declares_mu(tmp_path: Path) -> None:
     done = invoke(*base, "--mu", "0.1")
     assert done.exit_code == 1
     assert "--mu is FedProx's proximal strength; use --strategy fedprox" in done.stderr
+    done = invoke(*base, "--plot", tmp_path / "g.mlspec")
+    assert done.exit_code == 1
+    assert "--plot names an input file" in done.stderr
     assert not (tmp_path / "g.mlspec").exists()
