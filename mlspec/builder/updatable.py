@@ -19,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Literal, get_args
 
-from mlspec._proto import training_pb2
+import numpy as np
+
+from mlspec._proto import model_pb2, training_pb2
 from mlspec.builder.base import BuilderBase
 from mlspec.builder.params import (
     Allowed,
@@ -37,19 +39,44 @@ from mlspec.spec.io import SPEC_VERSION
 LossKind = Literal["categorical_cross_entropy", "mean_squared_error", "binary_cross_entropy", "l1", "huber"]
 LOSS_KINDS: tuple[str, ...] = get_args(LossKind)
 SEED_RANGE = (0, 2**32 - 1)
+BIAS_KINDS = ("inner_product", "convolution")
+"""Kinds whose bias is optional (`has_bias`), so a zero bias can be added to them."""
+
+
+def biasless(model: model_pb2.Model, layer_names: Iterable[str]) -> list[str]:
+    """The named dense/convolution layers that have no bias.
+
+    torch's dynamo exporter drops biases that are all zero; a head without one can only move its
+    outputs through the features, which a fresh or random-weight network makes tiny, so such a
+    head hardly trains. make_updatable(add_bias=True) gives these layers a zero bias.
+    """
+    names = set(layer_names)
+    return [
+        layer.name
+        for layer in model.network.layers
+        if layer.name in names
+        and layer.WhichOneof("kind") in BIAS_KINDS
+        and not getattr(layer, str(layer.WhichOneof("kind"))).has_bias
+    ]
 
 
 class TrainingSetup(BuilderBase):
     """The updatability half of NetworkBuilder."""
 
-    def make_updatable(self, layer_names: Iterable[str], tensors: Sequence[str] | None = None) -> None:
+    def make_updatable(
+        self, layer_names: Iterable[str], tensors: Sequence[str] | None = None, *, add_bias: bool = False
+    ) -> None:
         """Flag layers (and their trainable tensors, or only `tensors`, e.g. ["weights"]) updatable.
 
         Batch norm trains gamma and beta; its running statistics stay unflagged but are still
-        updated while training runs in training mode.
+        updated while training runs in training mode. With `add_bias`, a named dense/convolution
+        layer without a bias first gets an all-zero one (the function is unchanged until training
+        moves it), which then trains with the weights; see `biasless`.
         """
         names = list(layer_names)
         with self._edit(f"make updatable {_layer_list(names)}", validate=True):
+            for name in biasless(self._model, names) if add_bias else []:
+                self._add_zero_bias(name)
             for name in names:
                 layer = self._layer(name)
                 fields = self._trainable_fields(name, tensors)
@@ -64,6 +91,12 @@ class TrainingSetup(BuilderBase):
                 layer.is_updatable = True
             self._model.is_updatable = True
             self._model.spec_version = max(self._model.spec_version, SPEC_VERSION)
+
+    def _add_zero_bias(self, name: str) -> None:
+        layer = self._layer(name)
+        message = getattr(layer, str(layer.WhichOneof("kind")))
+        message.has_bias = True
+        weights.set_tensor(message.bias, np.zeros(message.output_channels, dtype=np.float32))
 
     def make_frozen(self, layer_names: Iterable[str], tensors: Sequence[str] | None = None) -> None:
         """Inverse of make_updatable: unflag the tensors (all by default), then idle layers."""

@@ -19,7 +19,7 @@ from mlspec._proto import model_pb2
 from mlspec.builder import AdamParams, AdamWParams, NetworkBuilder, SgdParams
 from mlspec.builder.defaults import default_loss_input, last_trainable_layer
 from mlspec.builder.params import OptimizerParams
-from mlspec.builder.updatable import LossKind
+from mlspec.builder.updatable import LossKind, biasless
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import (
@@ -133,6 +133,13 @@ def make_updatable(
             help="Layers to train, a,b (default: the last trainable one).",
         ),
     ] = None,
+    add_bias: Annotated[
+        bool,
+        typer.Option(
+            "--add-bias",
+            help="Give a chosen dense/convolution layer that has no bias a zero one that trains.",
+        ),
+    ] = False,
     loss: Annotated[
         Loss | None, typer.Option("--loss", help="Loss (default on a classifier: cross-entropy).")
     ] = None,
@@ -195,6 +202,8 @@ def make_updatable(
     cross-entropy on a classifier's probabilities, SGD and 10 epochs. Allowed values not given
     are wide (learning rate 0..1, batch size 1..1024, epochs 1..1000) so that train's flags
     work; pin them with --lr-range, --batch-sizes and --epochs-range or --epochs-allowed.
+    A bias-less dense/convolution layer (torch's dynamo exporter drops all-zero biases) gets a
+    zero bias with --add-bias; without it, the output says which chosen layers lack one.
 
     Example: mlspec make-updatable classifier.mlspec -o updatable.mlspec --layers fc --epochs-range 1:50
     """
@@ -205,7 +214,9 @@ def make_updatable(
     check_output_file(output, inputs=(model,), in_place=in_place)
     spec = load(model)
     builder = NetworkBuilder.edit(spec)
-    builder.make_updatable(layers.items if layers else [last_trainable_layer(spec)])
+    chosen = layers.items if layers else [last_trainable_layer(spec)]
+    missing_bias = biasless(spec, chosen)
+    builder.make_updatable(chosen, add_bias=add_bias)
     if loss is not None or loss_input is not None or from_logits or not spec.update_parameters.loss_layers:
         _set_loss(builder, model.name, loss, loss_input, from_logits)
     options = OptimizerOptions(
@@ -246,6 +257,7 @@ def make_updatable(
     validate(builder.spec)
     save(builder.spec, output)
     _report(builder.spec, output)
+    _report_bias(missing_bias, added=add_bias)
 
 
 def _set_loss(
@@ -343,3 +355,17 @@ def _report(spec: model_pb2.Model, output: object) -> None:
     echo_stdout(f"  losses: {losses}")
     echo_stdout(f"  optimizer: {update.optimizer.WhichOneof('kind')}; epochs {update.epochs.default_value}")
     echo_stdout(f"  training data keys (.npz): {', '.join(dict.fromkeys(keys))}")
+
+
+def _report_bias(names: list[str], *, added: bool) -> None:
+    """Say what happened to chosen layers without a bias: given a zero one, or left without."""
+    if not names:
+        return
+    listed = ", ".join(f'layers["{name}"]' for name in names)
+    if added:
+        echo_stdout(f"  added a zero bias (trainable, outputs unchanged) to {listed}")
+    else:
+        echo_stdout(
+            f"  note: no bias in {listed}, so training moves the outputs only through the weights; "
+            "--add-bias adds a zero bias that trains"
+        )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx import TensorProto
 
 from mlspec._proto import model_pb2
 from mlspec.builder import INIT_NAMES
@@ -15,6 +17,7 @@ from mlspec.spec import graph
 from mlspec.spec.io import load
 from tests.cli import specs
 from tests.cli.conftest import invoke
+from tests.importers.onnx_models import GraphBuilder
 
 
 def _run(*args: object) -> model_pb2.Model:
@@ -181,3 +184,47 @@ def test_in_place_overwrites_only_when_asked(command: str, classifier_path: Path
     assert refused.exit_code == 1 and specs.digest(classifier_path) == before
     done = invoke(command, classifier_path, *args, "-o", classifier_path, "--in-place")
     assert done.exit_code == 0 and specs.digest(classifier_path) != before
+
+
+def _biasless_head_onnx(path: Path) -> Path:
+    """A dense head written as torch's dynamo exporter writes one whose bias was all zero: a Gemm
+    without C, fed by features that are all zero (what a fresh network's pooled features nearly are)."""
+    b = GraphBuilder()
+    zeroed = b.node("Mul", ["x", b.weight("zero", np.zeros(1, np.float32))], name="node_mul")
+    b.node("Gemm", [zeroed, b.random("fc.weight", 3, 4)], transB=1, name="node_linear")
+    model = b.build([("x", TensorProto.FLOAT, ["batch", 4])], [b.nodes[-1].output[0]], output_names=["logits"])
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_add_bias_gives_a_biasless_head_a_zero_bias_that_trains(tmp_path: Path) -> None:
+    source = _biasless_head_onnx(tmp_path / "head.onnx")
+    imported = tmp_path / "imported.mlspec"
+    assert invoke("import-onnx", source, "-o", imported).exit_code == 0
+    head = next(layer.name for layer in load(imported).network.layers if layer.HasField("inner_product"))
+    args = ["--loss", "mse", "--loss-input", "logits", "--optimizer", "adam", "--lr", "0.1", "--epochs", "3"]
+    plain = invoke("make-updatable", imported, "-o", tmp_path / "plain.mlspec", *args)
+    assert plain.exit_code == 0, plain.output
+    assert f'note: no bias in layers["{head}"]' in plain.stdout and "--add-bias" in plain.stdout
+    assert not graph.find_layer(load(tmp_path / "plain.mlspec"), head).inner_product.has_bias
+
+    result = invoke("make-updatable", imported, "-o", tmp_path / "biased.mlspec", *args, "--add-bias")
+    assert result.exit_code == 0, result.output
+    assert f'added a zero bias (trainable, outputs unchanged) to layers["{head}"]' in result.stdout
+    data = tmp_path / "data.npz"
+    rng = np.random.default_rng(3)
+    np.savez(
+        data,
+        x=rng.normal(size=(16, 4)).astype(np.float32),
+        logits_true=rng.normal(loc=2.0, size=(16, 3)).astype(np.float32),
+    )
+    outcomes = {}
+    for name in ("plain", "biased"):
+        trained = invoke("train", tmp_path / f"{name}.mlspec", "--data", data, "-o", tmp_path / f"{name}-t.mlspec")
+        assert trained.exit_code == 0, trained.output
+        outcomes[name] = trained.stdout
+    # Zero features: the weights get no gradient, so only the added bias can lower the loss.
+    first, last = (float(v) for v in re.search(r"mean loss (\S+) -> (\S+)", outcomes["biased"]).groups())
+    assert last < first
+    first, last = (float(v) for v in re.search(r"mean loss (\S+) -> (\S+)", outcomes["plain"]).groups())
+    assert last == first

@@ -116,9 +116,13 @@ def _short(exc: BaseException) -> str:
 
 
 def trains(spec: model_pb2.Model, layers: list[str], info: dict[str, Any]) -> str:
-    """Make `layers` updatable, train a few SGD epochs on random data; "yes" when the loss fell."""
+    """Make `layers` updatable, train a few Adam epochs on random data; "yes" when the loss fell.
+
+    A chosen layer without a bias gets a zero one first (make-updatable --add-bias), as a user
+    training a dynamo export's bias-less head would do.
+    """
     builder = NetworkBuilder.edit(spec)
-    builder.make_updatable(layers)
+    builder.make_updatable(layers, add_bias=True)
     loss_input = default_loss_input(builder.spec)
     if loss_input is None:
         return "no declared output to put a loss on"
@@ -234,7 +238,8 @@ def table_rows(markdown: str) -> dict[str, list[str]]:
     return rows
 
 
-def render_table(rows: list[Row]) -> str:
+def render_table(rows: list[list[str]]) -> str:
+    """The markdown table of rows given as cells (see `cells`)."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"

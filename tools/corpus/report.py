@@ -1,7 +1,10 @@
 """Regenerate docs/corpus.md from a built corpus: one row per model, as tests/corpus checks it.
 
 Usage (through tools/corpus/report.sh, which builds the corpus first):
-    .venv/bin/python tools/corpus/report.py CORPUS_DIR
+    .venv/bin/python tools/corpus/report.py CORPUS_DIR [MODEL ...]
+
+With MODEL names, only those rows are recomputed and the others are kept from docs/corpus.md
+(the whole table takes minutes; one row seconds).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from tests.corpus.rows import (  # noqa: E402
     TRAIN_EPOCHS,
     corpus_models,
     evaluate_row,
+    cells,
     render_table,
+    table_rows,
 )
 
 HEADER = """# Import corpus: what real exporters write, and what mlspec makes of it
@@ -39,7 +44,9 @@ Columns:
 - **Head trains**: the last convolution/dense/embedding layer made updatable, {epochs} epochs on
   random data with Adam (cross-entropy for classifiers, mean squared error on the first output
   otherwise);
-  ✅ when the training loss fell.
+  ✅ when the training loss fell. A chosen layer without a bias first gets a zero one that trains
+  (`make-updatable --add-bias`): torch's dynamo exporter drops all-zero biases, and a bias-less
+  head on the tiny features of a random-weight network cannot move the loss.
 - **Head + previous block trains**: the same with the previous convolution/dense layer updatable
   too, so gradients must pass through everything between the two.
 
@@ -51,10 +58,6 @@ FINDINGS = """
 
 - `paddleocr_det`: the layers before its `ConvTranspose` upsampling cannot train with
   onnxruntime-training, which has no CPU kernel for ConvTranspose's gradient; the cell names it.
-- `tv_mobilenet_v2.dynamo`, `tv_mobilenet_v3_small.dynamo`, `tv_efficientnet_b0.dynamo`: the dynamo
-  exporter drops all-zero biases, and these random-weight networks put out logits near 1e-9; a
-  bias-less head on such features cannot move the loss (the TorchScript exports keep the bias and
-  train). Planned: make-updatable adds an optional zero bias to a bias-less head.
 - `timm_vit_tiny.dynamo`: a Reshape whose target is computed from Shape with batch × heads on
   axis 0 is folded with the export's example batch, so the imported model runs only at that batch.
 - `skl_mlp_classifier`: the ZipMap output (a sequence of maps) is not handled yet.
@@ -64,11 +67,15 @@ FINDINGS = """
 
 
 def main() -> None:
-    directory = Path(sys.argv[1])
+    directory, only = Path(sys.argv[1]), set(sys.argv[2:])
+    documented = table_rows((ROOT / "docs" / "corpus.md").read_text()) if only else {}
     rows = []
     for model in corpus_models(directory):
+        if only and model not in only:
+            rows.append(documented[model])
+            continue
         start = time.perf_counter()
-        rows.append(evaluate_row(directory, model))
+        rows.append(cells(evaluate_row(directory, model)))
         print(f"{model}: {time.perf_counter() - start:.1f} s", flush=True)
     text = HEADER.format(rtol=FORWARD_RTOL, epochs=TRAIN_EPOCHS) + render_table(rows) + FINDINGS
     write_bytes_atomic(ROOT / "docs" / "corpus.md", text.encode())
