@@ -192,7 +192,9 @@ def _biasless_head_onnx(path: Path) -> Path:
     b = GraphBuilder()
     zeroed = b.node("Mul", ["x", b.weight("zero", np.zeros(1, np.float32))], name="node_mul")
     b.node("Gemm", [zeroed, b.random("fc.weight", 3, 4)], transB=1, name="node_linear")
-    model = b.build([("x", TensorProto.FLOAT, ["batch", 4])], [b.nodes[-1].output[0]], output_names=["logits"])
+    model = b.build(
+        [("x", TensorProto.FLOAT, ["batch", 4])], [b.nodes[-1].output[0]], output_names=["logits"]
+    )
     path.write_bytes(model.SerializeToString())
     return path
 
@@ -218,13 +220,13 @@ def test_add_bias_gives_a_biasless_head_a_zero_bias_that_trains(tmp_path: Path) 
         x=rng.normal(size=(16, 4)).astype(np.float32),
         logits_true=rng.normal(loc=2.0, size=(16, 3)).astype(np.float32),
     )
-    outcomes = {}
+    losses = {}
     for name in ("plain", "biased"):
-        trained = invoke("train", tmp_path / f"{name}.mlspec", "--data", data, "-o", tmp_path / f"{name}-t.mlspec")
+        trained = invoke("train", tmp_path / f"{name}.mlspec", "--data", data, "-o", tmp_path / "t.mlspec")
         assert trained.exit_code == 0, trained.output
-        outcomes[name] = trained.stdout
+        found = re.search(r"mean loss (\S+) -> (\S+)", trained.stdout)
+        assert found is not None, trained.stdout
+        losses[name] = (float(found[1]), float(found[2]))
     # Zero features: the weights get no gradient, so only the added bias can lower the loss.
-    first, last = (float(v) for v in re.search(r"mean loss (\S+) -> (\S+)", outcomes["biased"]).groups())
-    assert last < first
-    first, last = (float(v) for v in re.search(r"mean loss (\S+) -> (\S+)", outcomes["plain"]).groups())
-    assert last == first
+    assert losses["biased"][1] < losses["biased"][0]
+    assert losses["plain"][1] == losses["plain"][0]

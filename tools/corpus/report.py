@@ -20,9 +20,9 @@ from mlspec.spec.atomic import write_bytes_atomic  # noqa: E402
 from tests.corpus.rows import (  # noqa: E402
     FORWARD_RTOL,
     TRAIN_EPOCHS,
+    cells,
     corpus_models,
     evaluate_row,
-    cells,
     render_table,
     table_rows,
 )
