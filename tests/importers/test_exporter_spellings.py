@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 from onnx import TensorProto
 
 from mlspec.builder import NetworkBuilder, SgdParams
@@ -43,3 +44,34 @@ def test_minus_one_sizes_become_symbols_and_train() -> None:
     with Trainer.from_spec(builder.spec) as trainer:  # a 5 x 7 image through the symbolic axes
         losses = trainer.train((images, np.zeros((2, 2, 5, 7), np.float32))).epoch_losses
     assert losses[-1] < losses[0]
+
+
+def _heads_round_trip() -> onnx.ModelProto:
+    """k.transpose(-2, -1) as torch's dynamo exporter writes it for attention: q [batch, heads,
+    seq, dim] is reshaped to [batch * heads, seq, dim] (a -1 first), transposed, and reshaped back
+    with a target whose batch entry comes from Shape(q) at run time."""
+    b = GraphBuilder(opset=18)
+    shape = b.node("Shape", ["q"])
+    seq = b.node("Slice", [shape, b.ints("m2", [-2]), b.ints("m1", [-1])])
+    dim = b.node("Slice", [shape, b.ints("m1b", [-1]), b.ints("end", [2**62])])
+    merged = b.node("Reshape", ["q", b.node("Concat", [b.ints("minus", [-1]), seq, dim], axis=0)])
+    flipped = b.node("Transpose", [merged], perm=[0, 2, 1])
+    lead = b.node("Slice", [shape, b.ints("begin", [0]), b.ints("m2b", [-2])])
+    target = b.node("Concat", [lead, dim, seq], axis=0)
+    out = b.node("Reshape", [flipped, target], name="node_Reshape_55")
+    return b.build([("q", TensorProto.FLOAT, ["batch", 3, 4, 5])], [out], output_names=["kt"])
+
+
+def test_a_reshape_from_shape_onto_batch_times_heads_runs_at_every_batch() -> None:
+    """Axis 0 of the reshaped tensor is batch * heads, not the batch: a batch-keeping reshape
+    would keep batch * heads, so the import must produce [batch, heads, dim, seq] at any batch."""
+    original = _heads_round_trip()
+    spec = import_onnx(original)
+    # The target's batch entry is the only one the element count leaves open: the frozen Reshape
+    # keeps a constant target with -1 there instead of recomputing it through Shape at run time.
+    frozen = [layer.onnx_node.op_type for layer in spec.network.layers if layer.HasField("onnx_node")]
+    assert frozen == ["Reshape", "Reshape"]
+    for batch in (1, 2, 5):
+        q = image_batch(batch, 3, 4, 5, seed=batch)
+        actual = assert_export_matches(original, spec, {"q": q})
+        np.testing.assert_array_equal(actual["kt"], q.transpose(0, 1, 3, 2))

@@ -36,7 +36,9 @@ rapidocr-onnxruntime 1.4.4 wheel ships them). `tests/corpus/` recomputes every r
 it differs from this table; `tools/ci/corpus.sh` runs it in CI.
 
 Columns:
-- **Imports**: `mlspec import-onnx` (here `import_onnx`) without options.
+- **Imports**: `mlspec import-onnx` (here `import_onnx`) without options. A ZipMap output
+  (skl2onnx's sequence of {label: probability} maps) imports as the probability tensor it wraps,
+  under the same name.
 - **Forward error**: the worst |export-onnx of the spec − original| / max(1, max|original|) over
   the original's tensor outputs, both run in ONNX Runtime at batch 2 (the dynamic batch axis
   exercised); ✅ when at most {rtol:.0e}.
@@ -58,9 +60,6 @@ FINDINGS = """
 
 - `paddleocr_det`: the layers before its `ConvTranspose` upsampling cannot train with
   onnxruntime-training, which has no CPU kernel for ConvTranspose's gradient; the cell names it.
-- `timm_vit_tiny.dynamo`: a Reshape whose target is computed from Shape with batch × heads on
-  axis 0 is folded with the export's example batch, so the imported model runs only at that batch.
-- `skl_mlp_classifier`: the ZipMap output (a sequence of maps) is not handled yet.
 - `paddleocr_cls`, block column: onnxruntime-training's gradient of the Mul in its hard-swish
   blocks fails to broadcast at run time.
 """

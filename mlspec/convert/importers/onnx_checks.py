@@ -94,6 +94,13 @@ def check_model(model: onnx.ModelProto, where: str) -> None:
     defaults = [opset for opset in model.opset_import if opset.domain in ("", "ai.onnx")]
     if len(defaults) > 1:
         raise OnnxImportError(f"{where}: the default ONNX domain is imported {len(defaults)} times, not once")
+    if not defaults and any(op.domain == "ai.onnx.ml" for op in model.opset_import):
+        ops = sorted({node.op_type for node in model.graph.node})
+        raise OnnxImportError(
+            f"{where}: a classic machine-learning model (ai.onnx.ml ops only: {', '.join(ops[:8])}), "
+            "not a neural network; mlspec imports networks written with the default ONNX ops "
+            "(a scikit-learn MLPClassifier or MLPRegressor exports as one)"
+        )
     opset = int(defaults[0].version) if defaults else 1
     if not MIN_OPSET <= opset <= TARGET_OPSET:
         age = "newer" if opset > TARGET_OPSET else "older"

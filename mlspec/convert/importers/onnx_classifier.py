@@ -9,7 +9,9 @@ the labels. A model written by mlspec's own exporter (producer "mlspec") that ha
 was not a classifier, so its final Softmax stays a plain output.
 
 Label sources, first match wins: the `labels` argument; the model metadata key `class_labels`,
-holding a JSON array or a comma-separated list; the lookup table; "0", "1", ... otherwise.
+holding a JSON array or a comma-separated list; the lookup table (Gather, or ai.onnx.ml's
+ArrayFeatureExtractor as skl2onnx writes it); the class labels of a ZipMap the import dropped
+(see onnx_ml); "0", "1", ... otherwise.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ def find_classifier(
     label_output, label_nodes = _label_chain(prepared, producers, probabilities, softmax.input[0])
     if not label_output and prepared.model.producer_name == MLSPEC_PRODUCER:
         return None
-    chosen = _choose_labels(prepared, labels, label_nodes, classes, where)
+    chosen = _choose_labels(
+        prepared, labels, label_nodes, classes=classes, probabilities=probabilities, where=where
+    )
     name = label_output or _free_label_name(prepared)
     return ClassifierFinding(probabilities, classes, chosen, name, label_nodes)
 
@@ -110,7 +114,9 @@ def _choose_labels(
     prepared: PreparedGraph,
     labels: Sequence[str] | None,
     label_nodes: list[onnx.NodeProto],
+    *,
     classes: int,
+    probabilities: str,
     where: str,
 ) -> list[str] | list[int]:
     if labels is not None:
@@ -121,6 +127,9 @@ def _choose_labels(
     table = _lookup_table(prepared, label_nodes, classes)
     if table is not None:
         return table
+    declared = prepared.declared_labels.get(probabilities)
+    if declared is not None and len(declared) == classes:
+        return declared
     return [str(index) for index in range(classes)]
 
 
@@ -157,7 +166,7 @@ def _lookup_table(
                 continue
             if value.dtype.kind in "OSU":
                 return [v.decode() if isinstance(v, bytes) else str(v) for v in value.tolist()]
-            if value.dtype.kind == "i" and node.op_type == "Gather":
+            if value.dtype.kind == "i" and node.op_type in ("Gather", "ArrayFeatureExtractor"):
                 return [int(v) for v in value.astype(np.int64).tolist()]
     return None
 

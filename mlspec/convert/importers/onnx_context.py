@@ -20,7 +20,8 @@ import numpy.typing as npt
 import onnx
 
 from mlspec._proto import layers_pb2
-from mlspec.convert.importers.onnx_graph import Dim, PreparedGraph, has_sentinel
+from mlspec.convert.importers.onnx_graph import Dim, PreparedGraph
+from mlspec.convert.importers.onnx_shape_values import has_sentinel
 
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_\-]+")
 

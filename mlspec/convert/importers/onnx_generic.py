@@ -6,6 +6,9 @@ opset the exporter emits. Constant inputs travel with the layer as named constan
 constant cannot: values that still hold the batch sentinel (a Shape result feeding something
 other than a Reshape), whose producing nodes are then emitted too so the value is computed at
 run time, and dtypes a spec tensor cannot hold (bool, uint8, ...), which get a Constant layer.
+A frozen Reshape's target with one batch entry is the exception: -1 there means the same size
+(the rest of the target fixes it), so the target stays a constant and the Shape/Slice/Concat
+chain that computed it is not emitted.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from onnx import numpy_helper
 
 from mlspec._proto import layers_pb2, tensor_pb2
 from mlspec.convert.importers.onnx_context import MappingSession
-from mlspec.convert.importers.onnx_graph import has_sentinel
+from mlspec.convert.importers.onnx_shape_values import has_sentinel, inferable_target
 from mlspec.spec.weights import NUMPY_DTYPES, make_tensor
 
 _STORABLE = {dtype.newbyteorder("=") for dtype in NUMPY_DTYPES.values()}
@@ -64,9 +67,12 @@ class GenericMapper:
         spec.domain = node.domain
         spec.attributes.extend(attr.SerializeToString() for attr in node.attribute)
         before: list[layers_pb2.Layer] = []
-        for source in node.input:
+        for index, source in enumerate(node.input):
             spec.node_inputs.append(source)
             value = self.session.graph.constants.get(source) if source else None
+            if value is not None and node.op_type == "Reshape" and index == 1 and has_sentinel(value):
+                static = inferable_target(value)
+                value = value if static is None else static
             if not source or (value is None and source in layer.inputs):
                 continue
             if value is None:

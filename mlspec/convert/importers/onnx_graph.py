@@ -11,10 +11,11 @@ stays simple only if it sees one canonical graph, so this module:
 2. runs ONNX shape inference, so mappers know ranks and channel counts;
 3. removes Identity nodes, keeping graph output names;
 4. folds every node whose inputs are all known into a constant. Shape() of a tensor whose only
-   unknown dim is the leading batch folds too: the batch entry becomes BATCH_SENTINEL, which
-   survives ops that only move values around (Gather, Concat, Unsqueeze, ...), so a Reshape
-   target built at run time arrives as e.g. [BATCH_SENTINEL, -1] and maps to a batch-keeping
-   reshape.
+   unknown dim is the leading batch (the symbol a graph input's axis 0 has; a leading dim that
+   inference named otherwise, such as batch x heads in attention, is not the batch) folds too:
+   the batch entry becomes BATCH_SENTINEL, which survives ops that only move values around
+   (Gather, Concat, Unsqueeze, ...), so a Reshape target built at run time arrives as e.g.
+   [BATCH_SENTINEL, -1] and maps to a batch-keeping reshape.
 """
 
 from __future__ import annotations
@@ -31,10 +32,14 @@ from onnx.reference import ReferenceEvaluator
 from mlspec.convert.importers.onnx_budget import FOLD_BUDGET, FoldTooBigError, affordable, predicted_elements
 from mlspec.convert.importers.onnx_checks import TARGET_OPSET, OnnxImportError, check_model
 from mlspec.convert.importers.onnx_external import inline_external_data, read_model_file
+from mlspec.convert.importers.onnx_ml import drop_zipmaps
 from mlspec.convert.importers.onnx_native import NativeStepError, parse_model, run_isolated
-
-BATCH_SENTINEL = -7_340_033
-"""Stands for the batch size inside folded shape tensors; fits int32 so Cast keeps it."""
+from mlspec.convert.importers.onnx_shape_values import (
+    BATCH_SENTINEL,
+    LEAD_SENTINEL,
+    has_sentinel,
+    materialise_shape_values,
+)
 
 # Ops that only select, reorder or repackage values: the batch sentinel passes through them
 # unchanged, so their result is still a meaningful shape. Arithmetic on it would not be.
@@ -46,6 +51,9 @@ _RANDOM_OPS = frozenset(
     {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli"}
 )
 
+MAX_INFERENCE_ROUNDS = 32
+"""Rounds of shape inference after folded shape values are written in (one per chain of shapes
+that depend on each other; a ShuffleNet needs one per channel shuffle)."""
 _SOFTMAX_LIKE = frozenset({"Softmax", "LogSoftmax", "Hardmax"})
 _SOFTMAX_CHANGE = 13
 _PARKING_DOMAIN = "mlspec.import.parked"
@@ -62,6 +70,9 @@ class PreparedGraph:
     constants: dict[str, np.ndarray] = field(default_factory=dict)
     folded_by: dict[str, onnx.NodeProto] = field(default_factory=dict)
     types: dict[str, onnx.TypeProto] = field(default_factory=dict)
+    declared_labels: dict[str, list[str] | list[int]] = field(default_factory=dict)
+    """Output name -> class labels a dropped ZipMap declared for it (see onnx_ml)."""
+    _batch_symbols: set[Dim] | None = None
 
     @property
     def graph(self) -> onnx.GraphProto:
@@ -73,6 +84,15 @@ class PreparedGraph:
 
     def output_names(self) -> list[str]:
         return [value.name for value in self.graph.output]
+
+    def is_batch(self, dim: Dim) -> bool:
+        """Whether a dim is the batch: the symbol some graph input has on axis 0."""
+        if not isinstance(dim, str) or not dim:
+            return False
+        if self._batch_symbols is None:
+            leading = (self.dims(name) for name in self.input_names())
+            self._batch_symbols = {dims[0] for dims in leading if dims and isinstance(dims[0], str)}
+        return dim in self._batch_symbols
 
     def dims(self, name: str) -> tuple[Dim, ...] | None:
         """Dims from shape inference: ints, symbol names, or None per unknown dim."""
@@ -113,11 +133,23 @@ def load_onnx(source: str | os.PathLike[str] | onnx.ModelProto) -> tuple[onnx.Mo
 def prepare(model: onnx.ModelProto, where: str) -> PreparedGraph:
     """Check, upgrade, infer and fold; native onnx code only sees a graph check_model accepted."""
     check_model(model, where)
+    labels = drop_zipmaps(model, where)
     _collapse_identities(model.graph)
     _name_unknown_dims(model.graph)
     upgraded, types = _native_steps(model, where)
-    prepared = PreparedGraph(upgraded, list(upgraded.graph.node), types=types)
-    for init in upgraded.graph.initializer:
+    prepared = _folded(upgraded, types, where)
+    for _ in range(MAX_INFERENCE_ROUNDS):
+        if not materialise_shape_values(prepared):
+            break
+        upgraded, types = _native_steps(prepared.model, where)
+        prepared = _folded(upgraded, types, where)
+    prepared.declared_labels = labels
+    return prepared
+
+
+def _folded(model: onnx.ModelProto, types: dict[str, onnx.TypeProto], where: str) -> PreparedGraph:
+    prepared = PreparedGraph(model, list(model.graph.node), types=types)
+    for init in model.graph.initializer:
         prepared.constants[init.name] = numpy_helper.to_array(init)
     _fold_constants(prepared, where)
     return prepared
@@ -346,15 +378,10 @@ def _shape_value(prepared: PreparedGraph, node: onnx.NodeProto) -> np.ndarray | 
         if isinstance(dim, int):
             values.append(dim)
         elif axis == 0:
-            values.append(BATCH_SENTINEL)
+            values.append(BATCH_SENTINEL if prepared.is_batch(dim) else LEAD_SENTINEL)
         else:
             return None
     attrs = {attr.name: onnx.helper.get_attribute_value(attr) for attr in node.attribute}
     start = int(attrs.get("start", 0))
     end = attrs.get("end")
     return np.array(values[start : None if end is None else int(end)], dtype=np.int64)
-
-
-def has_sentinel(value: np.ndarray) -> bool:
-    """Whether a folded value still stands for something known only at run time (the batch)."""
-    return value.dtype.kind == "i" and bool(np.any(value == BATCH_SENTINEL))

@@ -2,8 +2,11 @@
 
 mlspec's kinds all keep the leading batch axis, while the ONNX ops may touch it. Each mapper
 accepts only the forms that leave axis 0 alone (Reshape's target must start with the batch: a
-0, a folded Shape entry, or a -1 / fixed size that provably equals it); the rest stay frozen
-onnx_node layers.
+0, a folded Shape entry when the input's axis 0 is the batch too, or a -1 / fixed size that
+provably equals it); the rest stay frozen onnx_node layers. A dynamo attention block reshapes
+[batch * heads, ...] back to [batch, heads, ...] with the batch from Shape: a batch-keeping
+reshape there would keep batch * heads, so that node stays frozen and computes its target at
+run time.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import math
 
 from mlspec._proto import layers_pb2
 from mlspec.convert.importers.onnx_context import Mapper, NodeContext
-from mlspec.convert.importers.onnx_graph import BATCH_SENTINEL, Dim
+from mlspec.convert.importers.onnx_graph import Dim
+from mlspec.convert.importers.onnx_shape_values import BATCH_SENTINEL, LEAD_SENTINEL
 
 
 def _softmax(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
@@ -48,7 +52,7 @@ def _per_example_target(
     if not target:
         return None
     first, rest = target[0], list(target[1:])
-    if BATCH_SENTINEL in rest or (allow_zero and 0 in target):
+    if BATCH_SENTINEL in rest or LEAD_SENTINEL in rest or (allow_zero and 0 in target):
         return None
     for index, size in enumerate(rest):
         if size == 0:
@@ -74,6 +78,9 @@ def _per_example_target(
 def _reshape(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
     target = ctx.ints(1)
     if target is None or not ctx.is_activation(0):
+        return None
+    dims = ctx.dims(0)
+    if target and target[0] == BATCH_SENTINEL and not (dims and ctx.graph.is_batch(dims[0])):
         return None
     rest = _per_example_target(target, ctx.dims(0), bool(ctx.attr("allowzero", 0)))
     if rest is None:
