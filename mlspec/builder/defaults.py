@@ -7,6 +7,9 @@ scripts choose the same defaults.
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Sequence
+
 from mlspec._proto import model_pb2
 from mlspec.spec import graph, kinds
 from mlspec.spec.errors import SpecEditError
@@ -28,3 +31,30 @@ def default_loss_input(model: model_pb2.Model) -> str | None:
     if model.HasField("classifier") and model.classifier.predicted_probabilities_name in produced:
         return model.classifier.predicted_probabilities_name
     return next((feature.name for feature in model.description.outputs if feature.name in produced), None)
+
+
+HEAD_ALIAS = "head"
+"""Names the last trainable layer (the classifier head) in a layer selection."""
+
+
+def select_layers(model: model_pb2.Model, patterns: Sequence[str]) -> list[str]:
+    """Layer names matching `patterns`, in network order: exact names, shell globs such as
+    "layer4.*" (matched against whole names, as fnmatch does), or "head" for the last trainable
+    layer. A pattern that matches no layer is refused, listing a few names it could have meant."""
+    names = [layer.name for layer in model.network.layers]
+    chosen: set[str] = set()
+    for pattern in patterns:
+        if pattern in names:
+            chosen.add(pattern)
+        elif pattern == HEAD_ALIAS:
+            chosen.add(last_trainable_layer(model))
+        else:
+            matched = fnmatch.filter(names, pattern)
+            if not matched:
+                shown = ", ".join(names[-6:])
+                raise SpecEditError(
+                    f'"{pattern}" names no layer and matches none as a glob; the last layers are: '
+                    f"{shown} (use a name, a glob such as 'features.*', or {HEAD_ALIAS})"
+                )
+            chosen.update(matched)
+    return [name for name in names if name in chosen]

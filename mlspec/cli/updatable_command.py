@@ -17,7 +17,7 @@ import typer
 
 from mlspec._proto import model_pb2
 from mlspec.builder import AdamParams, AdamWParams, NetworkBuilder, SgdParams
-from mlspec.builder.defaults import default_loss_input, last_trainable_layer
+from mlspec.builder.defaults import default_loss_input, last_trainable_layer, select_layers
 from mlspec.builder.params import OptimizerParams
 from mlspec.builder.updatable import LossKind, biasless
 from mlspec.cli.app import app
@@ -130,7 +130,7 @@ def make_updatable(
             "--layers",
             parser=Names.parse,
             metavar="A,B",
-            help="Layers to train, a,b (default: the last trainable one).",
+            help="Layers to train, a,b: names, globs ('layer4.*') or head (the default: last trainable).",
         ),
     ] = None,
     add_bias: Annotated[
@@ -214,7 +214,7 @@ def make_updatable(
     check_output_file(output, inputs=(model,), in_place=in_place)
     spec = load(model)
     builder = NetworkBuilder.edit(spec)
-    chosen = layers.items if layers else [last_trainable_layer(spec)]
+    chosen = select_layers(spec, layers.items) if layers else [last_trainable_layer(spec)]
     missing_bias = biasless(spec, chosen)
     builder.make_updatable(chosen, add_bias=add_bias)
     if loss is not None or loss_input is not None or from_logits or not spec.update_parameters.loss_layers:

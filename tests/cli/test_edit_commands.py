@@ -16,7 +16,7 @@ from mlspec.cli.edit_commands import Init
 from mlspec.spec import graph
 from mlspec.spec.io import load
 from tests.cli import specs
-from tests.cli.conftest import invoke
+from tests.cli.conftest import assert_one_line_failure, invoke
 from tests.importers.onnx_models import GraphBuilder
 
 
@@ -230,3 +230,21 @@ def test_add_bias_gives_a_biasless_head_a_zero_bias_that_trains(tmp_path: Path) 
     # Zero features: the weights get no gradient, so only the added bias can lower the loss.
     assert losses["biased"][1] < losses["biased"][0]
     assert losses["plain"][1] == losses["plain"][0]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [("fc*", ["fc1", "fc2"]), ("head", ["fc2"]), ("head,b?", ["bn", "fc2"]), ("fc1,fc1", ["fc1"])],
+)
+def test_layers_take_globs_and_the_head_alias(
+    classifier_path: Path, pattern: str, expected: list[str]
+) -> None:
+    spec = _run(classifier_path, "make-updatable", "--layers", pattern)
+    assert _updatable_layers(spec) == expected
+
+
+def test_a_layer_pattern_matching_nothing_is_refused_by_name(classifier_path: Path) -> None:
+    result = invoke(
+        "make-updatable", classifier_path, "-o", classifier_path.with_name("o.mlspec"), "--layers", "conv*"
+    )
+    assert_one_line_failure(result, '"conv*" names no layer', "fc2", "head")

@@ -123,6 +123,7 @@ def test_generic_node_between_loss_and_updatable_layer_blocks() -> None:
     node.node_inputs.append("h")
     problem = assert_problem(model, 'layers["fc"]', 'blocked by layers["frozen"] (onnx_node HardSwish)')
     assert "passes no gradient" in problem.message
+    assert "make-updatable --layers" in problem.fix and "--loss-input" in problem.fix
 
 
 def test_generic_node_of_a_differentiable_op_passes_gradients() -> None:

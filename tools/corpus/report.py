@@ -37,7 +37,7 @@ it differs from this table; `tools/ci/corpus.sh` runs it in CI.
 
 Columns:
 - **Imports**: `mlspec import-onnx` (here `import_onnx`) without options. A ZipMap output
-  (skl2onnx's sequence of {label: probability} maps) imports as the probability tensor it wraps,
+  (skl2onnx's sequence of {{label: probability}} maps) imports as the probability tensor it wraps,
   under the same name.
 - **Forward error**: the worst |export-onnx of the spec − original| / max(1, max|original|) over
   the original's tensor outputs, both run in ONNX Runtime at batch 2 (the dynamic batch axis

@@ -156,8 +156,8 @@ def _backprop_paths(context: Context) -> list[Problem]:
                     where,
                     f"is updatable, but no loss gradient reaches it: the path to the loss is blocked by "
                     f"{named}, which passes no gradient",
-                    "replace the blocking layer with a typed kind that passes gradients, or put the loss "
-                    "on a tensor computed without it",
+                    "train only layers after it (mlspec make-updatable --layers A,B; make_updatable in "
+                    "Python), or put the loss on a tensor computed without it (--loss-input)",
                 )
             )
         else:
