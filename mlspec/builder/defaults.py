@@ -53,8 +53,8 @@ def select_layers(model: model_pb2.Model, patterns: Sequence[str]) -> list[str]:
             if not matched:
                 shown = ", ".join(names[-6:])
                 raise SpecEditError(
-                    f'"{pattern}" names no layer and matches none as a glob; the last layers are: '
-                    f"{shown} (use a name, a glob such as 'features.*', or {HEAD_ALIAS})"
+                    f'no layer named "{pattern}", and it matches no name as a glob; the last layers '
+                    f"are: {shown} (give a name, a glob such as 'features.*', or {HEAD_ALIAS})"
                 )
             chosen.update(matched)
     return [name for name in names if name in chosen]

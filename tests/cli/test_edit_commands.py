@@ -247,4 +247,4 @@ def test_a_layer_pattern_matching_nothing_is_refused_by_name(classifier_path: Pa
     result = invoke(
         "make-updatable", classifier_path, "-o", classifier_path.with_name("o.mlspec"), "--layers", "conv*"
     )
-    assert_one_line_failure(result, '"conv*" names no layer', "fc2", "head")
+    assert_one_line_failure(result, 'no layer named "conv*"', "fc2", "head")
