@@ -121,6 +121,11 @@ def get_backend(name: str) -> Backend:
     module = _MODULES.get(name)
     if module is None:
         raise MlspecError(f"backend {name!r}: unknown; use one of {', '.join(CHOICES)}")
+    if name == "ort-training" and not ort_training_installed():
+        raise MlspecError(
+            "backend 'ort-training': onnxruntime-training is not installed (its last release, "
+            "1.19.2, has wheels for Python 3.8 to 3.12 only); use --backend portable or auto"
+        )
     backend: Backend = importlib.import_module(module).BACKEND
     return backend
 
@@ -132,14 +137,23 @@ def ort_training_installed() -> bool:
     return any((Path(location) / "training" / "api").is_dir() for location in locations or ())
 
 
+def default_backend() -> str:
+    """What a caller who names no backend gets: ort-training where it is installed (Python 3.12
+    and older, as it always was), else `auto`, so the same code runs on Python 3.13 and later."""
+    return "ort-training" if ort_training_installed() else "auto"
+
+
 def to_training_artifacts(
-    model: model_pb2.Model, out_dir: str | os.PathLike[str], *, backend: str = "ort-training"
+    model: model_pb2.Model, out_dir: str | os.PathLike[str], *, backend: str | None = None
 ) -> Manifest:
     """Write `model`'s training artifacts with the named backend; the manifest records which.
 
     `auto` takes the portable backend when it covers the graph, else onnxruntime-training where
     it is installed, else refuses with the portable backend's reason (the op or layer it lacks).
+    No backend (None) means `default_backend()`.
     """
+    if backend is None:
+        backend = default_backend()
     if backend != "auto":
         return get_backend(backend).write_artifacts(model, out_dir)
     from mlspec.backends.portable.artifacts import NotCoveredError

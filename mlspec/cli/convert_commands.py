@@ -9,7 +9,7 @@ import typer
 
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
-from mlspec.cli.options import Backend, BackendOpt, ModelArg, check_output_file, same_file
+from mlspec.cli.options import BackendOpt, ModelArg, check_output_file, same_file
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.io import load
@@ -24,7 +24,7 @@ def convert(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Directory for the artifacts (new or mlspec's own).")
     ],
-    backend: BackendOpt = Backend.ort_training,
+    backend: BackendOpt = None,
 ) -> None:
     """Write ONNX Runtime training artifacts, the inference model and manifest.json.
 
@@ -36,7 +36,9 @@ def convert(
 
     if same_file(model, output):
         raise MlspecError(f"{output}: -o names the input spec; give a directory for the artifacts")
-    manifest = to_training_artifacts(load(model), output, backend=backend.value)
+    manifest = to_training_artifacts(
+        load(model), output, backend=backend.value if backend is not None else None
+    )
     trained = ", ".join(ref.name for ref in manifest.trainable)
     if manifest.backend == "portable":
         echo_stdout(

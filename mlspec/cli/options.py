@@ -32,11 +32,13 @@ class Backend(str, Enum):
 
 
 BackendOpt = Annotated[
-    Backend,
+    Backend | None,
     typer.Option(
         "--backend",
         help="Training backend: portable (standard ONNX ops, any ONNX Runtime), ort-training "
-        "(onnxruntime-training), or auto (portable when it covers the model, else ort-training).",
+        "(onnxruntime-training), or auto (portable when it covers the model, else ort-training). "
+        "Default: ort-training where onnxruntime-training is installed, else auto.",
+        show_default=False,
     ),
 ]
 OutputSpecOpt = Annotated[

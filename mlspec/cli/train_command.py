@@ -17,7 +17,6 @@ import typer
 from mlspec.cli.app import app
 from mlspec.cli.errors import EXIT_INTERRUPTED, echo_stdout, fail, one_line_errors
 from mlspec.cli.options import (
-    Backend,
     BackendOpt,
     Beta1Opt,
     Beta2Opt,
@@ -88,7 +87,7 @@ def train(
         int, typer.Option("--checkpoint-every", min=1, help="Epochs between checkpoints.")
     ] = 1,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the newest checkpoint.")] = False,
-    backend: BackendOpt = Backend.ort_training,
+    backend: BackendOpt = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Draw loss curves here (needs matplotlib).")
     ] = None,
@@ -153,7 +152,9 @@ def train(
     # Refusals name train's flags and the make-updatable option that widens each, not the spec's
     # field names; checked here, before any conversion work.
     table_from_spec(load(model)).resolve(overrides, source=str(model), wording=FLAG_WORDING)
-    with Trainer.from_spec(model, backend=backend.value, **overrides) as trainer:
+    with Trainer.from_spec(
+        model, backend=backend.value if backend is not None else None, **overrides
+    ) as trainer:
         params = trainer.hyperparameters
         echo_stdout(
             f"training {model} on {data}: {params.optimizer}, {params.epochs} epochs, "

@@ -94,12 +94,13 @@ class Trainer:
         model: ModelSource,
         work_dir: str | os.PathLike[str] | None = None,
         *,
-        backend: str = "ort-training",
+        backend: str | None = None,
         **overrides: Any,
     ) -> Trainer:
         """Check overrides against the spec, then convert it into `work_dir` (or a temporary one).
 
-        `backend` is one of mlspec.backends.CHOICES (`auto`, `ort-training`, `portable`).
+        `backend` is one of mlspec.backends.CHOICES (`auto`, `ort-training`, `portable`); None
+        means ort-training where onnxruntime-training is installed, else auto.
         """
         spec, spec_path = _read_spec(model)
         table = table_from_spec(spec)

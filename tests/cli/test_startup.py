@@ -47,4 +47,4 @@ def test_quick_commands_import_neither_onnx_nor_onnxruntime(command: list[str], 
 def test_the_probe_sees_a_command_that_loads_them(tmp_path: Path) -> None:
     spec = specs.write(specs.updatable_classifier(), tmp_path / "updatable.mlspec")
     loaded = loaded_heavy_modules("convert", str(spec), "-o", str(tmp_path / "artifacts"))
-    assert {"onnx", "onnxruntime", "onnxruntime.training"} <= set(loaded)
+    assert {"onnx", "onnxruntime"} <= set(loaded)

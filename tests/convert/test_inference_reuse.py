@@ -81,6 +81,7 @@ def test_rebuilding_inside_the_training_graph_matches_a_fresh_inference_model(na
     onnx.checker.check_model(rebuilt, full_check=True)
 
 
+@pytest.mark.ort_training
 def test_the_written_inference_model_is_the_fresh_one(tmp_path: Path) -> None:
     spec = SPECS["conv_bn_dropout"]
     to_training_artifacts(spec, tmp_path / "out")

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mlspec.backends import to_training_artifacts
 from tests.support.artifact_specs import mlp
 
@@ -26,6 +28,7 @@ print(session.train_step(feeds))
 """
 
 
+@pytest.mark.ort_training
 def test_sgd_session_is_silent_on_stderr(tmp_path: Path) -> None:
     manifest = to_training_artifacts(mlp(optimizer="sgd"), tmp_path / "artifacts")
     assert manifest.optimizer.kind == "sgd"

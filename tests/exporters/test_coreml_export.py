@@ -163,6 +163,16 @@ def test_exports_satisfy_core_mls_validator_rules(name: str) -> None:
     assert exported.specificationVersion == (4 if exported.isUpdatable else 1)
 
 
+def test_a_softmax_with_the_axis_left_unset_is_the_last_axis(tmp_path: Path) -> None:
+    """import-onnx leaves SoftmaxLayer.axis unset (0, meaning the last axis): Core ML's softmax."""
+    spec = pets()
+    softmax = next(layer for layer in spec.network.layers if layer.HasField("softmax"))
+    softmax.softmax.axis = 0
+    back = _round_trip(spec, tmp_path / "pets.mlmodel")
+    assert next(layer for layer in back.network.layers if layer.HasField("softmax")).softmax.axis == 1
+    assert broken_rules(export_coreml(spec).model) == []
+
+
 def test_the_rules_checker_catches_a_broken_model() -> None:
     """The yardstick can fail: un-flag a bias and move the loss off the softmax."""
     exported = export_coreml(deep_classifier()).model

@@ -148,6 +148,8 @@ def _activation(ctx: LayerContext, layer: layers_pb2.Layer, out: Any) -> None:
 def _softmax(ctx: LayerContext, layer: layers_pb2.Layer, out: Any) -> None:
     ctx.require_rank(layer, (2, 4))
     axis, rank = layer.softmax.axis, ctx.rank(layer.inputs[0])
+    if axis == 0:  # unset: the last axis (SoftmaxLayer's default), as import-onnx writes it
+        axis = -1
     if axis != 1 and not (axis == -1 and rank == 2):
         raise NotExpressibleError(f"softmax over axis {axis}; Core ML's softmax runs over the channel axis 1")
     out.softmax.SetInParent()

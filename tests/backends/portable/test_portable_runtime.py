@@ -17,6 +17,7 @@ from tests.cli.conftest import invoke
 from tests.runtime.models import blobs, classifier, cnn
 
 
+@pytest.mark.ort_training
 def test_cancel_checkpoint_and_resume_is_exact_and_matches_ort_training(tmp_path: Path) -> None:
     x, y = blobs(10, seed=2)
     spec = classifier(AdamParams(lr=0.05), hidden=5)
@@ -49,6 +50,7 @@ def test_cancel_checkpoint_and_resume_is_exact_and_matches_ort_training(tmp_path
     )
 
 
+@pytest.mark.ort_training
 def test_overrides_reach_the_step_model(tmp_path: Path) -> None:
     x, y = blobs(8, seed=1)
     spec = classifier(SgdParams(lr=0.1, batch=4, momentum=0.9), hidden=3)
@@ -64,11 +66,13 @@ def test_overrides_reach_the_step_model(tmp_path: Path) -> None:
         assert not np.allclose(plain.parameters()[name], value)
 
 
+@pytest.mark.ort_training
 def test_auto_picks_portable_when_it_covers_the_graph_else_ort_training(tmp_path: Path) -> None:
     assert to_training_artifacts(classifier(hidden=3), tmp_path / "mlp", backend="auto").backend == "portable"
     assert to_training_artifacts(cnn(), tmp_path / "cnn", backend="auto").backend == "ort-training"
 
 
+@pytest.mark.ort_training
 def test_auto_without_ort_training_names_what_the_portable_backend_lacks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -72,20 +72,15 @@ def batches(manifest: Manifest) -> list[dict[str, np.ndarray]]:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_portable_matches_the_reference_optimizer_and_ort_training(case: str, tmp_path: Path) -> None:
+def test_portable_matches_the_reference_optimizer(case: str, tmp_path: Path) -> None:
     configure, make_reference, clipping = CASES[case]
-    spec = mlp(configure)
-    portable_manifest = to_training_artifacts(spec, tmp_path / "portable", backend="portable")
-    to_training_artifacts(spec, tmp_path / "ort", backend="ort-training")
+    portable_manifest = to_training_artifacts(mlp(configure), tmp_path / "portable", backend="portable")
     assert portable_manifest.backend == "portable"
     portable = open_session(tmp_path / "portable")
-    ort = open_session(tmp_path / "ort")
     reference = make_reference()
     expected = {name: value.astype(np.float64) for name, value in portable.parameters().items()}
     for feeds in batches(portable_manifest):
-        portable_loss = portable.train_step(feeds)
-        ort_loss = ort.train_step(feeds)
-        assert portable_loss == pytest.approx(ort_loss, rel=1e-5)
+        portable.train_step(feeds)
         grads = {name: value.astype(np.float64) for name, value in portable.gradients().items()}
         if "norm" in clipping:
             ref.clip_grad_norm_(grads, clipping["norm"])
@@ -96,6 +91,18 @@ def test_portable_matches_the_reference_optimizer_and_ort_training(case: str, tm
         for name, value in got.items():
             np.testing.assert_allclose(value, expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
         expected = {name: value.astype(np.float64) for name, value in got.items()}
+
+
+@pytest.mark.ort_training
+@pytest.mark.parametrize("case", list(CASES))
+def test_portable_matches_ort_training(case: str, tmp_path: Path) -> None:
+    spec = mlp(CASES[case][0])
+    portable_manifest = to_training_artifacts(spec, tmp_path / "portable", backend="portable")
+    to_training_artifacts(spec, tmp_path / "ort", backend="ort-training")
+    portable = open_session(tmp_path / "portable")
+    ort = open_session(tmp_path / "ort")
+    for feeds in batches(portable_manifest):
+        assert portable.train_step(feeds) == pytest.approx(ort.train_step(feeds), rel=1e-5)
     ort_parameters = ort.parameters()
     for name, value in portable.parameters().items():
         np.testing.assert_allclose(value, ort_parameters[name], rtol=1e-5, atol=1e-6, err_msg=name)
