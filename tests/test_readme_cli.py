@@ -76,7 +76,7 @@ def test_readme_command_line_walkthrough_runs_verbatim(tmp_path: Path) -> None:
             env=environment,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=900,  # federate starts Ray: minutes on a loaded 2-core machine
         )
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
     # What the walkthrough promises, judged by the numpy reference rather than the runtime.
