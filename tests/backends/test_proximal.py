@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 
 from mlspec._proto import model_pb2
-from mlspec.backends import NAMES, open_session, to_training_artifacts
+from mlspec.backends import open_session, to_training_artifacts
 from mlspec.builder import NetworkBuilder
 from mlspec.runtime import HyperparameterError, Trainer
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.hyper import double_parameter
 from tests.support import optim_reference as ref
 from tests.support.artifact_specs import SpecMaker, dense_mse
+from tests.support.backends import BACKENDS
 
 LR, MU = 0.1, 0.3
 rng = np.random.default_rng(11)
@@ -56,7 +57,7 @@ def float64(values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("clip", [None, 0.2])
-@pytest.mark.parametrize("backend", NAMES)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_one_step_adds_mu_times_the_distance_to_the_anchor(
     backend: str, clip: float | None, tmp_path: Path
 ) -> None:
@@ -78,7 +79,7 @@ def _gap(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
     return max(float(np.abs(a[name] - b[name]).max()) for name in a)
 
 
-@pytest.mark.parametrize("backend", NAMES)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_anchor_starts_as_the_converted_weights_and_survives_a_checkpoint(
     backend: str, tmp_path: Path
 ) -> None:
@@ -101,7 +102,7 @@ def test_the_anchor_starts_as_the_converted_weights_and_survives_a_checkpoint(
         np.testing.assert_array_equal(resumed.parameters()[name], value)
 
 
-@pytest.mark.parametrize("backend", NAMES)
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_without_a_declared_mu_there_is_no_term_and_no_override(backend: str, tmp_path: Path) -> None:
     manifest = to_training_artifacts(regression(proximal=False), tmp_path, backend=backend)
     assert manifest.optimizer.anchors == {}
