@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from mlspec.convert.forms import PLAIN, GraphForms
 from mlspec.spec.errors import MlspecError
 
 if TYPE_CHECKING:
@@ -128,6 +129,16 @@ def get_backend(name: str) -> Backend:
         )
     backend: Backend = importlib.import_module(module).BACKEND
     return backend
+
+
+def training_forms(name: str) -> GraphForms:
+    """The op spellings the named backend's training graphs use; the feature cache runs the
+    frozen layers in the same spelling, so cached features equal what training would compute."""
+    if name == "ort-training":
+        from mlspec.backends.ort_training.forms import ORT_FORMS
+
+        return ORT_FORMS
+    return PLAIN
 
 
 def ort_training_installed() -> bool:

@@ -91,6 +91,13 @@ def train(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Draw loss curves here (needs matplotlib).")
     ] = None,
+    feature_cache: Annotated[
+        bool,
+        typer.Option(
+            "--feature-cache/--no-feature-cache",
+            help="Run the frozen layers in front of the updatable ones once per example, not per epoch.",
+        ),
+    ] = True,
 ) -> None:
     """Train the updatable layers and write the updated spec; the input is never changed.
 
@@ -99,7 +106,8 @@ def train(
     Overrides are checked against the values the spec allows. Labels may be class names or
     indices. Ctrl-C stops after the current step; with --checkpoint-dir the work is saved and
     --resume continues it (a second Ctrl-C aborts at once). Nothing is written to -o unless
-    training completes.
+    training completes. When only layers behind frozen ones train, the frozen front runs once
+    per example and the rest trains on its stored output (--no-feature-cache: every epoch).
 
     Example: mlspec train updatable.mlspec --data train.npz --val val.npz --epochs 5 -o updated.mlspec
     """
@@ -153,7 +161,10 @@ def train(
     # field names; checked here, before any conversion work.
     table_from_spec(load(model)).resolve(overrides, source=str(model), wording=FLAG_WORDING)
     with Trainer.from_spec(
-        model, backend=backend.value if backend is not None else None, **overrides
+        model,
+        backend=backend.value if backend is not None else None,
+        feature_cache=feature_cache,
+        **overrides,
     ) as trainer:
         params = trainer.hyperparameters
         echo_stdout(
@@ -174,6 +185,7 @@ def train(
                 checkpoint_every=checkpoint_every,
                 resume=resume,
             )
+        echo_stdout(f"feature cache: {trainer.feature_cache_note}")
         if result.status != "completed":
             raise _cancelled(trainer, result, checkpoint_dir, output, params.epochs)
         if plot is not None and plotting_available():

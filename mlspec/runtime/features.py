@@ -12,7 +12,9 @@ from typing import Literal
 
 import numpy as np
 
+from mlspec._proto import model_pb2
 from mlspec.convert.manifest import Feature, Manifest
+from mlspec.spec.shapes import feature_info
 
 Role = Literal["input", "target"]
 _DTYPES = {"float32": np.float32, "int64": np.int64, "string": np.str_}
@@ -48,6 +50,16 @@ def features_from_manifest(manifest: Manifest) -> list[FeatureSpec]:
             features.append(_class_target(manifest, feature))
         else:
             features.append(_plain(feature))
+    return features
+
+
+def spec_input_features(model: model_pb2.Model) -> list[FeatureSpec]:
+    """A spec's model inputs as float32 feeds (what data for its first layers must hold)."""
+    features = []
+    for feature in model.description.inputs:
+        info = feature_info(feature)
+        dims = tuple(d if isinstance(d, int) else None for d in (info.dims or ())[1:])
+        features.append(FeatureSpec(feature.name, "input", np.dtype(np.float32), dims))
     return features
 
 

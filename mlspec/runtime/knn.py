@@ -17,20 +17,15 @@ from mlspec.backends.inference import InferenceModel
 from mlspec.builder.knn import KnnClassifier
 from mlspec.convert.graph import to_onnx
 from mlspec.runtime.data import as_source
-from mlspec.runtime.features import FeatureSpec
+from mlspec.runtime.features import FeatureSpec, spec_input_features
 from mlspec.spec import knn as spec_knn
-from mlspec.spec.shapes import feature_info
 
 _BATCH = 256
 
 
 def input_features(model: model_pb2.Model, label_name: str) -> list[FeatureSpec]:
     """The model's inputs, then the label (string or int64, any value: new labels are welcome)."""
-    features = []
-    for feature in model.description.inputs:
-        info = feature_info(feature)
-        dims = tuple(d if isinstance(d, int) else None for d in (info.dims or ())[1:])
-        features.append(FeatureSpec(feature.name, "input", np.dtype(np.float32), dims))
+    features = spec_input_features(model)
     label_dtype = np.dtype(np.str_) if spec_knn.has_string_labels(model) else np.dtype(np.int64)
     features.append(FeatureSpec(label_name, "target", label_dtype, ()))
     return features

@@ -25,12 +25,14 @@ import numpy.typing as npt
 from mlspec._proto import model_pb2
 from mlspec.backends import open_session, to_training_artifacts
 from mlspec.backends.inference import InferenceModel
+from mlspec.builder.frozen_prefix import FrozenSplit, split_frozen_prefix
 from mlspec.convert import to_onnx
 from mlspec.convert.manifest import Manifest
 from mlspec.runtime import checkpoints
 from mlspec.runtime.data import DataSource, as_source
 from mlspec.runtime.evaluation import accuracy_source, evaluate_source, predict_source
 from mlspec.runtime.events import Callback, TrainingContext
+from mlspec.runtime.feature_cache import FeatureCache, FrozenFront
 from mlspec.runtime.features import FeatureSpec, features_from_manifest, inputs_only
 from mlspec.runtime.hyperparams import (
     Hyperparameters,
@@ -44,9 +46,11 @@ from mlspec.runtime.schedules import schedule_from_dict
 from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.io import load, save
 from mlspec.spec.kinds import layer_tensors
+from mlspec.spec.text import shown
 from mlspec.spec.weights import non_finite
 
 ModelSource = model_pb2.Model | str | os.PathLike[str]
+_TURNED_OFF = "turned off (feature_cache=False, --no-feature-cache)"
 
 
 class Trainer:
@@ -61,6 +65,11 @@ class Trainer:
     overridden seed, while `from_artifacts` can change only the shuffle order. For the same
     reason a resumed run restarts the dropout generators; resume is exact for networks
     without dropout and statistically equivalent for those with it.
+
+    Feature cache: when every updatable layer lies behind frozen layers, `from_spec` trains the
+    rest of the network only and computes the frozen front's output once per example (see
+    `mlspec.runtime.feature_cache`); the weights are those of training the whole network.
+    `feature_cache_note` says whether it applies and why not; `feature_cache=False` turns it off.
     """
 
     def __init__(
@@ -73,6 +82,8 @@ class Trainer:
         spec: model_pb2.Model | None = None,
         spec_path: Path | None = None,
         owned_dir: tempfile.TemporaryDirectory[str] | None = None,
+        front: FrozenFront | None = None,
+        feature_cache_note: str = "off: the trainer was built from artifacts",
     ) -> None:
         self.artifact_dir = artifact_dir
         self.manifest = manifest
@@ -87,6 +98,8 @@ class Trainer:
         self._optimizer_overrides = table.optimizer_overrides(hyperparameters)
         self._session = open_session(artifact_dir, hyperparameters=self._optimizer_overrides)
         self._progress: checkpoints.RunState | None = None
+        self._front = front
+        self.feature_cache_note = feature_cache_note
 
     @classmethod
     def from_spec(
@@ -95,12 +108,15 @@ class Trainer:
         work_dir: str | os.PathLike[str] | None = None,
         *,
         backend: str | None = None,
+        feature_cache: bool | FeatureCache = True,
         **overrides: Any,
     ) -> Trainer:
         """Check overrides against the spec, then convert it into `work_dir` (or a temporary one).
 
         `backend` is one of mlspec.backends.CHOICES (`auto`, `ort-training`, `portable`); None
         means ort-training where onnxruntime-training is installed, else auto.
+        `feature_cache`: True (a cache of this trainer's own), a `FeatureCache` to share between
+        trainers, or False to run the frozen layers in every epoch.
         """
         spec, spec_path = _read_spec(model)
         table = table_from_spec(spec)
@@ -111,8 +127,17 @@ class Trainer:
             out_dir = Path(owned.name)
         else:
             out_dir = Path(work_dir)
+        converted = _seeded(spec, params.seed)
+        split = split_frozen_prefix(converted) if feature_cache is not False else _TURNED_OFF
         try:
-            manifest = to_training_artifacts(_seeded(spec, params.seed), out_dir, backend=backend)
+            if isinstance(split, str):
+                front, note = None, f"off: {split}"
+                manifest = to_training_artifacts(converted, out_dir, backend=backend)
+            else:
+                manifest = to_training_artifacts(split.rest, out_dir, backend=backend)
+                shared = feature_cache if isinstance(feature_cache, FeatureCache) else None
+                front = FrozenFront(converted, split, manifest.backend, shared)
+                note = _cache_plan(split)
         except BaseException:
             if owned is not None:
                 owned.cleanup()
@@ -125,6 +150,8 @@ class Trainer:
             spec=spec,
             spec_path=spec_path,
             owned_dir=owned,
+            front=front,
+            feature_cache_note=note,
         )
 
     @classmethod
@@ -141,14 +168,26 @@ class Trainer:
         model, spec_path = _read_spec(spec)
         baked_seed = manifest.hyperparameters["seed"].default if "seed" in manifest.hyperparameters else 0
         converted = _seeded(model, int(baked_seed))
-        digest = hashlib.sha256(converted.SerializeToString(deterministic=True)).hexdigest()
-        if digest != manifest.spec_sha256:
-            raise MlspecError(
-                f"{directory}: these artifacts were converted from a different spec than "
-                f"{spec_path or 'the one given'}; convert that spec again or pass the original"
-            )
+        front = None
+        if _digest(converted) != manifest.spec_sha256:
+            split = split_frozen_prefix(converted)
+            if isinstance(split, str) or _digest(split.rest) != manifest.spec_sha256:
+                raise MlspecError(
+                    f"{directory}: these artifacts were converted from a different spec than "
+                    f"{spec_path or 'the one given'}; convert that spec again or pass the original"
+                )
+            front = FrozenFront(converted, split, manifest.backend)  # the rest's artifacts, by from_spec
         return cls(
-            directory, manifest=manifest, table=table, hyperparameters=params, spec=model, spec_path=spec_path
+            directory,
+            manifest=manifest,
+            table=table,
+            hyperparameters=params,
+            spec=model,
+            spec_path=spec_path,
+            front=front,
+            feature_cache_note=_cache_plan(front.split)
+            if front
+            else "off: the artifacts hold the whole network",
         )
 
     def train(
@@ -198,13 +237,13 @@ class Trainer:
             raise MlspecError(
                 f"checkpoint_every={checkpoint_every} must be at least 1 (epochs between checkpoints)"
             )
-        source = as_source(data, self._feeds(self.manifest.feed_order), where="training data")
+        source = self._source(data, self.manifest.feed_order, where="training data")
+        note = self._front.last_note if self._front is not None else self.feature_cache_note
         validate = None
         if validation is not None:
-            checked = as_source(
-                validation, self._feeds(self.manifest.eval_feed_order), where="validation data"
-            )
+            checked = self._source(validation, self.manifest.eval_feed_order, where="validation data")
             validate = lambda: self._evaluate_source(checked)  # noqa: E731
+        self.feature_cache_note = note
         directory = Path(checkpoint_dir) if checkpoint_dir is not None else None
         if resume and directory is None:
             raise MlspecError("resume=True needs checkpoint_dir, the directory the checkpoints are in")
@@ -250,12 +289,14 @@ class Trainer:
 
     def evaluate(self, data: object) -> EvaluationResult:
         """Mean loss over every example and, for classifiers, accuracy, through the eval model."""
-        source = as_source(data, self._feeds(self.manifest.eval_feed_order), where="evaluation data")
-        return self._evaluate_source(source)
+        return self._evaluate_source(
+            self._source(data, self.manifest.eval_feed_order, where="evaluation data")
+        )
 
     def predict(self, data: object) -> dict[str, npt.NDArray[Any]]:
         """Outputs of the inference model (the spec's outputs) with the current weights."""
-        source = as_source(data, inputs_only(self._features), where="prediction data")
+        inputs = self._front.inputs if self._front is not None else inputs_only(self._features)
+        source = as_source(data, inputs, where="prediction data")
         model = InferenceModel(to_onnx(self.updated_model()).SerializeToString())
         return predict_source(model.run, source)
 
@@ -311,6 +352,14 @@ class Trainer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _source(self, data: object, feed_order: list[str], *, where: str) -> DataSource:
+        """Checked data for these feeds; with a frozen front, the model's inputs go through it."""
+        if self._front is None:
+            return as_source(data, self._feeds(feed_order), where=where)
+        cut = set(self._front.split.cut)
+        wanted = [*self._front.inputs, *self._feeds([name for name in feed_order if name not in cut])]
+        return self._front.through(as_source(data, wanted, where=where))
 
     def _feeds(self, names: list[str]) -> list[FeatureSpec]:
         by_name = {feature.name: feature for feature in self._features}
@@ -370,6 +419,18 @@ def _seeded(spec: model_pb2.Model, seed: int) -> model_pb2.Model:
     converted.CopyFrom(spec)
     converted.update_parameters.seed.default_value = seed
     return converted
+
+
+def _digest(spec: model_pb2.Model) -> str:
+    return hashlib.sha256(spec.SerializeToString(deterministic=True)).hexdigest()
+
+
+def _cache_plan(split: FrozenSplit) -> str:
+    count = len(split.front_layers)
+    return (
+        f"on: the {count} frozen layer{'s' if count != 1 else ''} in front "
+        f"({shown(split.front_layers[0])} .. {shown(split.front_layers[-1])}) run once per example"
+    )
 
 
 def _require_finite(model: model_pb2.Model) -> None:
