@@ -26,6 +26,7 @@ import numpy as np
 
 from mlspec._proto import model_pb2
 from mlspec.builder import NetworkBuilder, SgdParams
+from mlspec.builder.layers import PaddingLike
 from mlspec.runtime import Trainer
 from mlspec.runtime.feature_cache import FeatureCache
 
@@ -54,7 +55,7 @@ class _Net:
     ) -> str:
         self.count += 1
         name = f"u{self.count}"
-        pad = "same" if stride == 1 else ((kernel - 1) // 2,) * 4
+        pad: PaddingLike = "same" if stride == 1 else ((kernel - 1) // 2,) * 4
         self.b.add_convolution(
             f"{name}_conv",
             source,
