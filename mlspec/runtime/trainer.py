@@ -47,6 +47,7 @@ from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.io import load, save
 from mlspec.spec.kinds import layer_tensors
 from mlspec.spec.text import shown
+from mlspec.spec.validate import validate
 from mlspec.spec.weights import non_finite
 
 ModelSource = model_pb2.Model | str | os.PathLike[str]
@@ -128,7 +129,10 @@ class Trainer:
         else:
             out_dir = Path(work_dir)
         converted = _seeded(spec, params.seed)
-        split = split_frozen_prefix(converted) if feature_cache is not False else _TURNED_OFF
+        split: FrozenSplit | str = _TURNED_OFF
+        if feature_cache is not False:
+            validate(converted)  # the whole network, before any part of it runs
+            split = split_frozen_prefix(converted)
         try:
             if isinstance(split, str):
                 front, note = None, f"off: {split}"
