@@ -158,7 +158,7 @@ class FrozenFront:
         size = sum(array.nbytes for array in features.values())
         self.last_note = (
             f"on: {len(self.split.front_layers)} frozen layers run once per example"
-            f"{' (reused)' if reused else ''}; {len(source)} examples, {size / 2**20:.1f} MiB {where}"
+            f"{' (reused)' if reused else ''}; {len(source)} examples, {_size(size)} {where}"
         )
         return ArraySource({**features, **others})
 
@@ -205,3 +205,7 @@ class _PerBatch:
         batch = self.source.batch(selection)
         inputs = {name: batch.pop(name) for name in self.raw}
         return {**self.front.run(inputs), **batch}
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB" if count >= 2**20 else f"{count / 2**10:.1f} KiB"
