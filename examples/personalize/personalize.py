@@ -245,6 +245,9 @@ def run(settings: Settings, out: Path, *, train_conv: bool) -> Outcome:
     print(
         f"\nk-NN: the pretrained network without its head extracts features for an empty k-NN -> {knn_path}"
     )
+    # The empty k-NN as an updatable Core ML pipeline [extractor, k-NN]: MLUpdateTask adds examples.
+    if run_mlspec("export-coreml", knn_path, "-o", out / "knn.mlmodel").returncode != 0:
+        raise SystemExit("mlspec export-coreml failed")
     done = run_mlspec("add-examples", knn_path, "--data", train_path, "-o", knn_updated)
     if done.returncode != 0:
         raise SystemExit(f"mlspec add-examples exited with {done.returncode}")

@@ -94,6 +94,17 @@ def test_new_classes_are_learned_through_mlspec_train(
     assert tensor(coreml, "classifier", "weights").tobytes() == head
     assert graph.class_labels(coreml) == graph.class_labels(before)
 
+    # The k-NN variant's Core ML pipeline reads back as the empty k-NN spec it came from.
+    knn_coreml = import_coreml(tmp_path / "knn.mlmodel")
+    empty_knn = load(tmp_path / "knn.mlspec")
+    assert knn_coreml.is_updatable and spec_knn.example_count(knn_coreml) == 0
+    assert knn_coreml.knn_classifier == empty_knn.knn_classifier
+    for layer in empty_knn.network.layers:  # Core ML writes out the strides and dilations of 1
+        if layer.HasField("convolution"):
+            layer.convolution.strides[:] = layer.convolution.strides or [1, 1]
+            layer.convolution.dilations[:] = layer.convolution.dilations or [1, 1]
+    assert knn_coreml.network == empty_knn.network
+
 
 def test_variants_and_recipe_settings() -> None:
     base, _ = personalize.pretrain(personalize.Settings(300, 1, 1, 1, 1, ("pretrained",)))

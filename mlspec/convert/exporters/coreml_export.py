@@ -1,4 +1,5 @@
-"""mlspec spec -> Core ML .mlmodel (NeuralNetwork or NeuralNetworkClassifier), updatable included.
+"""mlspec spec -> Core ML .mlmodel (NeuralNetwork, NeuralNetworkClassifier, or a k-NN classifier
+alone or after a feature extractor, see coreml_knn), updatable included.
 
 coremltools' converters stopped writing updatable models, so a PyTorch or ONNX model could only
 become one by editing protobuf by hand. This writes Core ML's own format from a spec, so the
@@ -25,6 +26,7 @@ from typing import Any
 
 from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.convert.coreml_proto import coreml_model_proto
+from mlspec.convert.exporters.coreml_knn import knn_model
 from mlspec.convert.exporters.coreml_layers import (
     LayerContext,
     NotExpressibleError,
@@ -32,6 +34,7 @@ from mlspec.convert.exporters.coreml_layers import (
     write_layer,
 )
 from mlspec.convert.exporters.coreml_training import Findings, update_parameters
+from mlspec.spec import knn as spec_knn
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.shapes import infer_shapes
@@ -71,6 +74,18 @@ def export_coreml(model: model_pb2.Model, *, drop_unsupported: bool = False) -> 
     validate(model)
     coreml = coreml_model_proto(MlspecError, "export")
     findings = Findings(drop_unsupported=drop_unsupported)
+    if spec_knn.is_knn(model):
+        out = knn_model(model, coreml, findings, _network_model)
+    else:
+        out = _network_model(model, coreml, findings)
+    _metadata(model.metadata, out.description.metadata)
+    if findings.problems:
+        raise CoreMLExportError(findings.problems)
+    return CoreMLExport(out, findings.dropped)
+
+
+def _network_model(model: model_pb2.Model, coreml: Any, findings: Findings) -> Any:
+    """A NeuralNetwork or NeuralNetworkClassifier model; problems go to `findings`."""
     out = coreml.Model()
     out.specificationVersion = 4 if model.is_updatable else 1
     network = out.neuralNetworkClassifier if model.HasField("classifier") else out.neuralNetwork
@@ -86,10 +101,7 @@ def export_coreml(model: model_pb2.Model, *, drop_unsupported: bool = False) -> 
     if model.is_updatable:
         out.isUpdatable = True
         _updatable(model, out.description, network, findings)
-    _metadata(model.metadata, out.description.metadata)
-    if findings.problems:
-        raise CoreMLExportError(findings.problems)
-    return CoreMLExport(out, findings.dropped)
+    return out
 
 
 def write_coreml(model: model_pb2.Model, path: str | Path, *, drop_unsupported: bool = False) -> list[str]:

@@ -56,7 +56,7 @@ def _double(source: parameters_pb2.DoubleParameter, target: Any, where: str, fin
         findings.refuse(where, f"allows the set {{{values}}}; Core ML takes a range of doubles")
 
 
-def _int(source: parameters_pb2.Int64Parameter, target: Any) -> None:
+def int_parameter(source: parameters_pb2.Int64Parameter, target: Any) -> None:
     target.defaultValue = source.default_value
     if source.WhichOneof("allowed") == "range":
         target.range.minValue, target.range.maxValue = source.range.min, source.range.max
@@ -78,7 +78,7 @@ def _off_by_default(body: Any, name: str, where: str, findings: Findings, words:
 def _sgd(source: training_pb2.SgdOptimizer, target: Any, findings: Findings) -> None:
     where = f"{_OPTIMIZER}.sgd"
     _double(source.learning_rate, target.learningRate, f"{where}.learning_rate", findings)
-    _int(source.mini_batch_size, target.miniBatchSize)
+    int_parameter(source.mini_batch_size, target.miniBatchSize)
     if source.HasField("momentum"):
         _double(source.momentum, target.momentum, f"{where}.momentum", findings)
     _off_by_default(source, "nesterov", where, findings, "nesterov momentum")
@@ -87,7 +87,7 @@ def _sgd(source: training_pb2.SgdOptimizer, target: Any, findings: Findings) -> 
 
 def _adam(source: training_pb2.AdamOptimizer, target: Any, where: str, findings: Findings) -> None:
     _double(source.learning_rate, target.learningRate, f"{where}.learning_rate", findings)
-    _int(source.mini_batch_size, target.miniBatchSize)
+    int_parameter(source.mini_batch_size, target.miniBatchSize)
     for ours, theirs in (("beta1", "beta1"), ("beta2", "beta2"), ("eps", "eps")):
         if source.HasField(ours):
             _double(getattr(source, ours), getattr(target, theirs), f"{where}.{ours}", findings)
@@ -164,8 +164,8 @@ def update_parameters(
     if not source.HasField("epochs"):
         findings.refuse("update_parameters.epochs", "not set; Core ML requires epochs")
     else:
-        _int(source.epochs, target.epochs)
+        int_parameter(source.epochs, target.epochs)
     if source.HasField("shuffle"):
         target.shuffle.defaultValue = source.shuffle.default_value
     if source.HasField("seed"):
-        _int(source.seed, target.seed)
+        int_parameter(source.seed, target.seed)
