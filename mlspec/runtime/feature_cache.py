@@ -134,7 +134,7 @@ class FrozenFront:
         forms = training_forms(backend)
         graph = build_graph(split.front, training=True, forms=forms).onnx_model
         self._model = InferenceModel(graph.SerializeToString())
-        digest = hashlib.blake2b(split.front.SerializeToString(deterministic=True))
+        digest = hashlib.sha256(split.front.SerializeToString(deterministic=True))
         digest.update(repr(forms).encode())
         self._digest = digest.hexdigest()
         self.last_note = ""
@@ -167,7 +167,7 @@ class FrozenFront:
         return {name: outputs[name] for name in self.split.cut}
 
     def _key(self, raw: dict[str, Array]) -> str:
-        digest = hashlib.blake2b(self._digest.encode())
+        digest = hashlib.sha256(self._digest.encode())
         for name in sorted(raw):
             array = np.ascontiguousarray(raw[name])
             digest.update(f"{name}|{array.dtype.str}|{array.shape}".encode())
