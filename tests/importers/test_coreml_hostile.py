@@ -50,3 +50,16 @@ def test_import_coreml_special_file_is_refused(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "model.mlmodel")
     with pytest.raises(CoreMLImportError, match="not a regular file"):
         import_coreml(tmp_path / "model.mlmodel")
+
+
+def test_import_coreml_loss_layer_without_a_type_names_the_file_and_the_types(tmp_path: Path) -> None:
+    """Fuzz input coreml seed 100 #6483: the error lacked the file name."""
+    spec, _ = cnn_classifier(tmp_path / "cnn.mlmodel")
+    loss = spec.neuralNetworkClassifier.updateParams.lossLayers[0]
+    loss.ClearField("categoricalCrossEntropyLossLayer")
+    _refused(
+        spec,
+        tmp_path / "broken.mlmodel",
+        f'updateParams.lossLayers["{loss.name}"] has no loss type',
+        "categoricalCrossEntropyLossLayer and meanSquaredErrorLossLayer",
+    )

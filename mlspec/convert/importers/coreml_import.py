@@ -87,7 +87,7 @@ def _network(coreml: Any, source: Path) -> model_pb2.Model:
     model.is_updatable = bool(coreml.isUpdatable)
     if network.HasField("updateParams"):
         label = _label_training_input(model, coreml.description)
-        model.update_parameters.CopyFrom(update_parameters(network.updateParams, label))
+        model.update_parameters.CopyFrom(update_parameters(network.updateParams, label, str(source)))
         _training_inputs(model, coreml.description, label, source)
     return model
 

@@ -114,8 +114,9 @@ def _optimizer(source: Any, target: training_pb2.Optimizer) -> None:
                 getattr(target.adam, ours).CopyFrom(_double(getattr(adam, theirs), ours))
 
 
-def update_parameters(source: Any, label_input: str) -> training_pb2.UpdateParameters:
-    """`label_input`: the classifier's true-label training input, or "" for other models."""
+def update_parameters(source: Any, label_input: str, where: str) -> training_pb2.UpdateParameters:
+    """`label_input`: the classifier's true-label training input, or "" for other models;
+    `where`: the file, which every error names first."""
     result = training_pb2.UpdateParameters()
     for loss in source.lossLayers:
         which = loss.WhichOneof("LossLayerType")
@@ -128,7 +129,10 @@ def update_parameters(source: Any, label_input: str) -> training_pb2.UpdateParam
             ours = result.loss_layers.add(name=loss.name, input=body.input, target=body.target)
             ours.mean_squared_error.SetInParent()
         else:
-            raise CoreMLImportError(f'updateParams.lossLayers["{loss.name}"]: no loss type is set')
+            raise CoreMLImportError(
+                f'{where}: updateParams.lossLayers["{loss.name}"] has no loss type; allowed types are '
+                "categoricalCrossEntropyLossLayer and meanSquaredErrorLossLayer"
+            )
     if source.HasField("optimizer"):
         _optimizer(source.optimizer, result.optimizer)
     if source.HasField("epochs"):
