@@ -32,9 +32,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from mlspec.runtime.data_error import DataError
-from mlspec.runtime.data_files import DataFile, load_npz
+from mlspec.runtime.data_error import DataError, missing_keys_error
+from mlspec.runtime.data_files import DataFile
 from mlspec.runtime.features import FeatureSpec
+from mlspec.runtime.npz import load_npz
 
 __all__ = ["BatchProvider", "DataError", "DataFile", "DataSource", "as_source", "convert", "load_npz"]
 
@@ -168,10 +169,7 @@ def _checked(
 ) -> dict[str, Array]:
     missing = [f.name for f in features if f.name not in arrays]
     if missing:
-        raise DataError(
-            f"{where}: missing {', '.join(repr(m) for m in missing)}; expected keys: {_names(features)} "
-            f"(got: {_keys(arrays)})"
-        )
+        raise missing_keys_error(where, missing, [f.name for f in features], arrays)
     converted = {f.name: convert(f, np.asarray(arrays[f.name]), where) for f in features}
     lengths = {name: len(array) for name, array in converted.items()}
     if len(set(lengths.values())) > 1:

@@ -5,8 +5,9 @@ provider that loads examples on demand), so every format goes through the same c
 is detected from the path (a folder holds images, `.csv` is CSV, anything else is read as .npz)
 or named with `DataFile(format=...)` / the CLI's `--data-format`.
 
-Memory: an .npz or a CSV is read whole; an image folder is only listed up front and each image is
-decoded when its mini-batch is built, so a folder bigger than memory trains in bounded memory.
+Memory: a CSV is read whole, an .npz only the arrays the model needs (within a budget, see
+`npz`); an image folder is only listed up front and each image is decoded when its mini-batch
+is built, so a folder bigger than memory trains in bounded memory.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +26,11 @@ import numpy.typing as npt
 from mlspec.runtime.data_error import DataError
 from mlspec.runtime.features import FeatureSpec
 from mlspec.runtime.images import ImageFolder
+from mlspec.runtime.npz import load_npz
 
 Array = npt.NDArray[np.generic]
 DataFormat = Literal["npz", "csv", "images"]
 FORMATS: tuple[DataFormat, ...] = ("npz", "csv", "images")
-NPZ_HINT = "write one with np.savez(path, {keys})"
 
 
 @dataclass(frozen=True)
@@ -76,53 +76,6 @@ class DataFile:
         if kind == "csv":
             return read_csv(self.path, features, self.features, self.label_column)
         return load_npz(self.path, features)
-
-
-def _npz_hint(features: Sequence[FeatureSpec]) -> str:
-    keys = ", ".join(f"{f.name}=..." for f in features) if features else "x=features, label=labels"
-    return NPZ_HINT.format(keys=keys)
-
-
-def _starts_like_numpy_data(path: Path) -> bool:
-    """A zip archive (an .npz, perhaps damaged) or a single .npy array, judged by magic bytes."""
-    with path.open("rb") as handle:
-        head = handle.read(6)
-    return head.startswith(b"PK") or head == b"\x93NUMPY"
-
-
-def load_npz(path: Path, features: Sequence[FeatureSpec] = ()) -> dict[str, Array]:
-    """Read every array of an .npz without ever unpickling, naming the offending key.
-
-    The hint for a wrong file names the keys this model needs, so following it works.
-    """
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder, not an .npz file; give --data-format images for images")
-    if not _starts_like_numpy_data(path):
-        # np.load would guess "pickle" for any other file and suggest allow_pickle=True.
-        raise DataError(f"{path}: not an .npz archive; {_npz_hint(features)}")
-    arrays: dict[str, Array] = {}
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise DataError(
-                f"{path}: holds a single array, not an .npz archive of named arrays; {_npz_hint(features)}"
-            )
-        with loaded as archive:
-            for key in archive.files:
-                try:
-                    arrays[key] = archive[key]
-                except ValueError as exc:
-                    raise DataError(
-                        f"{path}: array {key!r} holds Python objects, which mlspec never unpickles; "
-                        "store numbers or fixed-width strings (for example labels.astype(str))"
-                    ) from exc
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from exc
-    if not arrays:
-        raise DataError(f"{path}: the .npz file holds no arrays; {_npz_hint(features)}")
-    return arrays
 
 
 def read_csv(

@@ -12,6 +12,7 @@ a new worker resumes after it. Outcomes:
   check to add;
 - unnamed:<Class>: an mlspec error that does not name the file;
 - internal:<Type>: any other exception (what the CLI reports as "internal error");
+- valid-unconvertible:<Type>: (specs) validate accepted the spec but convert failed with <Type>;
 - signal:<NAME>, hang: the worker died or stalled.
 
 Run from the repository root, at low priority on a shared machine:
@@ -88,6 +89,9 @@ def outcome(kind: str, path: Path) -> tuple[str, str]:
     """The outcome label and, for anything but ok, the message."""
     try:
         importer(kind)(path)
+    except spec_fuzz.ValidButUnconvertible as exc:
+        cause = exc.__cause__
+        return f"valid-unconvertible:{type(cause).__name__}", str(exc)[:300] + _site(cause)
     except MlspecError as exc:
         named = str(path) in str(exc) or isinstance(exc, ValidationError)  # problems name fields
         caught = "(malformed)" if MALFORMED in str(exc) else ""

@@ -87,8 +87,15 @@ def as_file(payload: bytes) -> bytes:
     return MAGIC + struct.pack("<Q", len(payload)) + payload
 
 
+class ValidButUnconvertible(Exception):
+    """A spec that validate accepted failed to convert: validate's promise is broken.
+
+    Deliberately not an MlspecError, so the driver never counts it as a good outcome; the
+    convert error is chained as the cause."""
+
+
 def load_validate_convert(path: Path) -> None:
-    """What every spec-reading command does first; a valid spec is also converted."""
+    """What every spec-reading command does first; a valid spec must also convert."""
     from mlspec.backends import to_training_artifacts  # noqa: PLC0415
     from mlspec.spec.io import load  # noqa: PLC0415
     from mlspec.spec.validate import validate  # noqa: PLC0415
@@ -96,4 +103,7 @@ def load_validate_convert(path: Path) -> None:
     spec = load(path)
     validate(spec)  # the ValidationError names every problem
     with tempfile.TemporaryDirectory(prefix="mlspec-fuzz-out-") as folder:
-        to_training_artifacts(spec, Path(folder) / "artifacts")
+        try:
+            to_training_artifacts(spec, Path(folder) / "artifacts")
+        except Exception as exc:
+            raise ValidButUnconvertible(f"validates but convert fails: {exc}") from exc
