@@ -20,12 +20,10 @@ from mlspec.convert.emitters.classifier import emit_predicted_label
 from mlspec.convert.forms import PLAIN, GraphForms
 from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.kinds import trainable_tensors
+from mlspec.spec.onnx_opsets import DOMAIN_OPSETS, OPSET
 from mlspec.spec.tensor_info import STRING, TensorInfo, feature_info
 
-OPSET = 21
 IR_VERSION = 10
-# Opset versions for the non-default domains an imported onnx_node may use (ORT 1.19 supports these).
-DOMAIN_OPSETS = {"ai.onnx.ml": 3, "com.microsoft": 1}
 
 _ELEMENT_TYPES = {
     tensor_pb2.FLOAT32: onnx.TensorProto.FLOAT,

@@ -19,10 +19,11 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from mlspec._proto import knn_pb2, model_pb2
-from mlspec.convert.graph import IR_VERSION, OPSET, build_graph, input_info
+from mlspec.convert.graph import IR_VERSION, build_graph, input_info
 from mlspec.spec import knn as spec_knn
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.hyper import violation
+from mlspec.spec.onnx_opsets import OPSET
 
 
 class _Graph:

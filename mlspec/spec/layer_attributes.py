@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+
 from mlspec._proto import layers_pb2
 from mlspec.spec.errors import Problem, ShapeError
 from mlspec.spec.windows import Convolution, Pads, Window, pooling_window
@@ -74,8 +76,7 @@ def _convolution(layer: layers_pb2.Layer) -> None:
 
 def _pooling(layer: layers_pb2.Layer) -> None:
     spec = layer.pooling
-    if spec.type == layers_pb2.PoolingLayer.POOLING_TYPE_UNSPECIFIED:
-        raise ShapeError("pooling type is unset", "set type to MAX or AVERAGE", ".type")
+    _named(spec.type, layers_pb2.PoolingLayer.PoolingType, "pooling")
     if is_global(spec):
         return
     window = pooling_window(spec)
@@ -105,10 +106,18 @@ def _batch_norm(layer: layers_pb2.Layer) -> None:
 
 
 def _activation(layer: layers_pb2.Layer) -> None:
-    if layer.activation.type == layers_pb2.ActivationLayer.ACTIVATION_TYPE_UNSPECIFIED:
-        kinds = layers_pb2.ActivationLayer.ActivationType.keys()
-        names = ", ".join(n for n in kinds if "UNSPECIFIED" not in n)
-        raise ShapeError("activation type is unset", f"set type to one of {names}", ".type")
+    _named(layer.activation.type, layers_pb2.ActivationLayer.ActivationType, "activation")
+
+
+def _named(value: int, kinds: EnumTypeWrapper, what: str) -> None:
+    """An enum value convert knows: neither *_UNSPECIFIED nor a number no value names (proto3
+    keeps unknown numbers, and the spec fuzzer found activation types 12..24 validating)."""
+    known = kinds.DESCRIPTOR.values_by_number.get(value)
+    if known is not None and not known.name.endswith("_UNSPECIFIED"):
+        return
+    names = [v.name for v in kinds.DESCRIPTOR.values if not v.name.endswith("_UNSPECIFIED")]
+    state = "is unset" if known is not None else f"{value} is not one of the {what} types"
+    raise ShapeError(f"{what} type {state}", f"set type to one of {', '.join(names)}", ".type")
 
 
 def _reshape(layer: layers_pb2.Layer) -> None:

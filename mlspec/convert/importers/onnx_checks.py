@@ -26,8 +26,9 @@ from google.protobuf.message import Message
 from onnx import defs
 
 from mlspec.spec.errors import MlspecError
+from mlspec.spec.onnx_opsets import OPSET, WINDOW_MAX
 
-TARGET_OPSET = 21
+TARGET_OPSET = OPSET
 """The opset imports are upgraded to: the one mlspec's exporter emits."""
 MIN_OPSET = 9
 MAX_NAME_CHARS = 4096
@@ -80,8 +81,6 @@ _WINDOW_OPS = frozenset(
 _AT_LEAST_ONE = ("strides", "dilations", "kernel_shape", "group", "block_shape")
 _AT_LEAST_ZERO = ("pads", "output_padding")
 _POSITIVE_SCALARS = {"LRN": "size", "SpaceToDepth": "blocksize", "DepthToSpace": "blocksize"}
-_MAX_WINDOW_VALUE = 1 << 16
-"""Largest stride, dilation, kernel or pad: the bound spec validation applies to onnx_node windows."""
 
 
 class OnnxImportError(MlspecError):
@@ -243,11 +242,11 @@ def _check_ints(attr: onnx.AttributeProto, lowest: int, label: str, where: str) 
         values = [attr.i]
     else:
         raise OnnxImportError(f'{where}: {label} attribute "{attr.name}" is not an integer list; it must be')
-    bad = [value for value in values if not lowest <= value <= _MAX_WINDOW_VALUE]
+    bad = [value for value in values if not lowest <= value <= WINDOW_MAX]
     if bad:
         raise OnnxImportError(
             f'{where}: {label} attribute "{attr.name}" = {values[:8]} holds {bad[0]}; '
-            f"allowed values are {lowest} to {_MAX_WINDOW_VALUE}"
+            f"allowed values are {lowest} to {WINDOW_MAX}"
         )
 
 

@@ -19,11 +19,11 @@ from google.protobuf.message import DecodeError
 
 from mlspec._proto import layers_pb2
 from mlspec.spec.errors import Problem
+from mlspec.spec.onnx_opsets import DOMAIN_OPSETS, OPSET, WINDOW_MAX
 
-# The domains mlspec's ONNX models import, with their schema opsets (convert.graph writes these).
-_SCHEMA_OPSETS = {"": 21, "ai.onnx": 21, "ai.onnx.ml": 3}
-_WINDOW_MAX = 1 << 16
-# Attribute -> smallest allowed value; each value must also stay at most _WINDOW_MAX.
+# The domains whose operator schemas onnx knows, at the opsets mlspec's models import.
+_SCHEMA_OPSETS = {"": OPSET, "ai.onnx": OPSET, "ai.onnx.ml": DOMAIN_OPSETS["ai.onnx.ml"]}
+# Attribute -> smallest allowed value; each value must also stay at most WINDOW_MAX.
 _WINDOW_ATTRIBUTES = {"strides": 1, "dilations": 1, "kernel_shape": 1, "pads": 0, "output_padding": 0}
 
 
@@ -34,8 +34,16 @@ def check_onnx_node(layer: layers_pb2.Layer, where: str) -> list[Problem]:
     attributes, problems = _parse(onnx, node, at)
     if problems or not node.op_type:
         return problems
+    if node.domain not in _SCHEMA_OPSETS and node.domain not in DOMAIN_OPSETS:
+        return [
+            Problem(
+                f"{at}.domain",
+                f"{node.domain!r} is not an operator domain mlspec's models import",
+                f"use the default domain (empty) or one of {', '.join(DOMAIN_OPSETS)}",
+            )
+        ]
     opset = _SCHEMA_OPSETS.get(node.domain)
-    if opset is None:  # com.microsoft and custom domains: no schema to check against here
+    if opset is None:  # com.microsoft: no schema to check against here
         return _windows(attributes, at)
     if not onnx.defs.has(node.op_type, node.domain):
         return [
@@ -103,12 +111,12 @@ def _windows(attributes: list[Any], at: str) -> list[Problem]:
         if low is None:
             continue
         values = list(attribute.ints)
-        if any(value < low or value > _WINDOW_MAX for value in values):
+        if any(value < low or value > WINDOW_MAX for value in values):
             problems.append(
                 Problem(
                     f"{at}.attributes[{attribute.name!r}]",
-                    f"{attribute.name} {values} has a value outside [{low}, {_WINDOW_MAX}]",
-                    f"give every {attribute.name} value in [{low}, {_WINDOW_MAX}]",
+                    f"{attribute.name} {values} has a value outside [{low}, {WINDOW_MAX}]",
+                    f"give every {attribute.name} value in [{low}, {WINDOW_MAX}]",
                 )
             )
     return problems
