@@ -89,7 +89,7 @@ def outcome(kind: str, path: Path) -> tuple[str, str]:
     """The outcome label and, for anything but ok, the message."""
     try:
         importer(kind)(path)
-    except spec_fuzz.ValidButUnconvertible as exc:
+    except spec_fuzz.ValidButUnconvertibleError as exc:
         cause = exc.__cause__
         return f"valid-unconvertible:{type(cause).__name__}", str(exc)[:300] + _site(cause)
     except MlspecError as exc:

@@ -87,7 +87,7 @@ def as_file(payload: bytes) -> bytes:
     return MAGIC + struct.pack("<Q", len(payload)) + payload
 
 
-class ValidButUnconvertible(Exception):
+class ValidButUnconvertibleError(Exception):
     """A spec that validate accepted failed to convert: validate's promise is broken.
 
     Deliberately not an MlspecError, so the driver never counts it as a good outcome; the
@@ -106,4 +106,4 @@ def load_validate_convert(path: Path) -> None:
         try:
             to_training_artifacts(spec, Path(folder) / "artifacts")
         except Exception as exc:
-            raise ValidButUnconvertible(f"validates but convert fails: {exc}") from exc
+            raise ValidButUnconvertibleError(f"validates but convert fails: {exc}") from exc
