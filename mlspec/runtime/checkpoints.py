@@ -144,14 +144,47 @@ def load_latest(directory: Path) -> tuple[RunState, Path] | None:
         raise CheckpointError(f"{pointer}: not a checkpoint pointer written by mlspec ({exc})") from exc
     if state.format != FORMAT:
         raise CheckpointError(f"{pointer}: checkpoint format {state.format}, this mlspec reads {FORMAT}")
+    _check_progress(state, pointer)
     checkpoint = directory / state.checkpoint
     if not checkpoint.is_file():
         raise CheckpointError(f"{pointer}: names {state.checkpoint}, which is missing from {directory}")
     return state, checkpoint
 
 
+def _check_progress(state: RunState, pointer: Path) -> None:
+    """The pointer is a file like any other: it may name a path outside the directory (an absolute
+    path, `..`) or claim an epoch of 1e9. Only what `save` writes is accepted: whole counts in
+    range (an epoch takes at least one step, a batch at least one example) and the checkpoint's
+    own plain name for its step. `check_compatible` bounds the epoch by the run's."""
+    limits = {
+        "example_count": None,
+        "step": None,
+        "epoch": state.step,
+        "batches_done": state.example_count,
+        "epoch_examples": state.example_count,
+    }
+    for name, limit in limits.items():
+        value = getattr(state, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CheckpointError(f"{pointer}: {name} is {value!r}; it must be a whole number >= 0")
+        if limit is not None and value > limit:
+            raise CheckpointError(f"{pointer}: {name} is {value}; with these counts it can be 0 to {limit}")
+    expected = f"step-{state.step:08d}.ckpt"
+    if state.checkpoint != expected:
+        raise CheckpointError(
+            f"{pointer}: names checkpoint {str(state.checkpoint)[:80]!r}; at step {state.step} mlspec "
+            f"writes {expected!r}, a plain name inside the checkpoint directory"
+        )
+
+
 def check_compatible(state: RunState, expected: RunState, pointer: Path) -> None:
     """Refuse to resume a run whose data or settings differ: it could not reproduce the run."""
+    epochs = expected.hyperparameters.get("epochs")
+    if isinstance(epochs, int) and state.epoch > epochs:
+        raise CheckpointError(
+            f"{pointer}: the checkpoint is at epoch {state.epoch}; this run trains {epochs} epochs, "
+            f"fewer than it has done; train for {state.epoch} or more epochs, or start afresh"
+        )
     mismatches = []
     if state.spec_hash and expected.spec_hash and state.spec_hash != expected.spec_hash:
         mismatches.append("the checkpoint was written for a different spec")

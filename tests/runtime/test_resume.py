@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -146,3 +147,40 @@ def test_resume_refuses_different_data_or_settings(tmp_path: Path) -> None:
     (directory / POINTER).write_text("not json")
     with pytest.raises(CheckpointError, match="not a checkpoint pointer written by mlspec"):
         Trainer.from_spec(_adam()).train((x, y), checkpoint_dir=directory, resume=True)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "checkpoint",
+            "/etc/passwd",
+            r"names checkpoint '/etc/passwd'; at step 2 mlspec writes 'step-00000002\.ckpt'",
+        ),
+        ("checkpoint", "../step-00000002.ckpt", r"names checkpoint '\.\./step-00000002\.ckpt'"),
+        ("epoch", 1_000_000_000, r"epoch is 1000000000; with these counts it can be 0 to 2"),
+        ("epoch", 1e9, r"epoch is 1000000000\.0; it must be a whole number >= 0"),
+        ("step", -3, r"step is -3; it must be a whole number >= 0"),
+    ],
+)
+def test_a_pointer_naming_another_path_or_an_impossible_epoch_is_refused(
+    tmp_path: Path, field: str, value: object, message: str
+) -> None:
+    """The pointer is read from disk like any other file (issue 16: an absolute path and an epoch
+    of 1e9 were accepted)."""
+    x, y = blobs(8, seed=1)
+    directory = tmp_path / "ckpt"
+    Trainer.from_spec(_adam(), epochs=1).train((x, y), checkpoint_dir=directory)
+    record = json.loads((directory / POINTER).read_text())
+    record[field] = value
+    (directory / POINTER).write_text(json.dumps(record))
+    with pytest.raises(CheckpointError, match=f"{POINTER}: {message}"):
+        Trainer.from_spec(_adam(), epochs=2).train((x, y), checkpoint_dir=directory, resume=True)
+
+
+def test_a_checkpoint_past_the_runs_epochs_is_refused(tmp_path: Path) -> None:
+    x, y = blobs(8, seed=1)
+    directory = tmp_path / "ckpt"
+    Trainer.from_spec(_adam(), epochs=2).train((x, y), checkpoint_dir=directory)
+    with pytest.raises(CheckpointError, match="the checkpoint is at epoch 2; this run trains 1 epochs"):
+        Trainer.from_spec(_adam(), epochs=1).train((x, y), checkpoint_dir=directory, resume=True)
