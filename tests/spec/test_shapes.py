@@ -207,7 +207,9 @@ def test_convolution_misfits(fields: dict[str, Any], dims: Dims, fragment: str) 
 
 
 def test_pooling_needs_a_type() -> None:
-    assert "MAX or AVERAGE" in problem_of(layer_of("pooling", kernel_shape=[2]), ("x", ["b", 3, 8]))
+    assert "set type to one of MAX, AVERAGE" in problem_of(
+        layer_of("pooling", kernel_shape=[2]), ("x", ["b", 3, 8])
+    )
 
 
 # ---- reshaping kinds against numpy -----------------------------------------------------------
