@@ -8,15 +8,12 @@ half-written artifact directory and never damages artifacts from an earlier run.
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from pathlib import Path
 
 import onnx
 
-from mlspec.spec.atomic import make_directory_beside
+from mlspec.spec.atomic import directory_beside, replace_directory
 from mlspec.spec.errors import MlspecError
 
 
@@ -44,26 +41,11 @@ def check_target(target: Path, artifact_files: Collection[str]) -> None:
             )
 
 
-@contextlib.contextmanager
-def staging_directory(target: Path) -> Iterator[Path]:
-    """A fresh directory next to `target` (same filesystem, so the final rename is atomic)."""
-    staging = make_directory_beside(target, ".partial")
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+def staging_directory(target: Path) -> contextlib.AbstractContextManager[Path]:
+    """A fresh locked directory next to `target` (same filesystem, so the final swap is atomic)."""
+    return directory_beside(target, ".partial")
 
 
 def move_into_place(staging: Path, target: Path) -> None:
-    """Swap the finished set in with renames; the old set is removed only after the new one is in."""
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    retired = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".old"))
-    os.replace(target, retired / "set")
-    try:
-        os.replace(staging, target)
-    except BaseException:
-        os.replace(retired / "set", target)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
+    """Swap the finished set in; the old set, now in `staging`, goes when the staging block ends."""
+    replace_directory(staging, target)

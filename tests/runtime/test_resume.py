@@ -131,10 +131,16 @@ def test_a_write_interrupted_between_files_leaves_the_previous_checkpoint_usable
     assert sorted(p.name for p in directory.iterdir()) == [POINTER, "step-00000004.ckpt"]
 
 
-def test_resume_refuses_different_data_or_settings(tmp_path: Path) -> None:
+def _checkpointed(tmp_path: Path, epochs: int) -> tuple[np.ndarray, np.ndarray, Path]:
+    """Data and a checkpoint directory after a run of `epochs` epochs (8 examples, 2 steps each)."""
     x, y = blobs(8, seed=1)
     directory = tmp_path / "ckpt"
-    Trainer.from_spec(_adam(), epochs=1).train((x, y), checkpoint_dir=directory)
+    Trainer.from_spec(_adam(), epochs=epochs).train((x, y), checkpoint_dir=directory)
+    return x, y, directory
+
+
+def test_resume_refuses_different_data_or_settings(tmp_path: Path) -> None:
+    x, y, directory = _checkpointed(tmp_path, epochs=1)
     with pytest.raises(CheckpointError, match="mini_batch_size was 4, now 8"):
         Trainer.from_spec(_adam(), mini_batch_size=8).train((x, y), checkpoint_dir=directory, resume=True)
     with pytest.raises(CheckpointError, match=r"learning_rate was 0\.05, now 0\.1"):
@@ -168,9 +174,7 @@ def test_a_pointer_naming_another_path_or_an_impossible_epoch_is_refused(
 ) -> None:
     """The pointer is read from disk like any other file (issue 16: an absolute path and an epoch
     of 1e9 were accepted)."""
-    x, y = blobs(8, seed=1)
-    directory = tmp_path / "ckpt"
-    Trainer.from_spec(_adam(), epochs=1).train((x, y), checkpoint_dir=directory)
+    x, y, directory = _checkpointed(tmp_path, epochs=1)
     record = json.loads((directory / POINTER).read_text())
     record[field] = value
     (directory / POINTER).write_text(json.dumps(record))
@@ -179,8 +183,6 @@ def test_a_pointer_naming_another_path_or_an_impossible_epoch_is_refused(
 
 
 def test_a_checkpoint_past_the_runs_epochs_is_refused(tmp_path: Path) -> None:
-    x, y = blobs(8, seed=1)
-    directory = tmp_path / "ckpt"
-    Trainer.from_spec(_adam(), epochs=2).train((x, y), checkpoint_dir=directory)
+    x, y, directory = _checkpointed(tmp_path, epochs=2)
     with pytest.raises(CheckpointError, match="the checkpoint is at epoch 2; this run trains 1 epochs"):
         Trainer.from_spec(_adam(), epochs=1).train((x, y), checkpoint_dir=directory, resume=True)
