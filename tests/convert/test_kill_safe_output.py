@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,8 +15,8 @@ import mlspec
 from mlspec.backends import to_training_artifacts
 from mlspec.spec import atomic
 from tests.runtime.models import classifier
+from tests.support.kill import kill_at_marker
 
-REPO = Path(__file__).resolve().parents[2]
 # Pauses convert at one instant, says so through `marker`, and waits to be killed there.
 CHILD = """
 import sys, time
@@ -61,25 +58,6 @@ def _hidden(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-def _kill_convert_at(instant: str, spec: Path, out: Path, marker: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-c", CHILD, str(spec), str(out), str(marker), instant]
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
-            assert time.monotonic() < deadline, f"convert never reached {instant}"
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait(30)
-        if child.stderr:
-            child.stderr.close()
-    assert child.returncode == -signal.SIGKILL
-
-
 def _age(folder: Path) -> None:
     """Make the hidden temporaries look as old as a killed run's are by the next run."""
     past = time.time() - 2 * atomic.STALE_SECONDS
@@ -99,7 +77,8 @@ def test_convert_killed_at_any_instant_leaves_an_artifact_set_and_no_lasting_tem
     new_spec = tmp_path / "new.mlspec"
     mlspec.save(classifier(hidden=6), new_spec)
 
-    _kill_convert_at(instant, new_spec, out, tmp_path / "marker")
+    marker = tmp_path / "marker"
+    kill_at_marker(CHILD, [str(new_spec), str(out), str(marker), instant], marker, instant)
 
     assert _hidden(folder), "the kill left no temporary: the instant was not reached mid-write"
     if instant == "between-renames":  # the old set survives hidden until the next run restores it

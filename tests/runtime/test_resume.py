@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +13,8 @@ from mlspec.builder import AdamParams
 from mlspec.runtime import CheckpointError, Trainer, TrainingEvent
 from mlspec.runtime.checkpoints import POINTER, load_latest
 from tests.runtime.models import blobs, classifier
+from tests.support.kill import kill_at_marker
 
-REPO = Path(__file__).resolve().parents[2]
 CHILD = """
 import sys, time
 from pathlib import Path
@@ -52,24 +47,8 @@ def test_sigkill_after_epoch_two_then_resume_matches_an_uninterrupted_run(tmp_pa
     checkpoints, outputs, marker = tmp_path / "checkpoints", tmp_path / "out", tmp_path / "marker"
     outputs.mkdir()
     output = outputs / "updated.mlspec"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     args = [str(p) for p in (spec_path, data_path, checkpoints, output, marker)]
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
-            assert time.monotonic() < deadline, "the child never finished two epochs"
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait(30)
-        if child.stderr:
-            child.stderr.close()
-    assert child.returncode == -signal.SIGKILL
+    kill_at_marker(CHILD, args, marker, "the end of two epochs", timeout=60)
 
     assert list(outputs.iterdir()) == []  # neither the result nor a temporary file
     assert spec_path.read_bytes() == spec_bytes
