@@ -3,9 +3,14 @@
 Each case builds a model of n layers, times the operation, and times the strongest alternative
 doing the least the same input needs, side by side in the same run. For import-onnx that floor is
 onnx itself reading the file and inferring its shapes (onnx.load + shape_inference.infer_shapes),
-which every import must do anyway. Printed per size: seconds, microseconds per layer, the growth of
-time per layer against the previous size (1.0 = linear; a quadratic step shows as ~10 for 10x the
-layers), and the ratio to the floor.
+which every import must do anyway. For validate and inspect it is reading the spec (mlspec.load:
+protobuf's C parser), which both must do first; for convert it is onnx's checker on the ONNX
+graph convert writes, which every converter producing a checked ONNX file must run. The spec
+cases are a chain of updatable 2x2 dense layers (every layer trains, so validation's gradient-path
+rule and convert's backprop planning see n updatable layers) and a chain of ReLU layers.
+Printed per size: seconds, microseconds per layer, the growth of time per layer against the
+previous size (1.0 = linear; a quadratic step shows as ~10 for 10x the layers), and the ratio to
+the floor.
 
 Run with `.venv/bin/python tools/bench/scaling.py [--max 100000]`. A measurement, not a test: it
 prints figures and never fails on timing.
@@ -14,6 +19,7 @@ prints figures and never fails on timing.
 from __future__ import annotations
 
 import argparse
+import io
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,8 +28,16 @@ from pathlib import Path
 
 import onnx
 from onnx import TensorProto, helper, shape_inference
+from rich.console import Console
 
+from mlspec import load, save
+from mlspec._proto import layers_pb2, model_pb2
+from mlspec.backends import to_training_artifacts
+from mlspec.builder import SgdParams, inspect_model
+from mlspec.cli.inspect_command import render
 from mlspec.convert.importers import import_onnx
+from mlspec.spec.graph import class_labels
+from mlspec.spec.validate import validate
 
 
 @dataclass(frozen=True)
@@ -57,7 +71,86 @@ def _onnx_floor(path: Path) -> object:
     return shape_inference.infer_shapes(onnx.load(str(path)), strict_mode=False, data_prop=True)
 
 
+def _chain_spec(kind: str) -> Callable[[int, Path], Path]:
+    """An updatable spec: input x [2] -> n layers (2x2 dense, or ReLU after one dense) -> MSE."""
+
+    def build(layers: int, folder: Path) -> Path:
+        model = model_pb2.Model(spec_version=1, is_updatable=True)
+        feature = model.description.inputs.add(name="x")
+        feature.type.tensor.dtype = 1  # type: ignore[assignment]
+        feature.type.tensor.shape.add(symbol="batch")
+        feature.type.tensor.shape.add(size=2)
+        weights = bytes(16)
+        for index in range(layers):
+            source = "x" if index == 0 else f"l{index - 1}"
+            layer = model.network.layers.add(name=f"l{index}", inputs=[source], outputs=[f"l{index}"])
+            if kind == "dense" or index == 0:
+                dense = layer.inner_product
+                dense.input_channels = dense.output_channels = 2
+                dense.weights.dtype = 1  # type: ignore[assignment]
+                dense.weights.shape.extend([2, 2])
+                dense.weights.raw_data = weights
+                layer.is_updatable = dense.weights.is_updatable = True
+            else:
+                layer.activation.type = layers_pb2.ActivationLayer.RELU
+        output = model.description.outputs.add(name=f"l{layers - 1}")
+        output.type.CopyFrom(feature.type)
+        model.description.training_inputs.add(name="x").type.CopyFrom(feature.type)
+        model.description.training_inputs.add(name="y").type.CopyFrom(feature.type)
+        loss = model.update_parameters.loss_layers.add(name="loss", input=f"l{layers - 1}", target="y")
+        loss.mean_squared_error.SetInParent()
+        model.update_parameters.optimizer.CopyFrom(SgdParams(lr=0.1, batch=2).to_proto())
+        model.update_parameters.epochs.default_value = 1
+        model.update_parameters.epochs.set.values.append(1)
+        path = folder / f"{kind}-{layers}.mlspec"
+        save(model, path)
+        return path
+
+    return build
+
+
+def _validate(path: Path) -> object:
+    validate(load(path))
+    return None
+
+
+def _inspect(path: Path) -> object:
+    """What `mlspec inspect` does: load, summarise, render the tables."""
+    spec = load(path)
+    summary = {**inspect_model(spec), "class_labels": class_labels(spec)}
+    console = Console(file=io.StringIO(), width=120)
+    for renderable in render(summary, title=path.name):
+        console.print(renderable)
+    return None
+
+
+def _convert(path: Path) -> object:
+    with tempfile.TemporaryDirectory() as folder:
+        return to_training_artifacts(load(path), Path(folder) / "artifacts")
+
+
+def _onnx_check(path: Path) -> object:
+    """onnx's full check of the same chain written directly with onnx.helper (MatMul, then ReLUs)."""
+    layers = len(load(path).network.layers)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["l0"])]
+    nodes += [helper.make_node("Relu", [f"l{i - 1}"], [f"l{i}"]) for i in range(1, layers)]
+    value = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        nodes,
+        "chain",
+        [value("x", TensorProto.FLOAT, ["batch", 2])],
+        [value(f"l{layers - 1}", TensorProto.FLOAT, ["batch", 2])],
+        [helper.make_tensor("w", TensorProto.FLOAT, [2, 2], [0.0] * 4)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    onnx.checker.check_model(model, full_check=True)
+    return None
+
+
 CASES = [
+    Case("validate dense chain", _chain_spec("dense"), _validate, "mlspec.load", load),
+    Case("inspect dense chain", _chain_spec("dense"), _inspect, "mlspec.load", load),
+    Case("convert relu chain", _chain_spec("relu"), _convert, "onnx checker, same chain", _onnx_check),
     Case("import-onnx Identity chain", _chain_onnx("Identity"), import_onnx, "onnx load+infer", _onnx_floor),
     Case("import-onnx Relu chain", _chain_onnx("Relu"), import_onnx, "onnx load+infer", _onnx_floor),
 ]
@@ -93,7 +186,7 @@ def main() -> None:
                     f"{case.name:32} {layers:>8} {elapsed:9.2f} {per_layer:9.1f} {growth} {floor:8.2f} "
                     f"{elapsed / floor:8.1f}"
                 )
-    print(f"floor: {CASES[0].floor_name}")
+    print("floors: " + "; ".join(dict.fromkeys(f"{case.name}: {case.floor_name}" for case in CASES)))
 
 
 if __name__ == "__main__":
