@@ -19,7 +19,7 @@ from tools.fuzz.spec_fuzz import ValidButUnconvertibleError, load_validate_conve
 
 ACTIVATIONS = "RELU, LEAKY_RELU, SIGMOID, TANH, GELU, ELU, SOFTPLUS, HARD_SIGMOID, HARD_SWISH, LINEAR, CLIP"
 # Inputs of the spec fuzzer (seed 100) that validated but did not convert before the fix.
-FOUND = [664, 2844, 3640, 4258, 6000, 8601, 8980, 9716]
+FOUND = [664, 2844, 3640, 4258, 6000, 8601, 8980, 9716, 20230]
 
 
 def _texts(model: model_pb2.Model) -> list[str]:
@@ -68,3 +68,15 @@ def test_fuzzed_spec_that_validates_also_converts(tmp_path: Path, index: int) ->
         pytest.fail(f"spec fuzz seed 100 input {index}: {exc}")
     except MlspecError:  # refused by load or validate naming the field: the other good end
         pass
+
+
+def test_classifier_probabilities_of_rank_four_are_a_validation_problem() -> None:
+    """Spec fuzz seed 100 #20230: predicted_probabilities_name named the [batch, 1, 2, 2] output of
+    a MaxPool; validate accepted it and ORT's shape inference refused the label lookup."""
+    model = _pooled(kernel_shape=[2, 2], strides=[2, 2])
+    model.classifier.predicted_probabilities_name = "pool"
+    assert _texts(model) == [
+        'classifier.predicted_probabilities_name: "pool" has 4 dimensions; class probabilities are '
+        "[batch, classes]. Fix: name the softmax output over the classes (flatten before the last "
+        "dense layer)"
+    ]

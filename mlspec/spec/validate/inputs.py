@@ -185,6 +185,14 @@ def _classifier(context: Context) -> list[Problem]:
 
 def _class_count(context: Context, probabilities: str, label_count: int) -> list[Problem]:
     dims = context.info(probabilities).dims
+    if dims and len(dims) != 2:
+        return [
+            Problem(
+                "classifier.predicted_probabilities_name",
+                f'"{probabilities}" has {len(dims)} dimensions; class probabilities are [batch, classes]',
+                "name the softmax output over the classes (flatten before the last dense layer)",
+            )
+        ]
     if not dims or not label_count:
         return []
     classes = dims[-1]
