@@ -123,7 +123,7 @@ class ConvolutionLayer(_message.Message):
     def __init__(self, input_channels: _Optional[int] = ..., output_channels: _Optional[int] = ..., kernel_shape: _Optional[_Iterable[int]] = ..., strides: _Optional[_Iterable[int]] = ..., dilations: _Optional[_Iterable[int]] = ..., groups: _Optional[int] = ..., padding: _Optional[_Union[Padding, _Mapping]] = ..., has_bias: bool = ..., weights: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., bias: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
 
 class BatchNormLayer(_message.Message):
-    __slots__ = ("channels", "epsilon", "momentum", "gamma", "beta", "running_mean", "running_variance")
+    __slots__ = ("channels", "epsilon", "momentum", "gamma", "beta", "running_mean", "running_variance", "biased_running_variance")
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     EPSILON_FIELD_NUMBER: _ClassVar[int]
     MOMENTUM_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +131,7 @@ class BatchNormLayer(_message.Message):
     BETA_FIELD_NUMBER: _ClassVar[int]
     RUNNING_MEAN_FIELD_NUMBER: _ClassVar[int]
     RUNNING_VARIANCE_FIELD_NUMBER: _ClassVar[int]
+    BIASED_RUNNING_VARIANCE_FIELD_NUMBER: _ClassVar[int]
     channels: int
     epsilon: float
     momentum: float
@@ -138,7 +139,8 @@ class BatchNormLayer(_message.Message):
     beta: _tensor_pb2.Tensor
     running_mean: _tensor_pb2.Tensor
     running_variance: _tensor_pb2.Tensor
-    def __init__(self, channels: _Optional[int] = ..., epsilon: _Optional[float] = ..., momentum: _Optional[float] = ..., gamma: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., beta: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., running_mean: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., running_variance: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ...) -> None: ...
+    biased_running_variance: bool
+    def __init__(self, channels: _Optional[int] = ..., epsilon: _Optional[float] = ..., momentum: _Optional[float] = ..., gamma: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., beta: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., running_mean: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., running_variance: _Optional[_Union[_tensor_pb2.Tensor, _Mapping]] = ..., biased_running_variance: bool = ...) -> None: ...
 
 class PoolingLayer(_message.Message):
     __slots__ = ("type", "kernel_shape", "strides", "padding", "count_include_pad")

@@ -200,13 +200,19 @@ class LayerAdders(BuilderBase):
         beta: npt.ArrayLike | None = None,
         running_mean: npt.ArrayLike | None = None,
         running_variance: npt.ArrayLike | None = None,
+        biased_running_variance: bool = False,
     ) -> layers_pb2.Layer:
-        """Batch norm over axis 1; momentum uses the ONNX convention (0.9 is PyTorch's 0.1)."""
+        """Batch norm over axis 1; momentum uses the ONNX convention (0.9 is PyTorch's 0.1).
+
+        In training the running variance follows the unbiased batch variance, as PyTorch's does;
+        `biased_running_variance=True` makes it follow the biased one (ONNX's convention).
+        """
         layer = self._new_layer(name, [input], output)
         where = layer_ref(name)
         size = channels if channels is not None else self._dim(input, 1, where)
         norm = layer.batch_norm
         norm.channels, norm.epsilon, norm.momentum = size, epsilon, momentum
+        norm.biased_running_variance = biased_running_variance
         given = {
             "gamma": gamma,
             "beta": beta,

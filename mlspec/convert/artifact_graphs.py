@@ -58,8 +58,28 @@ def finish_eval_model(
     graph.value_info.extend(kept_info)
     del graph.output[:]
     graph.output.extend([*kept, *extra])
+    _drop_dead_nodes(graph)
     model.ir_version = min(model.ir_version, MAX_IR_VERSION)
     return model
+
+
+def _drop_dead_nodes(graph: onnx.GraphProto) -> None:
+    """Remove nodes no output depends on (the running-statistic updates once their outputs are
+    dropped), then the initializers only they read."""
+    needed = {output.name for output in graph.output}
+    live = []
+    for node in reversed(graph.node):
+        if any(name in needed for name in node.output):
+            live.append(node)
+            needed.update(node.input)
+    if len(live) == len(graph.node):
+        return
+    live.reverse()
+    del graph.node[:]
+    graph.node.extend(live)
+    orphans = [tensor for tensor in graph.initializer if tensor.name not in needed]
+    for tensor in orphans:
+        graph.initializer.remove(tensor)
 
 
 def _switch_off(graph: onnx.GraphProto, names: set[str]) -> None:

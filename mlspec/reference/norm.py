@@ -21,11 +21,13 @@ def batch_norm(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
     if ctx.training and ctx.layer.is_updatable:
         axes = (0, *range(2, x.ndim))
         mean, variance = x.mean(axis=axes), x.var(axis=axes)
+        # PyTorch's running variance follows the unbiased batch variance (ddof=1).
+        moved = variance if params.biased_running_variance else x.var(axis=axes, ddof=1)
         keep = params.momentum
         name = ctx.layer.name
         ctx.side_outputs[f"{name}.running_mean"] = keep * ctx.weight("running_mean") + (1 - keep) * mean
         ctx.side_outputs[f"{name}.running_variance"] = (
-            keep * ctx.weight("running_variance") + (1 - keep) * variance
+            keep * ctx.weight("running_variance") + (1 - keep) * moved
         )
     else:
         mean, variance = ctx.weight("running_mean"), ctx.weight("running_variance")

@@ -44,8 +44,11 @@ from mlspec.runtime.loop import DivergedError, TrainingRun
 from mlspec.runtime.results import EvaluationResult, TrainingResult, write_back
 from mlspec.runtime.schedules import schedule_from_dict
 from mlspec.spec.errors import MlspecError, layer_ref
+from mlspec.spec.graph import find_layer
 from mlspec.spec.io import load, save
 from mlspec.spec.kinds import layer_tensors
+from mlspec.spec.shapes import infer_shapes
+from mlspec.spec.tensor_info import Dim, TensorInfo
 from mlspec.spec.text import shown
 from mlspec.spec.validate import validate
 from mlspec.spec.weights import non_finite
@@ -267,6 +270,7 @@ class Trainer:
         resume: bool,
     ) -> TrainingResult:
         """The run itself; with `directory`, the caller holds its lock."""
+        self._refuse_single_value_batches(len(source))
         progress = self._fresh_progress(len(source))
         if resume and directory is not None:
             progress = self._resume(directory, progress)
@@ -286,6 +290,28 @@ class Trainer:
             checkpoint_every=checkpoint_every,
         )
         return run.run()
+
+    def _refuse_single_value_batches(self, count: int) -> None:
+        """A training-mode batch norm over one value per channel has no batch variance (PyTorch
+        raises too): refused before the first step, naming the layer and the batch size."""
+        layers = list(dict.fromkeys(ref.layer for ref in self.manifest.frozen))
+        batch = self.hyperparameters.mini_batch_size
+        if not layers or min(batch, count % batch or batch) != 1:
+            return
+        shapes = infer_shapes(self.spec) if self.spec is not None else {}
+        for name in layers:
+            dims = _input_dims(self.spec, name, shapes)
+            if any(not isinstance(d, int) or d != 1 for d in dims[2:]):
+                continue  # spatial positions give each channel more than one value
+            held = (
+                f"the mini-batch size is {batch}"
+                if batch == 1
+                else f"{count} examples in batches of {batch} leave a last mini-batch of 1"
+            )
+            raise MlspecError(
+                f"{layer_ref(name)}: batch norm in training mode needs more than one value per channel, "
+                f"but {held}; choose a mini-batch size of at least 2 that leaves no batch of one"
+            )
 
     def cancel(self) -> None:
         """Stop after the step in flight; safe to call from any thread or a signal handler."""
@@ -400,6 +426,15 @@ class Trainer:
             self.artifact_dir, hyperparameters=self._optimizer_overrides, checkpoint=path
         )
         return state
+
+
+def _input_dims(spec: model_pb2.Model | None, layer: str, shapes: dict[str, TensorInfo]) -> tuple[Dim, ...]:
+    """The dims of a layer's input as shape inference knows them; () when unknown."""
+    if spec is None:
+        return ()
+    found = find_layer(spec, layer)
+    info = shapes.get(found.inputs[0]) if found is not None else None
+    return info.dims if info is not None and info.dims is not None else ()
 
 
 def _read_spec(source: ModelSource) -> tuple[model_pb2.Model, Path | None]:

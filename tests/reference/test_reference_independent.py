@@ -156,8 +156,9 @@ def test_gelu_and_softplus_follow_their_definitions() -> None:
         assert soft == pytest.approx(math.log1p(math.exp(v)), rel=1e-12)
 
 
-def batch_norm_model(updatable: bool) -> Any:
+def batch_norm_model(updatable: bool, *, biased: bool = False) -> Any:
     fields: dict[str, Any] = {"channels": 2, "epsilon": 1e-3, "momentum": 0.75}
+    fields["biased_running_variance"] = biased
     fields.update(gamma=np.array([2.0, 0.5]), beta=np.array([1.0, -1.0]))
     fields.update(running_mean=np.array([0.5, -0.5]), running_variance=np.array([4.0, 0.25]))
     return network({"x": ["batch", 2, 3]}, [layer("batch_norm", "bn", ["x"], updatable=updatable, **fields)])
@@ -172,18 +173,22 @@ def test_batch_norm_inference_uses_running_statistics() -> None:
         )
 
 
-def test_batch_norm_training_uses_batch_statistics_and_moves_running_ones() -> None:
+@pytest.mark.parametrize("biased", [False, True], ids=["unbiased (PyTorch)", "biased (ONNX)"])
+def test_batch_norm_training_uses_batch_statistics_and_moves_running_ones(biased: bool) -> None:
     x = np.random.default_rng(10).normal(size=(4, 2, 3)) * 3 + 2
     names = ["bn", "bn.running_mean", "bn.running_variance"]
-    got = evaluate(batch_norm_model(True), {"x": x}, training=True, dtype=F64, outputs=names)
+    got = evaluate(batch_norm_model(True, biased=biased), {"x": x}, training=True, dtype=F64, outputs=names)
     for c, (gamma, beta, mean, var) in enumerate([(2.0, 1.0, 0.5, 4.0), (0.5, -1.0, -0.5, 0.25)]):
         values = x[:, c].ravel()
         batch_mean = sum(values) / len(values)
-        batch_var = sum((v - batch_mean) ** 2 for v in values) / len(values)  # biased, as ONNX
+        squares = sum((v - batch_mean) ** 2 for v in values)
+        batch_var = squares / len(values)  # biased: what normalises, in both conventions
         expected = gamma * (x[:, c] - batch_mean) / math.sqrt(batch_var + 1e-3) + beta
         np.testing.assert_allclose(got["bn"][:, c], expected, rtol=1e-12)
         assert got["bn.running_mean"][c] == pytest.approx(0.75 * mean + 0.25 * batch_mean)
-        assert got["bn.running_variance"][c] == pytest.approx(0.75 * var + 0.25 * batch_var)
+        # PyTorch's running variance follows the unbiased estimate, squares / (n - 1).
+        moved = batch_var if biased else squares / (len(values) - 1)
+        assert got["bn.running_variance"][c] == pytest.approx(0.75 * var + 0.25 * moved)
 
 
 def test_layer_norm_normalises_each_example_over_trailing_axes() -> None:

@@ -43,5 +43,5 @@ echo "== py313: README command-line walkthrough, digits MLP, tests without onnxr
 start=$SECONDS
 # The README walkthrough and the digits MLP first: they are what the 3.13 promise is about.
 "$PY" -m pytest -n 2 -q tests/test_readme_cli.py tests/test_readme.py tests/examples/test_mnist_mlp.py
-"$PY" -m pytest -n 2 -q tests/backends tests/builder tests/reference "$@"
+"$PY" -m pytest -n 2 -q tests/backends tests/spec tests/builder tests/reference "$@"
 echo "== py313 suite ran in $((SECONDS - start)) s"

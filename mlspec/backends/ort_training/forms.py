@@ -3,6 +3,7 @@
 - relu_mask: ORT's CPU ReluGrad was a third of a conv-net step (test_relu_training_form.py).
 - activation_rewrites: LeakyRelu's gradient kernel is 30x Relu's; others lack a CPU gradient.
 - average_pool_as_conv, global_max_as_window: ORT has no gradient for those pools.
+- batch_norm_training_op: its fused BatchNormInternal gradient kernel.
 - frozen_batch_norm_folded: ORT's generator turns every BatchNormalization into a training-mode
   BatchNormInternal, so frozen statistics would silently be batch statistics.
 - layer_norm_statistics: its gradient builder reads Mean, InvStdDev and a bias.
@@ -19,6 +20,7 @@ ORT_FORMS = GraphForms(
     activation_rewrites=True,
     average_pool_as_conv=True,
     global_max_as_window=True,
+    batch_norm_training_op=True,
     frozen_batch_norm_folded=True,
     layer_norm_statistics=True,
     binary_add_chain=True,

@@ -37,7 +37,7 @@ from mlspec.convert.losses import build_losses
 from mlspec.convert.manifest import FILE_NAME, Manifest
 from mlspec.convert.manifest_builder import ManifestParts, build_manifest, label_mapping
 from mlspec.convert.optimizers import OptimizerPlan, anchor_names, plan_optimizer
-from mlspec.spec.errors import MlspecError, layer_ref
+from mlspec.spec.errors import MlspecError
 from mlspec.spec.validate import validate
 
 NAME = "portable"
@@ -61,19 +61,14 @@ def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> 
     build = build_graph(model, training=True)
     if not build.trainable:
         raise MlspecError("network: no layer has updatable tensors; mark a layer updatable before converting")
-    if build.running_stat_outputs:
-        layer = next(iter(build.running_stat_outputs)).split(".")[0]
-        raise NotCoveredError(
-            f"{layer_ref(layer)}: batch norm in training mode is not on the portable backend yet; "
-            "convert with --backend ort-training"
-        )
     losses = build_losses(model, build.logits_of)
     labels = label_mapping(model, losses.entries)
     plan = plan_optimizer(model)
     trainable = list(build.trainable)
+    running = dict(build.running_stat_outputs)  # batch-norm running statistic -> its new value
     forward = build.onnx_model
     loss = losses.append_to(forward.graph)
-    parameters = _parameters_as_inputs(forward, trainable)
+    parameters = _parameters_as_inputs(forward, [*trainable, *running])
     del forward.graph.output[:]
     forward.graph.output.append(helper.make_tensor_value_info(loss, TensorProto.FLOAT, []))
     try:
@@ -81,18 +76,19 @@ def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> 
     except NotDifferentiable as exc:
         raise NotCoveredError(str(exc)) from None
     append_optimizer(step.graph, plan, trainable)
-    evaluation = _eval_model(model, trainable)
+    _append_running_statistics(step.graph, running, parameters)
+    evaluation = _eval_model(model, [*trainable, *running])
     target.parent.mkdir(parents=True, exist_ok=True)
     with staging_directory(target) as staging:
         for name, proto in ((STEP_MODEL, step), (EVAL_MODEL, evaluation), (INFERENCE_MODEL, to_onnx(model))):
             save_checked(proto, staging / name)
-        state = {name: parameters[name] for name in trainable}
+        state = {name: parameters[name] for name in (*trainable, *running)}
         for name in trainable:
             state.update({s: np.zeros_like(parameters[name]) for s in state_tensors(plan, name)})
         anchors = anchor_names(plan, trainable)
         state.update({anchor: parameters[name] for name, anchor in anchors.items()})
         write_state(staging / STATE, state, {"step": 0})
-        carried = [*trainable, *(s for name in trainable for s in state_tensors(plan, name))]
+        carried = [*trainable, *(s for name in trainable for s in state_tensors(plan, name)), *running]
         internal = {*carried, *anchors.values(), *(hyper_input(h) for h in hyper_inputs(plan)), STEP_INPUT}
         feeds = _feeds(step, internal)
         loop = _loop(plan, carried, feeds, loss, list(anchors.values()))
@@ -104,10 +100,10 @@ def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> 
                 plan=plan,
                 losses=losses.entries,
                 trainable=trainable,
-                frozen=[],
-                running={},
+                frozen=list(running),
+                running={},  # the step model carries them (loop.json); nothing to write back
                 training_inputs=feeds,
-                eval_inputs=_feeds(evaluation, set(trainable)),
+                eval_inputs=_feeds(evaluation, {*trainable, *running}),
                 training_outputs=[loss],
                 eval_outputs=[output.name for output in evaluation.graph.output],
                 label_mapping=labels,
@@ -137,7 +133,20 @@ def _parameters_as_inputs(model: onnx.ModelProto, names: list[str]) -> dict[str,
     return values
 
 
-def _eval_model(model: model_pb2.Model, trainable: list[str]) -> onnx.ModelProto:
+def _append_running_statistics(
+    graph: onnx.GraphProto, running: dict[str, str], values: dict[str, np.ndarray]
+) -> None:
+    """Each batch-norm running statistic's new value becomes the step output next/<name>."""
+    for name, new_value in running.items():
+        graph.node.append(
+            helper.make_node("Identity", [new_value], [NEXT_PREFIX + name], name=NEXT_PREFIX + name)
+        )
+        graph.output.append(
+            helper.make_tensor_value_info(NEXT_PREFIX + name, TensorProto.FLOAT, list(values[name].shape))
+        )
+
+
+def _eval_model(model: model_pb2.Model, parameters: list[str]) -> onnx.ModelProto:
     """Inference semantics plus the loss (output 0), the parameters fed as inputs.
 
     The classifier's label lookup is left out (as in the ort-training eval model): its string
@@ -152,7 +161,7 @@ def _eval_model(model: model_pb2.Model, trainable: list[str]) -> onnx.ModelProto
     build = build_graph(numeric, training=False)
     evaluation = build.onnx_model
     loss = build_losses(numeric, build.logits_of).append_to(evaluation.graph)
-    _parameters_as_inputs(evaluation, trainable)
+    _parameters_as_inputs(evaluation, parameters)
     outputs = list(evaluation.graph.output)
     del evaluation.graph.output[:]
     evaluation.graph.output.append(helper.make_tensor_value_info(loss, TensorProto.FLOAT, []))

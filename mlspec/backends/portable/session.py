@@ -97,6 +97,8 @@ class PortableSession:
             self._binding(self._spare, self._current),
         ]
         self._which = 0
+        # Trainable tensors, then batch-norm running statistics (carried too, but not trained).
+        self._parameter_names = [ref.name for ref in (*self.manifest.trainable, *self.manifest.frozen)]
         self._learning_rate = float(values["learning_rate"])
 
     def _binding(self, source: dict[str, Any], target: dict[str, Any]) -> Any:
@@ -152,14 +154,14 @@ class PortableSession:
             name: onnxruntime.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(value))
             for name, value in self._batch(feeds, self.manifest.eval_feed_order).items()
         }
-        batch.update({ref.name: self._current[ref.name] for ref in self.manifest.trainable})
+        batch.update({name: self._current[name] for name in self._parameter_names})
         names = self.manifest.eval_outputs
         outputs = self._eval.run_with_ort_values(names, batch)
         values = [value.numpy() for value in outputs]
         return float(values[0]), dict(zip(names[1:], values[1:], strict=True))
 
     def parameters(self) -> dict[str, npt.NDArray[np.float32]]:
-        return {ref.name: np.array(self._current[ref.name].numpy()) for ref in self.manifest.trainable}
+        return {name: np.array(self._current[name].numpy()) for name in self._parameter_names}
 
     def gradients(self) -> dict[str, npt.NDArray[np.float32]]:
         """The raw gradients of the last step (before clipping and decay, unlike ort-training's)."""
