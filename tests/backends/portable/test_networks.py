@@ -41,7 +41,7 @@ def _compare_spec(spec: model_pb2.Model, feeds: dict[str, np.ndarray], tmp_path:
     expected = session.gradients()
     loss, actual, model = portable_gradients(spec, feeds)
     # Every op build_graph emits is differentiable, or only computes masks, shapes and constants.
-    no_gradient = {"Constant", "Greater", "Less", "Cast", "Shape", "ConstantOfShape"}
+    no_gradient = {"Constant", "Greater", "Less", "Cast", "Shape", "Size", "ConstantOfShape"}
     assert {node.op_type for node in model.graph.node} <= DIFFERENTIABLE_OPS | no_gradient
     assert loss == pytest.approx(ort_loss, rel=1e-5)
     assert set(actual) == set(expected)
