@@ -121,30 +121,11 @@ def test_each_step_moves_the_running_statistics_like_the_reference(
         for name in ("bn.running_mean", "bn.running_variance"):
             np.testing.assert_allclose(after[name], reference[name], rtol=1e-5, atol=1e-6, err_msg=name)
     # PyTorch's rule written out for the last step: momentum 0.8 keeps 80% (ONNX's convention).
-    x = feeds["x"].astype(np.float64)
-    values = x if not conv else np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
-    if conv:
-        values = np.moveaxis(
-            evaluate(
-                spec,
-                {"x": feeds["x"]},
-                training=True,
-                dtype=np.float64,
-                overrides={k: v.astype(np.float64) for k, v in before.items()},
-                outputs=["first"],
-            )["first"],
-            1,
-            -1,
-        ).reshape(BATCH * 9, -1)
-    else:
-        values = evaluate(
-            spec,
-            {"x": feeds["x"]},
-            training=True,
-            dtype=np.float64,
-            overrides={k: v.astype(np.float64) for k, v in before.items()},
-            outputs=["first"],
-        )["first"]
+    overrides = {name: value.astype(np.float64) for name, value in before.items()}
+    first = evaluate(
+        spec, {"x": feeds["x"]}, training=True, dtype=np.float64, overrides=overrides, outputs=["first"]
+    )
+    values = np.moveaxis(first["first"], 1, -1).reshape(-1, first["first"].shape[1])  # one column per channel
     moved = values.var(axis=0, ddof=0 if biased else 1)
     np.testing.assert_allclose(
         after["bn.running_variance"], 0.8 * before["bn.running_variance"] + 0.2 * moved, rtol=1e-5
