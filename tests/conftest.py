@@ -3,6 +3,8 @@
 tests/corpus/ runs over the import corpus that tools/corpus/build.sh builds with torch and
 tensorflow in side venvs; it is collected only when $MLSPEC_CORPUS names that build
 (tools/ci/corpus.sh sets it), so the default unit run neither needs nor skips it.
+tests/deployment/ starts a Flower SuperLink and SuperNodes as real processes (minutes on 2
+cores); it is collected only when $MLSPEC_FLOWER_DEPLOYMENT is set (tools/ci/flower.sh).
 
 Where onnxruntime-training is not installed (Python 3.13 and later, tools/ci/py313.sh), tests of
 the ort-training backend skip, saying so: a test module whose import needs
@@ -19,7 +21,10 @@ import pytest
 
 from mlspec.backends import ort_training_installed
 
-collect_ignore = [] if os.environ.get("MLSPEC_CORPUS") else ["corpus"]
+collect_ignore = [
+    *([] if os.environ.get("MLSPEC_CORPUS") else ["corpus"]),
+    *([] if os.environ.get("MLSPEC_FLOWER_DEPLOYMENT") else ["deployment"]),
+]
 
 ORT_TRAINING = ort_training_installed()
 WHY = "needs onnxruntime-training, which is not installed (no wheel past Python 3.12)"

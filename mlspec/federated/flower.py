@@ -45,20 +45,22 @@ class RunLog:
     started: float = field(default_factory=time.monotonic)
 
 
+def train_reply(message: Message, spec: model_pb2.Model, names: Sequence[str], data: Data) -> Message:
+    """A client's answer to the server's train message: its update of the global weights."""
+    config = dict(message.content["config"]) if "config" in message.content else {}
+    arrays = message.content.array_records["arrays"].to_numpy_ndarrays()
+    update = local_update(spec, names, as_float(arrays), data, config)
+    metrics = MetricRecord({"num-examples": update.examples, "train_loss": update.train_loss})
+    return Message(RecordDict({"arrays": ArrayRecord(update.arrays), "metrics": metrics}), reply_to=message)
+
+
 def client_app(spec_bytes: bytes, names: Sequence[str], partitions: Sequence[Data]) -> ClientApp:
     app = ClientApp()
 
     @app.train()
     def train(message: Message, context: Context) -> Message:
         spec = model_pb2.Model.FromString(spec_bytes)
-        data = partitions[int(context.node_config["partition-id"])]
-        config = dict(message.content["config"]) if "config" in message.content else {}
-        arrays = message.content.array_records["arrays"].to_numpy_ndarrays()
-        update = local_update(spec, names, as_float(arrays), data, config)
-        metrics = MetricRecord({"num-examples": update.examples, "train_loss": update.train_loss})
-        return Message(
-            RecordDict({"arrays": ArrayRecord(update.arrays), "metrics": metrics}), reply_to=message
-        )
+        return train_reply(message, spec, names, partitions[int(context.node_config["partition-id"])])
 
     return app
 
@@ -79,46 +81,55 @@ def make_strategy(name: str, clients: int, proximal_mu: float = 0.0) -> Strategy
     raise ValueError(name)
 
 
-def server_app(
-    spec_bytes: bytes,
-    names: Sequence[str],
-    *,
-    strategy: str,
-    clients: int,
-    rounds: int,
-    config: Mapping[str, Any],
-    evaluation: Data,
-    output: Path,
-    log: RunLog,
-) -> ServerApp:
+@dataclass(frozen=True)
+class ServerPlan:
+    """What the server runs: the strategy over `clients` clients for `rounds` rounds, the round's
+    configuration sent to every client, the data it scores on and the spec it writes."""
+
+    strategy: str
+    clients: int
+    rounds: int
+    config: Mapping[str, Any]
+    evaluation: Data
+    output: Path
+
+
+def server_app(spec_bytes: bytes, names: Sequence[str], plan: ServerPlan, log: RunLog) -> ServerApp:
     app = ServerApp()
     spec = model_pb2.Model.FromString(spec_bytes)
 
+    @app.main()
+    def main(grid: Grid, context: Context) -> None:
+        run_rounds(grid, spec, names, plan, log)
+
+    return app
+
+
+def run_rounds(
+    grid: Grid, spec: model_pb2.Model, names: Sequence[str], plan: ServerPlan, log: RunLog
+) -> None:
+    """The server's whole run: the strategy's rounds, the global model scored and saved after each."""
+
     def score(server_round: int, arrays: ArrayRecord) -> MetricRecord:
         weights = as_float(arrays.to_numpy_ndarrays())
-        loss, accuracy = evaluate_global(spec, names, weights, evaluation)
+        loss, accuracy = evaluate_global(spec, names, weights, plan.evaluation)
         if server_round > 0:
-            save(with_weights(spec, names, weights), output)
+            save(with_weights(spec, names, weights), plan.output)
         log.rounds.append(RoundRecord(server_round, loss, accuracy, time.monotonic() - log.started))
         metrics: dict[str, int | float | list[int] | list[float]] = {"loss": loss}
         if accuracy is not None:
             metrics["accuracy"] = accuracy
         return MetricRecord(metrics)
 
-    @app.main()
-    def main(grid: Grid, context: Context) -> None:
-        initial = _initial_arrays(spec, names)
-        settings = dict(config)
-        mu = float(settings.pop("proximal_mu", 0.0))  # FedProx sends it under its own key
-        make_strategy(strategy, clients, mu).start(
-            grid=grid,
-            initial_arrays=ArrayRecord(initial),
-            num_rounds=rounds,
-            train_config=ConfigRecord(settings),
-            evaluate_fn=score,
-        )
-
-    return app
+    settings = dict(plan.config)
+    mu = float(settings.pop("proximal_mu", 0.0))  # FedProx sends it under its own key
+    make_strategy(plan.strategy, plan.clients, mu).start(
+        grid=grid,
+        initial_arrays=ArrayRecord(_initial_arrays(spec, names)),
+        num_rounds=plan.rounds,
+        train_config=ConfigRecord(settings),
+        evaluate_fn=score,
+    )
 
 
 def _initial_arrays(spec: model_pb2.Model, names: Sequence[str]) -> list[Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from mlspec._proto import model_pb2
 from mlspec.convert.optimizers import plan_optimizer
-from mlspec.federated.flower import STRATEGIES, RoundRecord, RunLog, client_app, server_app
+from mlspec.federated.flower import STRATEGIES, RoundRecord, RunLog, ServerPlan, client_app, server_app
 from mlspec.federated.local import Data, exchanged_names, overrides_from
 from mlspec.federated.partition import partition, subsets
 from mlspec.runtime.hyperparams import table_from_spec
@@ -126,17 +126,8 @@ def _in_child(job: _Job) -> list[RoundRecord]:
 def _child_main(job: _Job, sender: Connection) -> None:
     log = RunLog()
     try:
-        server = server_app(
-            job.spec_bytes,
-            job.names,
-            strategy=job.strategy,
-            clients=job.clients,
-            rounds=job.rounds,
-            config=job.settings,
-            evaluation=job.evaluation,
-            output=job.output,
-            log=log,
-        )
+        plan = ServerPlan(job.strategy, job.clients, job.rounds, job.settings, job.evaluation, job.output)
+        server = server_app(job.spec_bytes, job.names, plan, log)
         _run(server, client_app(job.spec_bytes, job.names, job.partitions), job.clients)
     except MlspecError as exc:
         sender.send(("failed", str(exc)))
