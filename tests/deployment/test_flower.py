@@ -36,6 +36,17 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _wait_for_port(port: int, seconds: float = 120) -> None:
+    """Block until the SuperLink accepts connections on `port` (flwr run gives up at once)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"the SuperLink did not listen on port {port} within {seconds} s")
+
+
 def _gone(group: int) -> bool:
     try:
         os.killpg(group, 0)
@@ -86,6 +97,7 @@ def test_a_superlink_and_three_supernodes_train_three_rounds(
 
     start("superlink", str(BIN / "flower-superlink"), "--insecure",
           "--disable-runtime-dependency-installation", "--port", str(port))  # fmt: skip
+    _wait_for_port(port)
     for index in range(CLIENTS):
         data = tmp_path / f"client{index}" / "data.npz"
         start(f"supernode{index}", str(BIN / "flower-supernode"), "--insecure", "--superlink",
