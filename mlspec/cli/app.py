@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import metadata
 from typing import Annotated
 
 import typer
@@ -19,6 +18,8 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
+        from importlib import metadata  # its email and socket imports cost every command otherwise
+
         typer.echo(f"mlspec {metadata.version('mlspec')}")
         raise typer.Exit()
 

@@ -12,8 +12,6 @@ from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import BackendOpt, ModelArg, check_output_file, same_file
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import MlspecError
-from mlspec.spec.io import load
-from mlspec.spec.validate import validate
 
 
 @app.command()
@@ -33,6 +31,7 @@ def convert(
     Example: mlspec convert updatable.mlspec -o artifacts/ --backend portable
     """
     from mlspec.backends import to_training_artifacts
+    from mlspec.spec.io import load
 
     if same_file(model, output):
         raise MlspecError(f"{output}: -o names the input spec; give a directory for the artifacts")
@@ -63,6 +62,9 @@ def export_onnx(
 
     Example: mlspec export-onnx classifier.mlspec -o classifier.onnx
     """
+    from mlspec.spec.io import load
+    from mlspec.spec.validate import validate
+
     check_output_file(output, inputs=(model,))
     from mlspec.convert import to_onnx
 
@@ -98,6 +100,7 @@ def export_coreml_command(
     Example: mlspec export-coreml updatable.mlspec -o Updatable.mlmodel
     """
     from mlspec.convert.exporters import CoreMLExportError, write_coreml
+    from mlspec.spec.io import load
 
     check_output_file(output, inputs=(model,))
     try:

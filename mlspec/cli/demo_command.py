@@ -13,22 +13,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import numpy.typing as npt
 import typer
 
 from mlspec._proto import model_pb2
-from mlspec.builder import AdamParams, NetworkBuilder, inspect_model
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
-from mlspec.datasets import draw_glyphs
-from mlspec.spec import graph
 from mlspec.spec.atomic import atomic_writer, write_bytes_atomic
 from mlspec.spec.errors import MlspecError
-from mlspec.spec.io import save
-from mlspec.spec.validate import validate
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 GRID = 12
 NOISE = 0.1
@@ -44,6 +41,8 @@ BATCH, BATCH_SIZES = 16, (8, 16, 32)
 
 def build_spec(epochs: int) -> model_pb2.Model:
     """Build the shipped classifier, widen it for the user's classes and make it updatable."""
+    from mlspec.builder import AdamParams, NetworkBuilder
+
     builder = NetworkBuilder(class_labels=list(KNOWN), seed=SEED, name="mlspec-demo")
     builder.add_input("image", (1, GRID, GRID), short_description="a 12x12 drawing of a digit")
     builder.add_convolution("conv", "image", 8, (3, 3), padding="same")
@@ -68,6 +67,10 @@ def user_examples(
     per_class: int, rng: np.random.Generator
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.str_]]:
     """Digit d is drawn for class label d (known classes) or user{d - 3} (the added ones)."""
+    import numpy as np
+
+    from mlspec.datasets import draw_glyphs
+
     labels = [*KNOWN, *(f"user{i}" for i in range(ADDED))]
     digits = np.repeat(np.arange(len(labels)), per_class)
     return draw_glyphs(digits, rng, grid=GRID, noise=NOISE), np.array(labels)[digits]
@@ -77,6 +80,8 @@ def inference_accuracy(
     spec: model_pb2.Model, images: npt.NDArray[np.float32], labels: npt.NDArray[np.str_]
 ) -> float:
     """Accuracy of the ONNX inference model, judged by the label it predicts."""
+    import numpy as np
+
     from mlspec.backends.inference import run_inference
     from mlspec.convert import to_onnx
 
@@ -107,12 +112,17 @@ def demo(
 
     Example: mlspec demo --out demo-files
     """
+    import numpy as np
     from rich.console import Console
 
     from mlspec.backends import to_training_artifacts
+    from mlspec.builder import inspect_model
     from mlspec.cli.train_display import TrainingDisplay
     from mlspec.convert import to_onnx
     from mlspec.runtime import Trainer
+    from mlspec.spec import graph
+    from mlspec.spec.io import save
+    from mlspec.spec.validate import validate
 
     started = time.perf_counter()
     directory = out if out is not None else fresh_directory()

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlspec.builder import NetworkBuilder
-from mlspec.builder.initializers import InitName
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import InPlaceOpt, ModelArg, Names, OutputSpecOpt, SeedOpt, check_output_file
-from mlspec.spec import graph
 from mlspec.spec.errors import MlspecError, layer_ref
-from mlspec.spec.io import load, save
+
+if TYPE_CHECKING:
+    from mlspec.builder.initializers import InitName
 
 
 class Init(str, Enum):
@@ -63,6 +62,10 @@ def widen_classifier(
 
     Example: mlspec widen-classifier classifier.mlspec --layer fc --classes 5 --labels dog,owl -o wider.mlspec
     """
+    from mlspec.builder import NetworkBuilder
+    from mlspec.spec import graph
+    from mlspec.spec.io import load, save
+
     check_output_file(output, inputs=(model,), in_place=in_place)
     spec = load(model)
     builder = NetworkBuilder.edit(spec)
@@ -98,6 +101,9 @@ def reinit(
 
     Example: mlspec reinit classifier.mlspec --layer fc --init kaiming-uniform --seed 7 -o fresh.mlspec
     """
+    from mlspec.builder import NetworkBuilder
+    from mlspec.spec.io import load, save
+
     check_output_file(output, inputs=(model,), in_place=in_place)
     spec = load(model)
     builder = NetworkBuilder.edit(spec)

@@ -16,7 +16,6 @@ from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import ModelArg, check_output_file
 from mlspec.spec.errors import MlspecError
-from mlspec.spec.io import load
 
 
 @app.command()
@@ -54,6 +53,8 @@ def federate(
 
     Example: mlspec federate updatable.mlspec --data train.npz --clients 3 --rounds 2 -o global.mlspec
     """
+    from mlspec.spec.io import load
+
     try:
         from mlspec.federated import federate as run
     except ImportError as exc:

@@ -8,16 +8,16 @@ updatable layers; either way the closing line says what trains, or how to choose
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlspec._proto import model_pb2
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import Names, check_output_file
-from mlspec.spec.io import save
-from mlspec.spec.validate import validate
+
+if TYPE_CHECKING:
+    from mlspec._proto import model_pb2
 
 OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="The spec to write (.mlspec or .pbtxt).")]
 
@@ -63,6 +63,9 @@ def import_coreml_command(
 
 
 def _write(spec: model_pb2.Model, output: Path) -> None:
+    from mlspec.spec.io import save
+    from mlspec.spec.validate import validate
+
     validate(spec)
     save(spec, output)
     kinds = [layer.WhichOneof("kind") for layer in spec.network.layers]

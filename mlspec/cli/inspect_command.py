@@ -1,31 +1,20 @@
 """`mlspec inspect`: what a spec holds and how it may be trained, as tables or as JSON.
 
 The JSON is the builder's `inspect_model` summary plus top-level `class_labels`, so scripts read
-the same facts the tables show; the tables are a rendering of that one dictionary.
+the same facts the tables show; the tables (inspect_tables.py) are a rendering of that one dictionary.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from mlspec.builder import inspect_model
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import ModelArg
-from mlspec.spec import graph
-from mlspec.spec.io import load
-from mlspec.spec.text import printable
-
-_SHOWN_SET = 12
-"""Allowed-value sets longer than this show their first values and their size."""
 
 
 @app.command()
@@ -39,155 +28,19 @@ def inspect(
 
     Example: mlspec inspect updatable.mlspec --json
     """
+    from mlspec.builder import inspect_model
+    from mlspec.spec import graph
+    from mlspec.spec.io import load
+
     spec = load(model)
     summary = {**inspect_model(spec), "class_labels": graph.class_labels(spec)}
     if as_json:
         echo_stdout(json.dumps(summary, indent=2))
         return
+    from rich.console import Console
+
+    from mlspec.cli.inspect_tables import render
+
     console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
     for renderable in render(summary, title=str(model)):
         console.print(renderable)
-
-
-def render(summary: dict[str, Any], *, title: str) -> list[Table | Text]:
-    """The summary as tables, in the order a reader decides with: network, then training."""
-    updatable = "updatable" if summary["is_updatable"] else "not updatable"
-    parts: list[Table | Text] = [
-        Text(
-            printable(
-                f"{title}: {summary['name'] or '(unnamed)'}, spec version {summary['spec_version']}, "
-                f"{summary['parameter_count']:,} parameters, {updatable}"
-            )
-        ),
-        _features("Inputs", summary["inputs"]),
-        _features("Outputs", summary["outputs"]),
-        _layers(summary["layers"]),
-    ]
-    if summary["losses"]:
-        parts.append(_losses(summary["losses"]))
-    if summary["optimizer"] is not None:
-        parts.append(_optimizer(summary["optimizer"]))
-    if summary["knn"] is not None:
-        parts.append(_knn(summary["knn"]))
-    elif summary["is_updatable"]:
-        parts.append(_run_settings(summary))
-    if summary["training_inputs"]:
-        parts.append(_features("Training inputs", summary["training_inputs"]))
-    if summary["class_labels"]:
-        labels = summary["class_labels"]
-        shown_labels = ", ".join(str(label) for label in labels)
-        parts.append(Text(printable(f"Class labels ({len(labels)}): {shown_labels}")))
-    return parts
-
-
-def _knn(knn: dict[str, Any]) -> Table:
-    table = _table("k-NN classifier", "setting", "value")
-    k = knn["k"]
-    allowed = f"range {k['range']}" if "range" in k else f"set {k.get('set')}"
-    per_label = ", ".join(f"{label}: {count}" for label, count in knn["examples_per_label"].items())
-    for name, value in (
-        ("compares", f"{knn['feature_name']} ({knn['dimensions']} values)"),
-        ("k", f"{k['default']} ({allowed})"),
-        ("distance", knn["distance"]),
-        ("weighting", knn["weighting"]),
-        ("vote tie", knn["vote_tie"]),
-        ("default label", repr(knn["default_label"])),
-        ("examples", f"{knn['example_count']:,} ({per_label or 'none'})"),
-    ):
-        _row(table, name, str(value))
-    return table
-
-
-def _table(title: str, *columns: str) -> Table:
-    table = Table(title=Text(title), title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    return table
-
-
-def _row(table: Table, *cells: str) -> None:
-    """Cells as plain text: shapes such as [batch, 4] would otherwise be read as rich markup.
-
-    Names come from the file: their control characters are escaped, not sent to the terminal.
-    """
-    table.add_row(*(Text(printable(cell)) for cell in cells))
-
-
-def _shape(dims: Sequence[int | str | None] | None) -> str:
-    if dims is None:
-        return "?"
-    return "[" + ", ".join("?" if dim is None else str(dim) for dim in dims) + "]"
-
-
-def _features(title: str, features: list[dict[str, Any]]) -> Table:
-    table = _table(title, "name", "type", "dtype", "shape")
-    for feature in features:
-        _row(table, feature["name"], feature["type"], feature["dtype"], _shape(feature["shape"]))
-    return table
-
-
-def _layers(layers: list[dict[str, Any]]) -> Table:
-    table = _table("Layers", "name", "kind", "output shape", "parameters", "updatable")
-    for layer in layers:
-        trained = ", ".join(layer["updatable_tensors"]) if layer["is_updatable"] else ""
-        _row(
-            table,
-            layer["name"],
-            layer["kind"] or "?",
-            _shape(layer["output_shape"]),
-            f"{layer['parameter_count']:,}",
-            f"yes ({trained})" if trained else ("yes" if layer["is_updatable"] else "no"),
-        )
-    return table
-
-
-def _losses(losses: list[dict[str, Any]]) -> Table:
-    table = _table("Losses", "name", "kind", "input", "target", "weight", "options")
-    for loss in losses:
-        common = {"name", "kind", "input", "target", "weight"}
-        options = ", ".join(f"{key}={value}" for key, value in loss.items() if key not in common)
-        _row(table, loss["name"], loss["kind"], loss["input"], loss["target"], f"{loss['weight']:g}", options)
-    return table
-
-
-def _allowed(param: dict[str, Any]) -> str:
-    if "range" in param:
-        low, high = param["range"]
-        return f"[{low:g}, {high:g}]"
-    if "set" in param:
-        values = param["set"]
-        more = f", ... ({len(values)} values)" if len(values) > _SHOWN_SET else ""
-        return "{" + ", ".join(f"{value:g}" for value in values[:_SHOWN_SET]) + more + "}"
-    return "-"
-
-
-def _default(param: dict[str, Any] | None) -> str:
-    if param is None:
-        return "-"
-    value = param["default"]
-    return str(value).lower() if isinstance(value, bool) else f"{value:g}"
-
-
-def _optimizer(optimizer: dict[str, Any]) -> Table:
-    table = _table(f"Optimizer: {optimizer['kind']}", "setting", "default", "allowed")
-    for name, param in optimizer["hyperparameters"].items():
-        _row(table, name, _default(param), _allowed(param))
-    return table
-
-
-def _run_settings(summary: dict[str, Any]) -> Table:
-    table = _table("Run settings", "setting", "default", "allowed")
-    epochs, seed, clipping = summary["epochs"], summary["seed"], summary["clipping"]
-    _row(table, "epochs", _default(epochs), _allowed(epochs) if epochs else "-")
-    shuffle = summary["shuffle"]
-    _row(table, "shuffle", "-" if shuffle is None else str(shuffle).lower(), "true, false")
-    _row(table, "seed", _default(seed), _allowed(seed) if seed else "-")
-    if clipping is not None:
-        _row(table, clipping["name"], _default(clipping), _allowed(clipping))
-    if "proximal_mu" in summary:
-        _row(table, "proximal_mu", _default(summary["proximal_mu"]), _allowed(summary["proximal_mu"]))
-    schedule = summary["lr_schedule"]
-    if schedule:
-        details = ", ".join(f"{key}={value}" for key, value in schedule.items() if key != "kind")
-        _row(table, "lr schedule", schedule["kind"], details)
-    return table

@@ -10,8 +10,6 @@ import typer
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import InPlaceOpt, ModelArg, Names, OutputSpecOpt, check_output_file
-from mlspec.spec import knn as spec_knn
-from mlspec.spec.io import load, save
 
 
 @app.command("add-examples")
@@ -31,6 +29,8 @@ def add_examples_command(
     Example: mlspec add-examples knn.mlspec --data new.npz -o knn-updated.mlspec
     """
     from mlspec.runtime.knn import add_examples  # the runtime loads onnx and onnxruntime
+    from mlspec.spec import knn as spec_knn
+    from mlspec.spec.io import load, save
 
     check_output_file(output, inputs=(model, data), in_place=in_place)
     spec = load(model)
@@ -61,6 +61,8 @@ def remove_examples_command(
     Example: mlspec remove-examples knn.mlspec --labels wave,clap -o knn-smaller.mlspec
     """
     from mlspec.runtime.knn import remove_examples
+    from mlspec.spec import knn as spec_knn
+    from mlspec.spec.io import load, save
 
     check_output_file(output, inputs=(model,), in_place=in_place)
     spec = load(model)

@@ -1,15 +1,16 @@
-"""Commands that read a spec and report on it without changing anything."""
+"""Commands that read a spec and report on it without changing anything.
+
+Like every command module, this one imports the library inside each command: `mlspec --help`
+imports every command module, and should cost no more than typer itself.
+"""
 
 from __future__ import annotations
 
 import typer
-from google.protobuf import text_format
 
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import ModelArg
-from mlspec.spec.io import load
-from mlspec.spec.validate import find_problems
 
 
 @app.command()
@@ -21,6 +22,9 @@ def validate(model: ModelArg) -> None:
 
     Example: mlspec validate classifier.mlspec
     """
+    from mlspec.spec.io import load
+    from mlspec.spec.validate import find_problems
+
     spec = load(model)
     problems = find_problems(spec)
     if not problems:
@@ -39,4 +43,8 @@ def dump(model: ModelArg) -> None:
 
     Example: mlspec dump classifier.mlspec > classifier.pbtxt
     """
+    from google.protobuf import text_format
+
+    from mlspec.spec.io import load
+
     echo_stdout(text_format.MessageToString(load(model)))

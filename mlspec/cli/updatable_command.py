@@ -11,15 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlspec._proto import model_pb2
-from mlspec.builder import AdamParams, AdamWParams, NetworkBuilder, SgdParams
-from mlspec.builder.defaults import default_loss_input, last_trainable_layer, select_layers
-from mlspec.builder.params import OptimizerParams
-from mlspec.builder.updatable import LossKind, biasless
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import (
@@ -41,8 +37,12 @@ from mlspec.cli.options import (
     check_output_file,
 )
 from mlspec.spec.errors import MlspecError
-from mlspec.spec.io import load, save
-from mlspec.spec.validate import validate
+
+if TYPE_CHECKING:
+    from mlspec.builder import NetworkBuilder
+    from mlspec.builder.params import OptimizerParams
+    from mlspec.builder.updatable import LossKind
+
 
 DEFAULT_EPOCHS = 10
 # Allowed values when the user names none: wide enough that `train --lr/--batch-size/--epochs`
@@ -81,13 +81,6 @@ class Optimizer(str, Enum):
     sgd = "sgd"
     adam = "adam"
     adamw = "adamw"
-
-
-OPTIMIZERS: dict[str, type[SgdParams] | type[AdamParams]] = {
-    "sgd": SgdParams,
-    "adam": AdamParams,
-    "adamw": AdamWParams,
-}
 
 
 @dataclass(frozen=True)
@@ -207,6 +200,12 @@ def make_updatable(
 
     Example: mlspec make-updatable classifier.mlspec -o updatable.mlspec --layers fc --epochs-range 1:50
     """
+    from mlspec.builder import NetworkBuilder
+    from mlspec.builder.defaults import last_trainable_layer, select_layers
+    from mlspec.builder.updatable import biasless
+    from mlspec.spec.io import load, save
+    from mlspec.spec.validate import validate
+
     if epochs_allowed is not None and epochs_range is not None:
         raise typer.BadParameter("give either --epochs-allowed or --epochs-range, not both")
     if clip_norm is not None and clip_value is not None:
@@ -263,6 +262,8 @@ def make_updatable(
 def _set_loss(
     builder: NetworkBuilder, source: str, loss: Loss | None, loss_input: str | None, from_logits: bool
 ) -> None:
+    from mlspec.builder.defaults import default_loss_input
+
     spec = builder.spec
     if loss is None and not spec.HasField("classifier"):
         raise MlspecError(
@@ -277,6 +278,8 @@ def _set_loss(
 
 def optimizer_params(kind: str, options: OptimizerOptions) -> OptimizerParams:
     """Optimizer settings from the options; values not given keep the builder's defaults."""
+    from mlspec.builder import AdamParams, AdamWParams, SgdParams
+
     is_sgd = kind == "sgd"
     misplaced = ["--beta1", "--beta2", "--eps"] if is_sgd else ["--momentum", "--nesterov"]
     given = {
@@ -292,7 +295,12 @@ def optimizer_params(kind: str, options: OptimizerOptions) -> OptimizerParams:
         raise MlspecError(
             f"{', '.join(wrong)} {verb} not apply to the {kind} optimizer; choose another --optimizer"
         )
-    params = OPTIMIZERS[kind]()
+    optimizers: dict[str, type[SgdParams] | type[AdamParams]] = {
+        "sgd": SgdParams,
+        "adam": AdamParams,
+        "adamw": AdamWParams,
+    }
+    params = optimizers[kind]()
     lr = options.lr
     if lr is None:
         lr = params.doubles["learning_rate"].default_value

@@ -11,10 +11,8 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import numpy.typing as npt
 import typer
 
 from mlspec.cli.app import app
@@ -29,6 +27,9 @@ from mlspec.cli.options import (
 )
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import MlspecError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 DataOpt = Annotated[
     Path, typer.Option("--data", help="Data: .npz, .csv, or a folder with one subfolder per class.")
@@ -149,6 +150,8 @@ def predict(
 def _class_rows(
     predicted: npt.NDArray[Any], probabilities: npt.NDArray[Any], labels: list[str], top: int | None
 ) -> tuple[list[str], list[list[object]]]:
+    import numpy as np
+
     if top is None:
         header = ["index", "label", *(f"p_{label}" for label in labels)]
         rows = [
@@ -171,6 +174,8 @@ def _class_rows(
 
 
 def _value_rows(outputs: dict[str, npt.NDArray[Any]]) -> tuple[list[str], list[list[object]]]:
+    import numpy as np
+
     header = ["index"]
     columns: list[npt.NDArray[Any]] = []
     for name, value in outputs.items():

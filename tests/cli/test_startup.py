@@ -27,9 +27,9 @@ runpy.run_module("mlspec", run_name="__main__")
 """
 
 
-def loaded_heavy_modules(*args: str) -> list[str]:
-    """The heavy modules a `mlspec *args` process held when it exited (any exit status)."""
-    code = PROBE.format(heavy=HEAVY, args=list(args))
+def loaded_heavy_modules(*args: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    """The `heavy` modules a `mlspec *args` process held when it exited (any exit status)."""
+    code = PROBE.format(heavy=heavy, args=list(args))
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
@@ -48,3 +48,11 @@ def test_the_probe_sees_a_command_that_loads_them(tmp_path: Path) -> None:
     spec = specs.write(specs.updatable_classifier(), tmp_path / "updatable.mlspec")
     loaded = loaded_heavy_modules("convert", str(spec), "-o", str(tmp_path / "artifacts"))
     assert {"onnx", "onnxruntime"} <= set(loaded)
+
+
+def test_help_loads_only_the_command_line() -> None:
+    """`mlspec --help` imports the command modules, and they import the library inside each command:
+    neither the validator, the builder, rich nor importlib.metadata is loaded to list them."""
+    library = ("mlspec.spec.validate", "mlspec.spec.io", "mlspec.builder", "rich", "importlib.metadata")
+    assert loaded_heavy_modules("--help", heavy=library) == []
+    assert loaded_heavy_modules("--version", heavy=library) == ["importlib.metadata"]
