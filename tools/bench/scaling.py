@@ -34,7 +34,7 @@ from mlspec import load, save
 from mlspec._proto import layers_pb2, model_pb2
 from mlspec.backends import to_training_artifacts
 from mlspec.builder import SgdParams, inspect_model
-from mlspec.cli.inspect_command import render
+from mlspec.cli.inspect_tables import render
 from mlspec.convert.importers import import_onnx
 from mlspec.spec.graph import class_labels
 from mlspec.spec.validate import validate
