@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto
 
+from mlspec._proto.layers_pb2 import ActivationLayer
 from mlspec.builder import NetworkBuilder, SgdParams
 from mlspec.convert.importers import import_onnx
 from mlspec.reference import evaluate
@@ -21,13 +22,20 @@ from mlspec.spec.weights import make_tensor, to_numpy
 from tests.importers.onnx_models import GraphBuilder, image_batch
 
 LR = 0.05
+SPELLED_HARD_SWISH = "x * Clip(x + 3, 0, 6) / 6"
 
 
 def _glued(activation: str) -> GraphBuilder:
     b = GraphBuilder(opset=18)
     conv = b.node("Conv", ["image", b.random("conv.w", 4, 3, 3, 3), b.random("conv.b", 4)], name="/conv/Conv")
     scaled = b.node("Mul", [conv, b.random("gamma", 1, 4, 1, 1)], name="/scale/Mul")
-    act = b.node(activation, [scaled], name="/act")
+    if activation == SPELLED_HARD_SWISH:  # paddle2onnx: x * Clip(x + 3, 0, 6) / 6
+        shifted = b.node("Add", [scaled, b.weight("three", np.array(3.0, np.float32))])
+        bounds = [b.weight("zero", np.array(0.0, np.float32)), b.weight("six", np.array(6.0, np.float32))]
+        gate = b.node("Clip", [shifted, *bounds])
+        act = b.node("Div", [b.node("Mul", [scaled, gate]), "six"], name="/act")
+    else:
+        act = b.node(activation, [scaled], name="/act")
     pooled = b.node("ReduceMean", [act, b.ints("axes", [-1, -2])], keepdims=0, name="/mean")
     b.node("Gemm", [pooled, b.random("fc.w", 2, 4), b.random("fc.b", 2)], transB=1, name="/fc/Gemm")
     return b
@@ -54,8 +62,17 @@ def _loss(builder: NetworkBuilder, bias: np.ndarray, images: np.ndarray, target:
     return float(np.mean((out - target) ** 2))
 
 
-def test_conv_before_reduce_mean_and_mul_glue_trains_as_finite_differences_predict() -> None:
-    builder = _trainable("Relu")
+@pytest.mark.parametrize("activation", ["Relu", SPELLED_HARD_SWISH])
+def test_conv_before_reduce_mean_and_mul_glue_trains_as_finite_differences_predict(activation: str) -> None:
+    """The spelled-out hard swish imports as one HARD_SWISH activation: as a Mul of two
+    activations, onnxruntime-training's gradient failed to broadcast in PaddleOCR's classifier."""
+    builder = _trainable(activation)
+    if activation == SPELLED_HARD_SWISH:
+        acts = [
+            layer.activation.type for layer in builder.spec.network.layers if layer.HasField("activation")
+        ]
+        assert acts == [ActivationLayer.HARD_SWISH]
+        assert not any(layer.HasField("multiply") for layer in builder.spec.network.layers)
     images = image_batch(4, 3, 6, 6, seed=5)
     target = np.random.default_rng(6).normal(size=(4, 2)).astype(np.float32)
     conv = next(layer for layer in builder.spec.network.layers if layer.name == "conv_Conv")

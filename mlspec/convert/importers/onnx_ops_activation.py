@@ -4,7 +4,9 @@ Besides the one-op activations this recognises the forms exporters write for act
 older opsets lack:
 - Clip(0, 6) is ReLU6; Clip with only a lower bound of 0 is ReLU;
 - HardSigmoid(alpha=1/6, beta=1/2) followed by Mul with its own input is HardSwish (MobileNetV3
-  exported below opset 14);
+  exported below opset 14), and so is x * Clip(x + 3, 0, 6) / 6 (paddle2onnx's hard swish, whose
+  Mul of two activations onnxruntime-training could not differentiate: its gradient failed to
+  broadcast at run time in PaddleOCR's classifier);
 - x * 0.5 * (1 + erf(x / sqrt(2))) is GELU (torch.nn.GELU exported below opset 20).
 Arithmetic with a scalar constant (x + 3, x / 6) becomes a LINEAR activation, so that these
 blocks stay typed and differentiable when they are not part of one of the patterns above.
@@ -152,6 +154,37 @@ def _erf_gelu(ctx: NodeContext, source: str) -> list[layers_pb2.Layer] | None:
     return activation_layer(ctx, Activation.GELU, source=source, output=absorbed[-1].output[0])
 
 
+def _spelled_hard_swish(ctx: NodeContext, source: str) -> list[layers_pb2.Layer] | None:
+    """x * Clip(x + 3, 0, 6) / 6 (or * 1/6), matched from its Add; None when absent."""
+    clip = ctx.sole_consumer(ctx.node.output[0])
+    if not _is_default_op(clip, "Clip") or clip is None or len(clip.input) < 3:
+        return None
+    bounds = [ctx.graph.constants.get(name) for name in clip.input[1:3]]
+    if any(
+        b is None or b.size != 1 or float(b.reshape(-1)[0]) != limit
+        for b, limit in zip(bounds, (0, 6), strict=True)
+    ):
+        return None
+    times_x = ctx.sole_consumer(clip.output[0])
+    if (
+        not _is_default_op(times_x, "Mul")
+        or times_x is None
+        or sorted(times_x.input) != sorted([source, clip.output[0]])
+    ):
+        return None
+    final = ctx.sole_consumer(times_x.output[0])
+    scale = _scalar_operand(ctx, final) if final is not None else None
+    if final is None or scale is None or final.input[0] != times_x.output[0]:
+        return None
+    if not (_is_default_op(final, "Div") and scale == 6.0) and not (
+        _is_default_op(final, "Mul") and _close(scale, 1 / 6)
+    ):
+        return None
+    for later in (clip, times_x, final):
+        ctx.absorb(later)
+    return activation_layer(ctx, Activation.HARD_SWISH, source=source, output=final.output[0])
+
+
 def _scalar_operand(ctx: NodeContext, node: onnx.NodeProto) -> float | None:
     for name in node.input:
         value = ctx.graph.constants.get(name)
@@ -175,6 +208,10 @@ def _arithmetic(op_type: str) -> Mapper:
         if value is None or not ctx.is_activation(1 if constant_first else 0):
             return None
         source = ctx.input(1 if constant_first else 0)
+        if op_type == "Add" and value == 3.0:
+            hard_swish = _spelled_hard_swish(ctx, source)
+            if hard_swish is not None:
+                return hard_swish
         if op_type in ("Div", "Mul") and not constant_first:
             gelu = _erf_gelu(ctx, source)
             if gelu is not None:
