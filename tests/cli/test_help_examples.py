@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import typer
 
+from mlspec.backends import to_training_artifacts
 from mlspec.builder import NetworkBuilder, SgdParams
 from mlspec.builder.knn import KnnClassifier
 from mlspec.cli import app
@@ -58,6 +60,9 @@ def _example_files(folder: Path) -> None:
     save(updatable.spec, folder / "updatable.mlspec")
     specs.write_blobs(folder / "train.npz", 24, string_labels=False)
     specs.write_blobs(folder / "val.npz", 12, seed=1, string_labels=False)
+    portable = to_training_artifacts(updatable.spec, folder / "portable", backend="portable")
+    assert portable.backend == "portable"
+    shutil.move(folder / "portable" / "state.ckpt", folder / "trained.ckpt")  # a state a page would save
     cnn_classifier(folder / "MNIST.mlmodel")
     knn = KnnClassifier.new(dimensions=2, default_label="none", k=1)
     knn.add_examples(np.eye(2), ["wave", "clap"])

@@ -71,6 +71,8 @@ def read_state(path: Path) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]
                 or size != dtype.itemsize * int(np.prod(shape))
             ):
                 raise ValueError(f"tensor {entry['name']!r} does not fit the file")
+            if str(entry["name"]) in tensors:
+                raise ValueError(f"tensor {entry['name']!r} appears twice")
             tensors[str(entry["name"])] = (
                 np.frombuffer(body[start : start + size], dtype=dtype).reshape(shape).copy()
             )
