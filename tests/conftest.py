@@ -5,6 +5,8 @@ tensorflow in side venvs; it is collected only when $MLSPEC_CORPUS names that bu
 (tools/ci/corpus.sh sets it), so the default unit run neither needs nor skips it.
 tests/deployment/ starts a Flower SuperLink and SuperNodes as real processes (minutes on 2
 cores); it is collected only when $MLSPEC_FLOWER_DEPLOYMENT is set (tools/ci/flower.sh).
+tests/js/ needs Node.js and the npm packages tools/ci/node.sh installs; it is collected when
+$MLSPEC_JS is set.
 
 Where onnxruntime-training is not installed (Python 3.13 and later, tools/ci/py313.sh), tests of
 the ort-training backend skip, saying so: a test module whose import needs
@@ -24,6 +26,7 @@ from mlspec.backends import ort_training_installed
 collect_ignore = [
     *([] if os.environ.get("MLSPEC_CORPUS") else ["corpus"]),
     *([] if os.environ.get("MLSPEC_FLOWER_DEPLOYMENT") else ["deployment"]),
+    *([] if os.environ.get("MLSPEC_JS") else ["js"]),
 ]
 
 ORT_TRAINING = ort_training_installed()
