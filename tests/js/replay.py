@@ -9,6 +9,7 @@ runtime would.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,12 @@ def python_run(
     artifacts: Path,
     columns: Mapping[str, npt.NDArray[Any]],
     settings: Mapping[str, Any],
+    timing: dict[str, float] | None = None,
 ) -> dict[str, npt.NDArray[np.float32]]:
     """Train `artifacts` with PortableSession on the JS loop's batches; the final parameters.
+
+    `timing`, when given, receives the steps and the seconds the steps took (batching included,
+    session creation not), for the steps-per-second comparison with a JS run.
 
     `settings` holds the run's resolved hyperparameters (learning_rate, mini_batch_size, epochs,
     shuffle, seed and any optimizer value); `columns` the examples as the step model takes them.
@@ -65,6 +70,7 @@ def python_run(
     count = len(next(iter(columns.values())))
     batch, epochs, seed = int(settings["mini_batch_size"]), int(settings["epochs"]), int(settings["seed"])
     step = 0
+    started = time.perf_counter()
     for epoch in range(epochs):
         order = js_epoch_order(count, epoch, seed) if settings["shuffle"] else np.arange(count)
         for start in range(0, count, batch):
@@ -73,4 +79,6 @@ def python_run(
             session.learning_rate = rate
             session.train_step({name: values[rows] for name, values in columns.items()})
             step += 1
+    if timing is not None:
+        timing.update(steps=step, seconds=time.perf_counter() - started)
     return session.parameters()
