@@ -7,6 +7,7 @@ tests/deployment/ starts a Flower SuperLink and SuperNodes as real processes (mi
 cores); it is collected only when $MLSPEC_FLOWER_DEPLOYMENT is set (tools/ci/flower.sh).
 tests/js/ needs Node.js and the npm packages tools/ci/node.sh installs; it is collected when
 $MLSPEC_JS is set.
+tests/web/ checks a browser run of examples/web; tools/ci/browser.sh sets $MLSPEC_WEB_RUN to it.
 
 Where onnxruntime-training is not installed (Python 3.13 and later, tools/ci/py313.sh), tests of
 the ort-training backend skip, saying so: a test module whose import needs
@@ -27,6 +28,7 @@ collect_ignore = [
     *([] if os.environ.get("MLSPEC_CORPUS") else ["corpus"]),
     *([] if os.environ.get("MLSPEC_FLOWER_DEPLOYMENT") else ["deployment"]),
     *([] if os.environ.get("MLSPEC_JS") else ["js"]),
+    *([] if os.environ.get("MLSPEC_WEB_RUN") else ["web"]),
 ]
 
 ORT_TRAINING = ort_training_installed()
