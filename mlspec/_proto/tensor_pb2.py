@@ -24,15 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16mlspec/v1/tensor.proto\x12\tmlspec.v1\"@\n\x0c\x45xternalData\x12\x10\n\x08location\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\x9d\x01\n\x06Tensor\x12\"\n\x05\x64type\x18\x01 \x01(\x0e\x32\x13.mlspec.v1.DataType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x12\n\x08raw_data\x18\x03 \x01(\x0cH\x00\x12+\n\x08\x65xternal\x18\x04 \x01(\x0b\x32\x17.mlspec.v1.ExternalDataH\x00\x12\x14\n\x0cis_updatable\x18\x05 \x01(\x08\x42\t\n\x07storage\">\n\x0bNamedTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x06tensor\x18\x02 \x01(\x0b\x32\x11.mlspec.v1.Tensor\"6\n\tDimension\x12\x0e\n\x04size\x18\x01 \x01(\x03H\x00\x12\x10\n\x06symbol\x18\x02 \x01(\tH\x00\x42\x07\n\x05value\"U\n\nTensorType\x12\"\n\x05\x64type\x18\x01 \x01(\x0e\x32\x13.mlspec.v1.DataType\x12#\n\x05shape\x18\x02 \x03(\x0b\x32\x14.mlspec.v1.Dimension\"\x0c\n\nStringType\"\x0b\n\tInt64Type\"\x98\x01\n\x0b\x46\x65\x61tureType\x12\'\n\x06tensor\x18\x01 \x01(\x0b\x32\x15.mlspec.v1.TensorTypeH\x00\x12,\n\x0bstring_type\x18\x02 \x01(\x0b\x32\x15.mlspec.v1.StringTypeH\x00\x12*\n\nint64_type\x18\x03 \x01(\x0b\x32\x14.mlspec.v1.Int64TypeH\x00\x42\x06\n\x04kind\"c\n\x12\x46\x65\x61tureDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x19\n\x11short_description\x18\x02 \x01(\t\x12$\n\x04type\x18\x03 \x01(\x0b\x32\x16.mlspec.v1.FeatureType*a\n\x08\x44\x61taType\x12\x19\n\x15\x44\x41TA_TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x46LOAT32\x10\x01\x12\x0b\n\x07\x46LOAT16\x10\x02\x12\t\n\x05INT64\x10\x03\x12\t\n\x05INT32\x10\x04\x12\n\n\x06\x44OUBLE\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16mlspec/v1/tensor.proto\x12\tmlspec.v1\"@\n\x0c\x45xternalData\x12\x10\n\x08location\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\x9d\x01\n\x06Tensor\x12\"\n\x05\x64type\x18\x01 \x01(\x0e\x32\x13.mlspec.v1.DataType\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x12\n\x08raw_data\x18\x03 \x01(\x0cH\x00\x12+\n\x08\x65xternal\x18\x04 \x01(\x0b\x32\x17.mlspec.v1.ExternalDataH\x00\x12\x14\n\x0cis_updatable\x18\x05 \x01(\x08\x42\t\n\x07storage\">\n\x0bNamedTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x06tensor\x18\x02 \x01(\x0b\x32\x11.mlspec.v1.Tensor\"6\n\tDimension\x12\x0e\n\x04size\x18\x01 \x01(\x03H\x00\x12\x10\n\x06symbol\x18\x02 \x01(\tH\x00\x42\x07\n\x05value\"U\n\nTensorType\x12\"\n\x05\x64type\x18\x01 \x01(\x0e\x32\x13.mlspec.v1.DataType\x12#\n\x05shape\x18\x02 \x03(\x0b\x32\x14.mlspec.v1.Dimension\"\x0c\n\nStringType\"\x0b\n\tInt64Type\"\x98\x01\n\x0b\x46\x65\x61tureType\x12\'\n\x06tensor\x18\x01 \x01(\x0b\x32\x15.mlspec.v1.TensorTypeH\x00\x12,\n\x0bstring_type\x18\x02 \x01(\x0b\x32\x15.mlspec.v1.StringTypeH\x00\x12*\n\nint64_type\x18\x03 \x01(\x0b\x32\x14.mlspec.v1.Int64TypeH\x00\x42\x06\n\x04kind\"1\n\x12ImagePreprocessing\x12\r\n\x05scale\x18\x01 \x03(\x01\x12\x0c\n\x04\x62ias\x18\x02 \x03(\x01\"\x8c\x01\n\tImageType\x12\r\n\x05width\x18\x01 \x01(\x03\x12\x0e\n\x06height\x18\x02 \x01(\x03\x12*\n\x0b\x63olor_space\x18\x03 \x01(\x0e\x32\x15.mlspec.v1.ColorSpace\x12\x34\n\rpreprocessing\x18\x04 \x01(\x0b\x32\x1d.mlspec.v1.ImagePreprocessing\"\x88\x01\n\x12\x46\x65\x61tureDescription\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x19\n\x11short_description\x18\x02 \x01(\t\x12$\n\x04type\x18\x03 \x01(\x0b\x32\x16.mlspec.v1.FeatureType\x12#\n\x05image\x18\x04 \x01(\x0b\x32\x14.mlspec.v1.ImageType*a\n\x08\x44\x61taType\x12\x19\n\x15\x44\x41TA_TYPE_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x46LOAT32\x10\x01\x12\x0b\n\x07\x46LOAT16\x10\x02\x12\t\n\x05INT64\x10\x03\x12\t\n\x05INT32\x10\x04\x12\n\n\x06\x44OUBLE\x10\x05*i\n\nColorSpace\x12\x1b\n\x17\x43OLOR_SPACE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OLOR_SPACE_GRAY\x10\x01\x12\x13\n\x0f\x43OLOR_SPACE_RGB\x10\x02\x12\x13\n\x0f\x43OLOR_SPACE_BGR\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.v1.tensor_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DATATYPE']._serialized_start=753
-  _globals['_DATATYPE']._serialized_end=850
+  _globals['_DATATYPE']._serialized_start=985
+  _globals['_DATATYPE']._serialized_end=1082
+  _globals['_COLORSPACE']._serialized_start=1084
+  _globals['_COLORSPACE']._serialized_end=1189
   _globals['_EXTERNALDATA']._serialized_start=37
   _globals['_EXTERNALDATA']._serialized_end=101
   _globals['_TENSOR']._serialized_start=104
@@ -49,6 +51,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INT64TYPE']._serialized_end=495
   _globals['_FEATURETYPE']._serialized_start=498
   _globals['_FEATURETYPE']._serialized_end=650
-  _globals['_FEATUREDESCRIPTION']._serialized_start=652
-  _globals['_FEATUREDESCRIPTION']._serialized_end=751
+  _globals['_IMAGEPREPROCESSING']._serialized_start=652
+  _globals['_IMAGEPREPROCESSING']._serialized_end=701
+  _globals['_IMAGETYPE']._serialized_start=704
+  _globals['_IMAGETYPE']._serialized_end=844
+  _globals['_FEATUREDESCRIPTION']._serialized_start=847
+  _globals['_FEATUREDESCRIPTION']._serialized_end=983
 # @@protoc_insertion_point(module_scope)

@@ -15,12 +15,23 @@ class DataType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INT64: _ClassVar[DataType]
     INT32: _ClassVar[DataType]
     DOUBLE: _ClassVar[DataType]
+
+class ColorSpace(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COLOR_SPACE_UNSPECIFIED: _ClassVar[ColorSpace]
+    COLOR_SPACE_GRAY: _ClassVar[ColorSpace]
+    COLOR_SPACE_RGB: _ClassVar[ColorSpace]
+    COLOR_SPACE_BGR: _ClassVar[ColorSpace]
 DATA_TYPE_UNSPECIFIED: DataType
 FLOAT32: DataType
 FLOAT16: DataType
 INT64: DataType
 INT32: DataType
 DOUBLE: DataType
+COLOR_SPACE_UNSPECIFIED: ColorSpace
+COLOR_SPACE_GRAY: ColorSpace
+COLOR_SPACE_RGB: ColorSpace
+COLOR_SPACE_BGR: ColorSpace
 
 class ExternalData(_message.Message):
     __slots__ = ("location", "offset", "length")
@@ -88,12 +99,34 @@ class FeatureType(_message.Message):
     int64_type: Int64Type
     def __init__(self, tensor: _Optional[_Union[TensorType, _Mapping]] = ..., string_type: _Optional[_Union[StringType, _Mapping]] = ..., int64_type: _Optional[_Union[Int64Type, _Mapping]] = ...) -> None: ...
 
+class ImagePreprocessing(_message.Message):
+    __slots__ = ("scale", "bias")
+    SCALE_FIELD_NUMBER: _ClassVar[int]
+    BIAS_FIELD_NUMBER: _ClassVar[int]
+    scale: _containers.RepeatedScalarFieldContainer[float]
+    bias: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, scale: _Optional[_Iterable[float]] = ..., bias: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class ImageType(_message.Message):
+    __slots__ = ("width", "height", "color_space", "preprocessing")
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    COLOR_SPACE_FIELD_NUMBER: _ClassVar[int]
+    PREPROCESSING_FIELD_NUMBER: _ClassVar[int]
+    width: int
+    height: int
+    color_space: ColorSpace
+    preprocessing: ImagePreprocessing
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., color_space: _Optional[_Union[ColorSpace, str]] = ..., preprocessing: _Optional[_Union[ImagePreprocessing, _Mapping]] = ...) -> None: ...
+
 class FeatureDescription(_message.Message):
-    __slots__ = ("name", "short_description", "type")
+    __slots__ = ("name", "short_description", "type", "image")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SHORT_DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
     name: str
     short_description: str
     type: FeatureType
-    def __init__(self, name: _Optional[str] = ..., short_description: _Optional[str] = ..., type: _Optional[_Union[FeatureType, _Mapping]] = ...) -> None: ...
+    image: ImageType
+    def __init__(self, name: _Optional[str] = ..., short_description: _Optional[str] = ..., type: _Optional[_Union[FeatureType, _Mapping]] = ..., image: _Optional[_Union[ImageType, _Mapping]] = ...) -> None: ...

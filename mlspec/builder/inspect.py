@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 from mlspec._proto import model_pb2, parameters_pb2, tensor_pb2, training_pb2
 from mlspec.spec import graph, kinds, knn, weights
 from mlspec.spec.defaults import unset_default
+from mlspec.spec.images import ImageInput
 from mlspec.spec.shapes import dtype_label, feature_info, infer_shapes
 
 
@@ -91,6 +92,7 @@ def _feature(feature: tensor_pb2.FeatureDescription) -> dict[str, Any]:
         "type": {"tensor": "tensor", "string_type": "string", "int64_type": "int64"}.get(kind or "", "unset"),
         "dtype": dtype_label(info.dtype),
         "shape": None if info.dims is None else list(info.dims),
+        "image": ImageInput.of(feature.image).to_json() if feature.HasField("image") else None,
     }
 
 

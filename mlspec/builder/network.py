@@ -31,6 +31,7 @@ from mlspec.builder.training_inputs import sync_training_inputs
 from mlspec.builder.updatable import TrainingSetup
 from mlspec.spec import graph, weights
 from mlspec.spec.errors import SpecEditError
+from mlspec.spec.images import COLOR_SPACES, ImageInput, image_problems, per_channel
 from mlspec.spec.io import SPEC_VERSION
 from mlspec.spec.shapes import BATCH, Dim
 from mlspec.spec.tensor_info import set_dims
@@ -124,6 +125,57 @@ class NetworkBuilder(LayerAdders, TrainingSetup, Surgery, Rewiring):
             feature = _feature(self._model.description.inputs, name, "inputs")
             set_dims(feature.type.tensor, [batch, *shape])
 
+    def add_image_input(
+        self,
+        name: str,
+        width: int,
+        height: int,
+        *,
+        color_space: str = "rgb",
+        scale: float | Sequence[float] = 1.0,
+        bias: float | Sequence[float] = 0.0,
+        short_description: str = "",
+    ) -> None:
+        """An image input, like Core ML's imageType: the network reads float32 [batch, C, height,
+        width], each channel pixel (0..255) * scale + bias; see mlspec.spec.images."""
+        with self._edit(f'add image input "{name}"', validate=False):
+            channels = 1 if color_space == "gray" else 3
+            self.add_input(name, (channels, height, width), short_description=short_description)
+            self.set_image_input(name, color_space=color_space, scale=scale, bias=bias)
+
+    def set_image_input(
+        self,
+        name: str,
+        *,
+        color_space: str = "rgb",
+        scale: float | Sequence[float] = 1.0,
+        bias: float | Sequence[float] = 0.0,
+    ) -> None:
+        """Declare an existing [batch, C, H, W] float32 input an image (size from its shape), so the
+        runtime turns pixels into it; scale and bias are one value or one per channel."""
+        with self._edit(f'declare input "{name}" an image', validate=True):
+            if color_space not in COLOR_SPACES:
+                raise SpecEditError(
+                    f'input "{name}": colour space {color_space!r} is not one of {", ".join(COLOR_SPACES)}'
+                )
+            feature = _feature(self._model.description.inputs, name, "inputs")
+            dims = [d.size if d.WhichOneof("value") == "size" else 0 for d in feature.type.tensor.shape]
+            if len(dims) != 4:
+                raise SpecEditError(
+                    f'input "{name}": per-example shape has {max(len(dims) - 1, 0)} dimensions; '
+                    "an image input is [batch, channels, height, width]"
+                )
+            channels = 1 if color_space == "gray" else 3
+            scales, biases = (
+                _channel_values(name, "scale", scale, channels),
+                _channel_values(name, "bias", bias, channels),
+            )
+            image = ImageInput(dims[3], dims[2], color_space, scales, biases)
+            feature.image.CopyFrom(image.to_proto())
+            problems = image_problems(feature, f'description.inputs["{name}"]')
+            if problems:
+                raise SpecEditError("; ".join(str(problem) for problem in problems))
+
     def add_output(self, name: str, *, short_description: str = "") -> None:
         """Declare an output (a layer's tensor, or a classifier's predicted feature name)."""
         with self._edit(f'add output "{name}"', validate=False):
@@ -199,6 +251,17 @@ class NetworkBuilder(LayerAdders, TrainingSetup, Surgery, Rewiring):
             if value is not None:
                 setattr(metadata, field, value)
         metadata.user_defined.update(user_defined or {})
+
+
+def _channel_values(
+    name: str, field: str, values: float | Sequence[float], channels: int
+) -> tuple[float, ...]:
+    given = [values] if isinstance(values, int | float) else list(values)
+    if len(given) not in (1, channels):
+        raise SpecEditError(
+            f'input "{name}": {field} has {len(given)} values; give 1 or {channels} (one per channel)'
+        )
+    return per_channel(given, channels, 0.0)
 
 
 def _feature(

@@ -8,6 +8,7 @@ inspecting node types. The contract is in docs/ARCHITECTURE.md.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import onnx
@@ -19,6 +20,7 @@ from mlspec.convert.emitters import EmitContext, emitter_for
 from mlspec.convert.emitters.classifier import emit_predicted_label
 from mlspec.convert.forms import PLAIN, GraphForms
 from mlspec.spec.errors import MlspecError, layer_ref
+from mlspec.spec.images import ImageInput
 from mlspec.spec.kinds import trainable_tensors
 from mlspec.spec.onnx_opsets import DOMAIN_OPSETS, OPSET
 from mlspec.spec.tensor_info import STRING, TensorInfo, feature_info
@@ -204,6 +206,10 @@ def _copy_metadata(model: model_pb2.Model, onnx_model: onnx.ModelProto) -> None:
         onnx_model.model_version = int(meta.version) if meta.version.isdigit() else 0
         props["version"] = meta.version
     props.update(meta.user_defined)
+    for feature in model.description.inputs:
+        if feature.HasField("image"):
+            # The ONNX model takes the preprocessed tensor; this says how pixels become it.
+            props[f"mlspec.image.{feature.name}"] = json.dumps(ImageInput.of(feature.image).to_json())
     onnx.helper.set_model_props(onnx_model, props)
 
 

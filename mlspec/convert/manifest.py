@@ -15,6 +15,8 @@ Keys (format_version 1):
 - ``inputs`` / ``training_inputs``: features as ``{name, dtype, shape, role}``. ``dtype`` is
   ``float32``, ``int64`` or ``string``; ``shape`` lists ints, symbols (``"batch"``) or null;
   ``role`` is ``input`` (the network reads it) or ``target`` (only a loss reads it).
+  An image input adds ``image``: ``{width, height, color_space, scale, bias}`` (``gray``, ``rgb``
+  or ``bgr``; one scale and bias per channel): the runtime feeds pixels * scale + bias.
 - ``feed_order``: the training model's user inputs, in the order ORT expects them.
   ``eval_feed_order``: the same for the eval model.
 - ``label_mapping``: target name -> ``{kind, labels}``. ``kind`` ``"string"`` or ``"int64"``:
@@ -83,6 +85,8 @@ class Feature:
     dtype: str
     shape: list[Dim]
     role: str
+    # An image input's size, colour space and preprocessing (mlspec.spec.images.ImageInput.to_json).
+    image: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from mlspec.convert.optimizers import (
 )
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.graph import class_labels
+from mlspec.spec.images import ImageInput
 from mlspec.spec.kinds import layer_tensors
 from mlspec.spec.shapes import feature_info
 from mlspec.spec.tensor_info import STRING, Dim
@@ -122,7 +123,10 @@ def _needs_mlspec_runtime(
 def _feature(feature: tensor_pb2.FeatureDescription, role: str) -> Feature:
     info = feature_info(feature)
     dims: list[Dim] = list(info.dims) if info.dims is not None else []
-    return Feature(name=feature.name, dtype=_DTYPES.get(info.dtype, "unknown"), shape=dims, role=role)
+    image = ImageInput.of(feature.image).to_json() if feature.HasField("image") else None
+    return Feature(
+        name=feature.name, dtype=_DTYPES.get(info.dtype, "unknown"), shape=dims, role=role, image=image
+    )
 
 
 def label_mapping(model: model_pb2.Model, losses: list[LossEntry]) -> dict[str, LabelMapping]:

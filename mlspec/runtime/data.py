@@ -36,6 +36,7 @@ from mlspec.runtime.data_error import DataError, missing_keys_error
 from mlspec.runtime.data_files import DataFile
 from mlspec.runtime.features import FeatureSpec
 from mlspec.runtime.npz import load_npz
+from mlspec.runtime.pixels import to_tensor
 
 __all__ = ["BatchProvider", "DataError", "DataFile", "DataSource", "as_source", "convert", "load_npz"]
 
@@ -111,9 +112,15 @@ class ProviderSource:
                 values.append(np.asarray(example[feature.name]))
             shapes = {value.shape for value in values}
             if len(shapes) > 1:
-                # Name the first example that differs from the model's shape, not just "mismatch".
-                for (index, _), value in zip(examples, values, strict=True):
+                # Name the first example that differs from the model's shape, not just "mismatch";
+                # images of different sizes are each resized to the input's size.
+                parts = [
                     convert(feature, value[np.newaxis], f"{self.where} (example {index})")
+                    for (index, _), value in zip(examples, values, strict=True)
+                ]
+                if feature.image is not None:
+                    stacked[feature.name] = np.concatenate(parts)
+                    continue
             stacked[feature.name] = convert(feature, np.stack(values), self._where_batch(examples))
         return stacked
 
@@ -188,6 +195,8 @@ def convert(feature: FeatureSpec, array: Array, where: str) -> Array:
         raise DataError(f"{where}: {feature.name!r} is a scalar; expected one value per example")
     if feature.is_class_label:
         return _class_indices(feature, array, where)
+    if feature.image is not None:
+        return to_tensor(feature.image, feature.name, array, where)
     _check_shape(feature, array, where)
     if feature.dtype == np.float32:
         if array.dtype.kind != "f":

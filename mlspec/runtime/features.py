@@ -14,6 +14,7 @@ import numpy as np
 
 from mlspec._proto import model_pb2
 from mlspec.convert.manifest import Feature, Manifest
+from mlspec.spec.images import ImageInput
 from mlspec.spec.shapes import feature_info
 
 Role = Literal["input", "target"]
@@ -35,6 +36,8 @@ class FeatureSpec:
     class_count: int | None = None
     labels: tuple[str, ...] | tuple[int, ...] | None = None
     is_class_label: bool = False
+    # Image inputs only: data holds pixels, which mlspec.runtime.pixels turns into the tensor.
+    image: ImageInput | None = None
 
 
 def features_from_manifest(manifest: Manifest) -> list[FeatureSpec]:
@@ -59,7 +62,8 @@ def spec_input_features(model: model_pb2.Model) -> list[FeatureSpec]:
     for feature in model.description.inputs:
         info = feature_info(feature)
         dims = tuple(d if isinstance(d, int) else None for d in (info.dims or ())[1:])
-        features.append(FeatureSpec(feature.name, "input", np.dtype(np.float32), dims))
+        image = ImageInput.of(feature.image) if feature.HasField("image") else None
+        features.append(FeatureSpec(feature.name, "input", np.dtype(np.float32), dims, image=image))
     return features
 
 
@@ -70,7 +74,17 @@ def inputs_only(features: list[FeatureSpec]) -> list[FeatureSpec]:
 def _plain(feature: Feature) -> FeatureSpec:
     dims = tuple(d if isinstance(d, int) else None for d in feature.shape[1:])
     dtype = np.dtype(_DTYPES.get(feature.dtype, np.float32))
-    return FeatureSpec(feature.name, _role(feature), dtype, dims)
+    image = None
+    if feature.image is not None:
+        fields = feature.image
+        image = ImageInput(
+            int(fields["width"]),
+            int(fields["height"]),
+            str(fields["color_space"]),
+            tuple(float(v) for v in fields["scale"]),
+            tuple(float(v) for v in fields["bias"]),
+        )
+    return FeatureSpec(feature.name, _role(feature), dtype, dims, image=image)
 
 
 def _class_target(manifest: Manifest, feature: Feature) -> FeatureSpec:

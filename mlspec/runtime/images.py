@@ -1,10 +1,13 @@
 """A folder of images with one subfolder per class label, read like torchvision's ImageFolder.
 
 Only the file list is built up front; each image is decoded (through Pillow) when its mini-batch
-is built, so memory holds one batch of images at a time. An image of any size and mode becomes
-the model's image input: converted to gray or RGB by the input's channel count, resized
-(bilinear) to the input's height and width, scaled from 0..255 to 0..1 and laid out as the input
-is shaped: (channels, height, width), (height, width, channels) or (height, width).
+is built, so memory holds one batch of images at a time. For an input the spec declares an image
+(mlspec.spec.images), each file is decoded to its pixels (gray files as gray, others as RGB),
+which mlspec.runtime.pixels turns into the input's tensor exactly as it does pixel arrays: resized,
+converted to the colour space, preprocessed. For a plain tensor input an image of any size and
+mode is converted to gray or RGB by the input's channel count, resized (bilinear) to the input's
+height and width, scaled from 0..255 to 0..1 and laid out as the input is shaped: (channels,
+height, width), (height, width, channels) or (height, width).
 
 A folder holding images directly (no class subfolders) is unlabelled, which serves prediction.
 Files are never followed outside the folder (a symlink pointing out is refused), and an image
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Literal
 
 import numpy as np
@@ -23,10 +25,12 @@ import numpy.typing as npt
 
 from mlspec.runtime.data_error import DataError
 from mlspec.runtime.features import FeatureSpec
+from mlspec.runtime.pixels import pillow_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 FORMATS = ("PNG", "JPEG", "BMP")
 MAX_PIXELS = 40_000_000
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 Layout = Literal["chw", "hwc", "hw"]
 
 
@@ -60,9 +64,11 @@ class ImageFolder:
             example[self.target.name] = self._label(label, path)
         return example
 
-    def load(self, path: Path) -> npt.NDArray[np.float32]:
-        """One image as the model's input tensor, without the batch axis."""
-        image_module = _pillow()
+    def load(self, path: Path) -> npt.NDArray[np.generic]:
+        """One image, without the batch axis: as the input's tensor, or for an image input
+        (mlspec.spec.images) as uint8 pixels, which the data path turns into its tensor."""
+        image_module = pillow_image()
+        declared = self.image.image
         try:
             with image_module.open(path, formats=list(FORMATS)) as image:
                 width, height = image.size
@@ -70,6 +76,8 @@ class ImageFolder:
                     raise DataError(
                         f"{path}: {width}x{height} pixels is more than the {MAX_PIXELS} an image may have"
                     )
+                if declared is not None:
+                    return np.asarray(image.convert("L" if image.mode in _GRAY_MODES else "RGB"))
                 converted = image.convert("L" if self.channels == 1 else "RGB")
                 if converted.size != (self.width, self.height):
                     converted = converted.resize((self.width, self.height), image_module.Resampling.BILINEAR)
@@ -140,12 +148,3 @@ def _layout(root: Path, feature: FeatureSpec) -> tuple[Layout, int, int, int]:
         f"{root}: input {feature.name!r} has per-example shape {shape}; images need an input shaped "
         "(channels, height, width), (height, width, channels) or (height, width), with 1 or 3 channels"
     )
-
-
-def _pillow() -> ModuleType:
-    """Pillow, imported on first use: it is an optional extra."""
-    try:
-        from PIL import Image  # noqa: PLC0415
-    except ImportError:
-        raise DataError("reading images needs Pillow: pip install 'mlspec[images]'") from None
-    return Image

@@ -26,7 +26,7 @@ from mlspec.spec.files import read_regular
 MAGIC = b"MLSPEC\x00\x01"
 _HEADER = struct.Struct("<8sQ")
 TEXT_SUFFIXES = (".pbtxt", ".textproto", ".txtpb")
-SPEC_VERSION = 2
+SPEC_VERSION = 3
 """The schema version this library writes; see the changelog in proto/mlspec/v1/model.proto."""
 SPEC_BYTES_LIMIT = _HEADER.size + (2 << 30)
 """Protobuf cannot hold a message past 2 GiB; larger weights belong in a sidecar."""

@@ -357,28 +357,3 @@ def test_missing_coremltools_and_foreign_files_are_explained(
     monkeypatch.setitem(sys.modules, "coremltools.proto", None)
     with pytest.raises(CoreMLImportError, match=r"install mlspec\[coreml\]"):
         import_coreml(tmp_path / "junk.mlmodel")
-
-
-def test_image_input_with_scaler_preprocessing(tmp_path: Path) -> None:
-    builder = NeuralNetworkBuilder([("image", datatypes.Array(3, 4, 4))], [("pooled", None)])
-    builder.add_pooling("gap", 1, 1, 1, 1, "AVERAGE", "VALID", "image", "pooled", is_global=True)
-    builder.set_pre_processing_parameters(
-        image_input_names=["image"],
-        is_bgr=True,
-        red_bias=-1.0,
-        green_bias=-2.0,
-        blue_bias=-3.0,
-        image_scale=0.5,
-    )
-    save_spec(builder.spec, str(tmp_path / "scaled.mlmodel"))
-    spec = import_coreml(tmp_path / "scaled.mlmodel")
-    assert find_problems(spec) == []
-    assert kinds(spec) == ["convolution", "pooling"]
-    assert spec.network.layers[0].name == "image_preprocessing"
-    image = spec.description.inputs[0].type.tensor
-    assert [d.symbol or d.size for d in image.shape] == ["batch", 3, 4, 4]
-    pixels = np.random.default_rng(1).uniform(0, 255, (2, 3, 4, 4)).astype(np.float32)
-    pooled = run_onnx(to_onnx(spec), {"image": pixels})["pooled"]
-    bgr_bias = np.array([-3.0, -2.0, -1.0])  # channel order of a BGR image
-    expected = (pixels * 0.5 + bgr_bias[None, :, None, None]).mean(axis=(2, 3), keepdims=True)
-    np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-4)

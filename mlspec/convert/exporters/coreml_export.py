@@ -4,8 +4,9 @@ alone or after a feature extractor, see coreml_knn), updatable included.
 coremltools' converters stopped writing updatable models, so a PyTorch or ONNX model could only
 become one by editing protobuf by hand. This writes Core ML's own format from a spec, so the
 spec mlspec trains also trains with MLUpdateTask on Apple devices: layers and weights, class
-labels, updatable layers and tensors, the loss, the optimizer and every hyperparameter's default
-and allowed values, at specification version 4 (Core ML 3, the first with updatable models) or 1
+labels, image inputs with their scaler, updatable layers and tensors, the loss, the optimizer
+and every hyperparameter's default and allowed values, at specification version 4 (Core ML 3,
+the first with updatable models) or 1
 for a model that does not train.
 
 The export is all or nothing. Everything Core ML cannot express is collected first and reported
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mlspec._proto import model_pb2, tensor_pb2
+from mlspec.convert.coreml_images import export_image
 from mlspec.convert.coreml_proto import coreml_model_proto
 from mlspec.convert.exporters.coreml_knn import knn_model
 from mlspec.convert.exporters.coreml_layers import (
@@ -37,6 +39,7 @@ from mlspec.convert.exporters.coreml_training import Findings, update_parameters
 from mlspec.spec import knn as spec_knn
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import MlspecError, layer_ref
+from mlspec.spec.images import ImageInput
 from mlspec.spec.shapes import infer_shapes
 from mlspec.spec.validate import validate
 
@@ -90,7 +93,7 @@ def _network_model(model: model_pb2.Model, coreml: Any, findings: Findings) -> A
     out.specificationVersion = 4 if model.is_updatable else 1
     network = out.neuralNetworkClassifier if model.HasField("classifier") else out.neuralNetwork
     tensors = infer_shapes(model)
-    _inputs(model, out.description, findings)
+    _inputs(model, out.description, network, findings)
     context = LayerContext(tensors)
     for layer in model.network.layers:
         try:
@@ -140,12 +143,20 @@ def _feature(source: tensor_pb2.FeatureDescription, target: Any, findings: Findi
         _array_type(source.type.tensor, target.type, where, findings)
 
 
-def _inputs(model: model_pb2.Model, description: Any, findings: Findings) -> None:
+def _inputs(model: model_pb2.Model, description: Any, network: Any, findings: Findings) -> None:
+    """Arrays, or images with their scaler as the network's preprocessing step."""
     for feature in model.description.inputs:
+        where = f'description.inputs["{feature.name}"]'
         if not feature.type.HasField("tensor"):
-            findings.refuse(f'description.inputs["{feature.name}"]', "a Core ML network reads arrays")
+            findings.refuse(where, "a Core ML network reads arrays")
             continue
-        _feature(feature, description.input.add(), findings, f'description.inputs["{feature.name}"]')
+        if not feature.HasField("image"):
+            _feature(feature, description.input.add(), findings, where)
+            continue
+        target = description.input.add(name=feature.name, shortDescription=feature.short_description)
+        problem = export_image(ImageInput.of(feature.image), feature.name, target.type, network)
+        if problem:
+            findings.refuse(f"{where}.image", problem)
 
 
 def _outputs(model: model_pb2.Model, description: Any, network: Any, tensors: Any) -> None:

@@ -6,9 +6,9 @@ layout conventions), training settings by coreml_training. A layer kind mlspec d
 stops the import with one error naming every such layer and its kind, so a user learns the
 whole gap at once.
 
-An image scaler (channelScale * pixel + per-channel bias) becomes a frozen depthwise 1x1
-convolution named "{input}_preprocessing", so the imported model takes the same pixels; a mean
-image has no equivalent and is refused.
+An image input becomes an mlspec image input (mlspec.spec.images) with the same size, colour
+space and scaler (channelScale * pixel + per-channel bias), so the imported model takes the same
+pixels; a mean image has no equivalent and is refused.
 
 A classifier's probabilities are the float tensor [batch, classes] that Core ML turns into its
 probability dictionary; the tensor is renamed to the dictionary output's name when the two
@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError
 
 from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.builder.description import refresh_output_types
+from mlspec.convert.coreml_images import imported_image
 from mlspec.convert.coreml_proto import coreml_model_proto
 from mlspec.convert.importers.boundary import import_boundary
 from mlspec.convert.importers.coreml_checks import check_network
@@ -35,7 +36,6 @@ from mlspec.convert.importers.coreml_layers import (
     VECTOR,
     CoreMLContext,
     UnmappableLayerError,
-    scaled_image,
 )
 from mlspec.convert.importers.coreml_training import CoreMLImportError, feature_type, update_parameters
 from mlspec.spec.errors import layer_ref
@@ -78,7 +78,7 @@ def _network(coreml: Any, source: Path) -> model_pb2.Model:
     } & {feature.name for feature in coreml.description.input}
     _describe_inputs(model, coreml.description, context, source)
     for step in network.preprocessing:
-        _preprocess(step, network.layers, coreml.description, context, source)
+        _preprocess(step, model, coreml.description, source)
     _map_layers(network.layers, context, source)
     model.network.layers.extend(context.layers)
     if which == "neuralNetworkClassifier":
@@ -113,6 +113,8 @@ def _describe_inputs(model: model_pb2.Model, description: Any, context: CoreMLCo
         where = f'{source}: input "{feature.name}"'
         ours = model.description.inputs.add(name=feature.name, short_description=feature.shortDescription)
         ours.type.CopyFrom(feature_type(feature.type, where))
+        if feature.type.WhichOneof("Type") == "imageType":
+            ours.image.CopyFrom(imported_image(feature.type.imageType, None).to_proto())
         if not ours.type.HasField("tensor"):
             continue
         tensor = ours.type.tensor
@@ -126,8 +128,8 @@ def _describe_inputs(model: model_pb2.Model, description: Any, context: CoreMLCo
         context.ranks[feature.name] = VECTOR if per_example == 1 else IMAGE
 
 
-def _preprocess(step: Any, layers: Any, description: Any, context: CoreMLContext, source: Path) -> None:
-    """An image scaler becomes a frozen depthwise 1x1 convolution the network then reads from."""
+def _preprocess(step: Any, model: model_pb2.Model, description: Any, source: Path) -> None:
+    """An image scaler becomes its image input's preprocessing (scale and per-channel bias)."""
     images = [f for f in description.input if f.type.WhichOneof("Type") == "imageType"]
     feature = next((f for f in images if f.name == step.featureName), images[0] if len(images) == 1 else None)
     if feature is None or step.WhichOneof("preprocessor") != "scaler":
@@ -135,9 +137,8 @@ def _preprocess(step: Any, layers: Any, description: Any, context: CoreMLContext
             f"{source}: preprocessing {step.featureName or '(unnamed)'}: only an image scaler on an "
             "image input is supported (not a mean image); remove it and feed preprocessed arrays"
         )
-    output = scaled_image(context, step.scaler, feature.name, int(feature.type.imageType.colorSpace))
-    for layer in layers:
-        layer.input[:] = [output if name == feature.name else name for name in layer.input]
+    ours = next(f for f in model.description.inputs if f.name == feature.name)
+    ours.image.CopyFrom(imported_image(feature.type.imageType, step.scaler).to_proto())
 
 
 def _map_layers(layers: Any, context: CoreMLContext, source: Path) -> None:

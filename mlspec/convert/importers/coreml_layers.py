@@ -329,24 +329,6 @@ def _embedding(ctx: CoreMLContext, source: Any) -> None:
     ctx.emit(flat, VECTOR)
 
 
-_SCALER_BIASES = {10: ("grayBias",), 40: ("grayBias",), 20: ("redBias", "greenBias", "blueBias")}
-
-
-def scaled_image(ctx: CoreMLContext, scaler: Any, image: str, color_space: int) -> str:
-    """Core ML's image scaler, channelScale * pixel + per-channel bias, as a depthwise 1x1 convolution."""
-    names = _SCALER_BIASES.get(color_space, ("blueBias", "greenBias", "redBias"))  # BGR
-    channels = len(names)
-    layer = layers_pb2.Layer(name=f"{image}_preprocessing", inputs=[image], outputs=[f"{image}/preprocessed"])
-    spec = layer.convolution
-    spec.input_channels = spec.output_channels = spec.groups = channels
-    spec.kernel_shape[:] = [1, 1]
-    spec.padding.valid.SetInParent()
-    spec.has_bias = True
-    set_tensor(spec.weights, np.full((channels, 1, 1, 1), scaler.channelScale, np.float32))
-    set_tensor(spec.bias, np.array([getattr(scaler, name) for name in names], np.float32))
-    return ctx.emit(layer, IMAGE).outputs[0]
-
-
 MAPPERS: dict[str, Callable[[CoreMLContext, Any], None]] = {
     "innerProduct": _inner_product,
     "convolution": _convolution,

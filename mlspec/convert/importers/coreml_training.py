@@ -13,8 +13,8 @@ seed, and the training inputs with their descriptions. Three deliberate adjustme
   the loss target "<probabilities>_true", a name no input carries.
 - double and float16 arrays become float32 tensors and int32 targets of a cross-entropy become
   int64 class indices, the types mlspec trains with. Feature shapes gain the leading "batch".
-  Images become float32 [batch, C, H, W] tensors of pixel values in the image's channel order
-  (RGB, BGR or gray); an image scaler becomes the network's first layer (see coreml_import).
+  Images become image inputs whose tensor is float32 [batch, C, H, W] in the image's channel
+  order (RGB, BGR or gray), with the image scaler as their preprocessing (see coreml_import).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from typing import Any
 from mlspec._proto import parameters_pb2, tensor_pb2, training_pb2
 from mlspec.builder.params import DEFAULT_RANGES
 from mlspec.builder.updatable import SEED_RANGE
+from mlspec.convert.coreml_images import COLOR_SPACES
 from mlspec.spec.errors import MlspecError
 
 _INT32 = 131104
 _FLOAT_TYPES = (65568, 65600, 65552)  # FLOAT32, DOUBLE, FLOAT16
-_IMAGE_CHANNELS = {10: 1, 20: 3, 30: 3, 40: 1}  # GRAYSCALE, RGB, BGR, GRAYSCALE_FLOAT16
 
 
 class CoreMLImportError(MlspecError):
@@ -55,7 +55,7 @@ def feature_type(source: Any, where: str, *, class_index: bool = False) -> tenso
         _batched(result.tensor, dtype, [int(d) for d in array.shape])
     elif which == "imageType":
         image = source.imageType
-        channels = _IMAGE_CHANNELS.get(int(image.colorSpace), 3)
+        channels = 1 if COLOR_SPACES.get(int(image.colorSpace)) == "gray" else 3
         _batched(result.tensor, tensor_pb2.FLOAT32, [channels, int(image.height), int(image.width)])
     else:
         raise CoreMLImportError(

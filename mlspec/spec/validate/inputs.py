@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from mlspec._proto import tensor_pb2
 from mlspec.spec.errors import Problem
+from mlspec.spec.images import image_problems
 from mlspec.spec.tensor_info import UNKNOWN_DTYPE, feature_info
 from mlspec.spec.validate.context import Context, feature_where, layer_where
 from mlspec.spec.weights import NUMPY_DTYPES, dtype_name
@@ -57,6 +58,10 @@ def _features(section: str, features: Sequence[tensor_pb2.FeatureDescription]) -
         where = feature_where(section, feature.name, index)
         if not feature.name:
             problems.append(Problem(where, "has no name", "name every feature"))
+        if feature.HasField("image") and section == "inputs":
+            problems += image_problems(feature, where)
+        elif feature.HasField("image") and section == "outputs":
+            problems.append(Problem(f"{where}.image", "is set", "declare images on model inputs only"))
         kind = feature.type.WhichOneof("kind")
         if kind is None:
             problems.append(Problem(f"{where}.type", "is not set", "declare a tensor, string or int64 type"))
@@ -108,6 +113,14 @@ def _training_inputs(context: Context) -> list[Problem]:
                     f'has the name of model input "{feature.name}" but type {feature_info(feature)} '
                     f"instead of {feature_info(same_name)}",
                     "rename the training input, or give it the model input's type",
+                )
+            )
+        if feature.HasField("image") and (same_name is None or same_name.image != feature.image):
+            problems.append(
+                Problem(
+                    f"{where}.image",
+                    "differs from the model input's image" if same_name else "is set",
+                    "declare images on model inputs; a training input may only repeat one unchanged",
                 )
             )
         producer = context.producer(feature.name)
