@@ -8,6 +8,7 @@ from __future__ import annotations
 # Registration order is the order `mlspec --help` lists the commands in.
 # isort: off
 from mlspec.cli import spec_commands, inspect_command, updatable_command, edit_commands
+from mlspec.cli import surgery_commands
 from mlspec.cli import convert_commands, train_command, state_command, use_commands, knn_commands
 from mlspec.cli import import_commands, demo_command
 from mlspec.cli import federate_command
@@ -27,6 +28,7 @@ __all__ = [
     "main",
     "spec_commands",
     "state_command",
+    "surgery_commands",
     "train_command",
     "updatable_command",
     "use_commands",

@@ -41,7 +41,8 @@ def _examples() -> dict[str, list[str]]:
 
 
 def _example_files(folder: Path) -> None:
-    """The files the examples name: a 3-class classifier whose head is "fc", its updatable form,
+    """The files the examples name: a 3-class classifier whose head is "fc", a [3, 8, 8] image
+    classifier, its updatable form,
     .npz data keyed by its inputs, and ONNX and Core ML models to import."""
     builder = NetworkBuilder(class_labels=LABELS, seed=0)
     builder.add_input("x", [specs.FEATURES])
@@ -51,6 +52,7 @@ def _example_files(folder: Path) -> None:
     builder.add_softmax("probs", "fc")
     classifier = builder.spec
     save(classifier, folder / "classifier.mlspec")
+    save(classifier, folder / "net.mlspec")  # the same, under a name short enough for long examples
     (folder / "resnet.onnx").write_bytes(to_onnx(classifier).SerializeToString())
     updatable = NetworkBuilder.edit(classifier)
     updatable.make_updatable(["fc"])
@@ -58,6 +60,12 @@ def _example_files(folder: Path) -> None:
     updatable.set_optimizer(SgdParams(lr=0.1, batch=8))
     updatable.set_epochs(1, (1, 10))
     save(updatable.spec, folder / "updatable.mlspec")
+    cnn = NetworkBuilder(class_labels=LABELS, seed=0)
+    cnn.add_input("image", [3, 8, 8])
+    cnn.add_flatten("flat", "image")
+    cnn.add_inner_product("fc", "flat", len(LABELS))
+    cnn.add_softmax("probs", "fc")
+    save(cnn.spec, folder / "cnn.mlspec")
     specs.write_blobs(folder / "train.npz", 24, string_labels=False)
     specs.write_blobs(folder / "val.npz", 12, seed=1, string_labels=False)
     portable = to_training_artifacts(updatable.spec, folder / "portable", backend="portable")
