@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from mlspec._proto import parameters_pb2 as mlspec_dot_v1_dot_parameters__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18mlspec/v1/training.proto\x12\tmlspec.v1\x1a\x1amlspec/v1/parameters.proto\"\xfb\x02\n\x10UpdateParameters\x12)\n\x0bloss_layers\x18\x01 \x03(\x0b\x32\x14.mlspec.v1.LossLayer\x12\'\n\toptimizer\x18\x02 \x01(\x0b\x32\x14.mlspec.v1.Optimizer\x12)\n\x06\x65pochs\x18\x03 \x01(\x0b\x32\x19.mlspec.v1.Int64Parameter\x12)\n\x07shuffle\x18\x04 \x01(\x0b\x32\x18.mlspec.v1.BoolParameter\x12\'\n\x04seed\x18\x05 \x01(\x0b\x32\x19.mlspec.v1.Int64Parameter\x12-\n\x08\x63lipping\x18\x06 \x01(\x0b\x32\x1b.mlspec.v1.GradientClipping\x12\x34\n\x0blr_schedule\x18\x07 \x01(\x0b\x32\x1f.mlspec.v1.LearningRateSchedule\x12/\n\x0bproximal_mu\x18\x08 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\"\xf7\x02\n\tLossLayer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x06weight\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\r\n\x05input\x18\x03 \x01(\t\x12\x0e\n\x06target\x18\x04 \x01(\t\x12K\n\x19\x63\x61tegorical_cross_entropy\x18\n \x01(\x0b\x32&.mlspec.v1.CategoricalCrossEntropyLossH\x00\x12=\n\x12mean_squared_error\x18\x0b \x01(\x0b\x32\x1f.mlspec.v1.MeanSquaredErrorLossH\x00\x12\x41\n\x14\x62inary_cross_entropy\x18\x0c \x01(\x0b\x32!.mlspec.v1.BinaryCrossEntropyLossH\x00\x12\x1f\n\x02l1\x18\r \x01(\x0b\x32\x11.mlspec.v1.L1LossH\x00\x12%\n\x05huber\x18\x0e \x01(\x0b\x32\x14.mlspec.v1.HuberLossH\x00\x42\x06\n\x04kindB\t\n\x07_weight\"2\n\x1b\x43\x61tegoricalCrossEntropyLoss\x12\x13\n\x0b\x66rom_logits\x18\x01 \x01(\x08\"\x16\n\x14MeanSquaredErrorLoss\"-\n\x16\x42inaryCrossEntropyLoss\x12\x13\n\x0b\x66rom_logits\x18\x01 \x01(\x08\"\x08\n\x06L1Loss\"\x1a\n\tHuberLoss\x12\r\n\x05\x64\x65lta\x18\x01 \x01(\x01\"\x90\x01\n\tOptimizer\x12&\n\x03sgd\x18\x01 \x01(\x0b\x32\x17.mlspec.v1.SgdOptimizerH\x00\x12(\n\x04\x61\x64\x61m\x18\x02 \x01(\x0b\x32\x18.mlspec.v1.AdamOptimizerH\x00\x12)\n\x05\x61\x64\x61mw\x18\x03 \x01(\x0b\x32\x18.mlspec.v1.AdamOptimizerH\x00\x42\x06\n\x04kind\"\x81\x02\n\x0cSgdOptimizer\x12\x31\n\rlearning_rate\x18\x01 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12\x32\n\x0fmini_batch_size\x18\x02 \x01(\x0b\x32\x19.mlspec.v1.Int64Parameter\x12,\n\x08momentum\x18\x03 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12*\n\x08nesterov\x18\x04 \x01(\x0b\x32\x18.mlspec.v1.BoolParameter\x12\x30\n\x0cweight_decay\x18\x05 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\"\xa7\x02\n\rAdamOptimizer\x12\x31\n\rlearning_rate\x18\x01 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12\x32\n\x0fmini_batch_size\x18\x02 \x01(\x0b\x32\x19.mlspec.v1.Int64Parameter\x12)\n\x05\x62\x65ta1\x18\x03 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12)\n\x05\x62\x65ta2\x18\x04 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12\'\n\x03\x65ps\x18\x05 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12\x30\n\x0cweight_decay\x18\x06 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\"{\n\x10GradientClipping\x12.\n\x08max_norm\x18\x01 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameterH\x00\x12/\n\tmax_value\x18\x02 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameterH\x00\x42\x06\n\x04kind\"\xae\x01\n\x14LearningRateSchedule\x12\'\n\x04step\x18\x01 \x01(\x0b\x32\x17.mlspec.v1.StepScheduleH\x00\x12+\n\x06\x63osine\x18\x02 \x01(\x0b\x32\x19.mlspec.v1.CosineScheduleH\x00\x12\x38\n\rlinear_warmup\x18\x03 \x01(\x0b\x32\x1f.mlspec.v1.LinearWarmupScheduleH\x00\x42\x06\n\x04kind\"2\n\x0cStepSchedule\x12\x13\n\x0bstep_epochs\x18\x01 \x01(\x03\x12\r\n\x05gamma\x18\x02 \x01(\x01\" \n\x0e\x43osineSchedule\x12\x0e\n\x06min_lr\x18\x01 \x01(\x01\"B\n\x14LinearWarmupSchedule\x12\x14\n\x0cwarmup_steps\x18\x01 \x01(\x03\x12\x14\n\x0cstart_factor\x18\x02 \x01(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18mlspec/v1/training.proto\x12\tmlspec.v1\x1a\x1amlspec/v1/parameters.proto\"\xaa\x03\n\x10UpdateParameters\x12)\n\x0bloss_layers\x18\x01 \x03(\x0b\x32\x14.mlspec.v1.LossLayer\x12\'\n\toptimizer\x18\x02 \x01(\x0b\x32\x14.mlspec.v1.Optimizer\x12)\n\x06\x65pochs\x18\x03 \x01(\x0b\x32\x19.mlspec.v1.Int64Parameter\x12)\n\x07shuffle\x18\x04 \x01(\x0b\x32\x18.mlspec.v1.BoolParameter\x12\'\n\x04seed\x18\x05 \x01(\x0b\x32\x19.mlspec.v1.Int64Parameter\x12-\n\x08\x63lipping\x18\x06 \x01(\x0b\x32\x1b.mlspec.v1.GradientClipping\x12\x34\n\x0blr_schedule\x18\x07 \x01(\x0b\x32\x1f.mlspec.v1.LearningRateSchedule\x12/\n\x0bproximal_mu\x18\x08 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12-\n\x0c\x61ugmentation\x18\t \x01(\x0b\x32\x17.mlspec.v1.Augmentation\"o\n\x0c\x41ugmentation\x12\x12\n\nbrightness\x18\x01 \x01(\x01\x12\x17\n\x0fhorizontal_flip\x18\x02 \x01(\x08\x12\x1c\n\x14max_rotation_degrees\x18\x03 \x01(\x01\x12\x14\n\x0c\x63rop_padding\x18\x04 \x01(\x03\"\xf7\x02\n\tLossLayer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x06weight\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\r\n\x05input\x18\x03 \x01(\t\x12\x0e\n\x06target\x18\x04 \x01(\t\x12K\n\x19\x63\x61tegorical_cross_entropy\x18\n \x01(\x0b\x32&.mlspec.v1.CategoricalCrossEntropyLossH\x00\x12=\n\x12mean_squared_error\x18\x0b \x01(\x0b\x32\x1f.mlspec.v1.MeanSquaredErrorLossH\x00\x12\x41\n\x14\x62inary_cross_entropy\x18\x0c \x01(\x0b\x32!.mlspec.v1.BinaryCrossEntropyLossH\x00\x12\x1f\n\x02l1\x18\r \x01(\x0b\x32\x11.mlspec.v1.L1LossH\x00\x12%\n\x05huber\x18\x0e \x01(\x0b\x32\x14.mlspec.v1.HuberLossH\x00\x42\x06\n\x04kindB\t\n\x07_weight\"2\n\x1b\x43\x61tegoricalCrossEntropyLoss\x12\x13\n\x0b\x66rom_logits\x18\x01 \x01(\x08\"\x16\n\x14MeanSquaredErrorLoss\"-\n\x16\x42inaryCrossEntropyLoss\x12\x13\n\x0b\x66rom_logits\x18\x01 \x01(\x08\"\x08\n\x06L1Loss\"\x1a\n\tHuberLoss\x12\r\n\x05\x64\x65lta\x18\x01 \x01(\x01\"\x90\x01\n\tOptimizer\x12&\n\x03sgd\x18\x01 \x01(\x0b\x32\x17.mlspec.v1.SgdOptimizerH\x00\x12(\n\x04\x61\x64\x61m\x18\x02 \x01(\x0b\x32\x18.mlspec.v1.AdamOptimizerH\x00\x12)\n\x05\x61\x64\x61mw\x18\x03 \x01(\x0b\x32\x18.mlspec.v1.AdamOptimizerH\x00\x42\x06\n\x04kind\"\x81\x02\n\x0cSgdOptimizer\x12\x31\n\rlearning_rate\x18\x01 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12\x32\n\x0fmini_batch_size\x18\x02 \x01(\x0b\x32\x19.mlspec.v1.Int64Parameter\x12,\n\x08momentum\x18\x03 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12*\n\x08nesterov\x18\x04 \x01(\x0b\x32\x18.mlspec.v1.BoolParameter\x12\x30\n\x0cweight_decay\x18\x05 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\"\xa7\x02\n\rAdamOptimizer\x12\x31\n\rlearning_rate\x18\x01 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12\x32\n\x0fmini_batch_size\x18\x02 \x01(\x0b\x32\x19.mlspec.v1.Int64Parameter\x12)\n\x05\x62\x65ta1\x18\x03 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12)\n\x05\x62\x65ta2\x18\x04 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12\'\n\x03\x65ps\x18\x05 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\x12\x30\n\x0cweight_decay\x18\x06 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameter\"{\n\x10GradientClipping\x12.\n\x08max_norm\x18\x01 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameterH\x00\x12/\n\tmax_value\x18\x02 \x01(\x0b\x32\x1a.mlspec.v1.DoubleParameterH\x00\x42\x06\n\x04kind\"\xae\x01\n\x14LearningRateSchedule\x12\'\n\x04step\x18\x01 \x01(\x0b\x32\x17.mlspec.v1.StepScheduleH\x00\x12+\n\x06\x63osine\x18\x02 \x01(\x0b\x32\x19.mlspec.v1.CosineScheduleH\x00\x12\x38\n\rlinear_warmup\x18\x03 \x01(\x0b\x32\x1f.mlspec.v1.LinearWarmupScheduleH\x00\x42\x06\n\x04kind\"2\n\x0cStepSchedule\x12\x13\n\x0bstep_epochs\x18\x01 \x01(\x03\x12\r\n\x05gamma\x18\x02 \x01(\x01\" \n\x0e\x43osineSchedule\x12\x0e\n\x06min_lr\x18\x01 \x01(\x01\"B\n\x14LinearWarmupSchedule\x12\x14\n\x0cwarmup_steps\x18\x01 \x01(\x03\x12\x14\n\x0cstart_factor\x18\x02 \x01(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,33 +33,35 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'mlspec.v1.training_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_UPDATEPARAMETERS']._serialized_start=68
-  _globals['_UPDATEPARAMETERS']._serialized_end=447
-  _globals['_LOSSLAYER']._serialized_start=450
-  _globals['_LOSSLAYER']._serialized_end=825
-  _globals['_CATEGORICALCROSSENTROPYLOSS']._serialized_start=827
-  _globals['_CATEGORICALCROSSENTROPYLOSS']._serialized_end=877
-  _globals['_MEANSQUAREDERRORLOSS']._serialized_start=879
-  _globals['_MEANSQUAREDERRORLOSS']._serialized_end=901
-  _globals['_BINARYCROSSENTROPYLOSS']._serialized_start=903
-  _globals['_BINARYCROSSENTROPYLOSS']._serialized_end=948
-  _globals['_L1LOSS']._serialized_start=950
-  _globals['_L1LOSS']._serialized_end=958
-  _globals['_HUBERLOSS']._serialized_start=960
-  _globals['_HUBERLOSS']._serialized_end=986
-  _globals['_OPTIMIZER']._serialized_start=989
-  _globals['_OPTIMIZER']._serialized_end=1133
-  _globals['_SGDOPTIMIZER']._serialized_start=1136
-  _globals['_SGDOPTIMIZER']._serialized_end=1393
-  _globals['_ADAMOPTIMIZER']._serialized_start=1396
-  _globals['_ADAMOPTIMIZER']._serialized_end=1691
-  _globals['_GRADIENTCLIPPING']._serialized_start=1693
-  _globals['_GRADIENTCLIPPING']._serialized_end=1816
-  _globals['_LEARNINGRATESCHEDULE']._serialized_start=1819
-  _globals['_LEARNINGRATESCHEDULE']._serialized_end=1993
-  _globals['_STEPSCHEDULE']._serialized_start=1995
-  _globals['_STEPSCHEDULE']._serialized_end=2045
-  _globals['_COSINESCHEDULE']._serialized_start=2047
-  _globals['_COSINESCHEDULE']._serialized_end=2079
-  _globals['_LINEARWARMUPSCHEDULE']._serialized_start=2081
-  _globals['_LINEARWARMUPSCHEDULE']._serialized_end=2147
+  _globals['_UPDATEPARAMETERS']._serialized_end=494
+  _globals['_AUGMENTATION']._serialized_start=496
+  _globals['_AUGMENTATION']._serialized_end=607
+  _globals['_LOSSLAYER']._serialized_start=610
+  _globals['_LOSSLAYER']._serialized_end=985
+  _globals['_CATEGORICALCROSSENTROPYLOSS']._serialized_start=987
+  _globals['_CATEGORICALCROSSENTROPYLOSS']._serialized_end=1037
+  _globals['_MEANSQUAREDERRORLOSS']._serialized_start=1039
+  _globals['_MEANSQUAREDERRORLOSS']._serialized_end=1061
+  _globals['_BINARYCROSSENTROPYLOSS']._serialized_start=1063
+  _globals['_BINARYCROSSENTROPYLOSS']._serialized_end=1108
+  _globals['_L1LOSS']._serialized_start=1110
+  _globals['_L1LOSS']._serialized_end=1118
+  _globals['_HUBERLOSS']._serialized_start=1120
+  _globals['_HUBERLOSS']._serialized_end=1146
+  _globals['_OPTIMIZER']._serialized_start=1149
+  _globals['_OPTIMIZER']._serialized_end=1293
+  _globals['_SGDOPTIMIZER']._serialized_start=1296
+  _globals['_SGDOPTIMIZER']._serialized_end=1553
+  _globals['_ADAMOPTIMIZER']._serialized_start=1556
+  _globals['_ADAMOPTIMIZER']._serialized_end=1851
+  _globals['_GRADIENTCLIPPING']._serialized_start=1853
+  _globals['_GRADIENTCLIPPING']._serialized_end=1976
+  _globals['_LEARNINGRATESCHEDULE']._serialized_start=1979
+  _globals['_LEARNINGRATESCHEDULE']._serialized_end=2153
+  _globals['_STEPSCHEDULE']._serialized_start=2155
+  _globals['_STEPSCHEDULE']._serialized_end=2205
+  _globals['_COSINESCHEDULE']._serialized_start=2207
+  _globals['_COSINESCHEDULE']._serialized_end=2239
+  _globals['_LINEARWARMUPSCHEDULE']._serialized_start=2241
+  _globals['_LINEARWARMUPSCHEDULE']._serialized_end=2307
 # @@protoc_insertion_point(module_scope)

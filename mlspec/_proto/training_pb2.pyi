@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class UpdateParameters(_message.Message):
-    __slots__ = ("loss_layers", "optimizer", "epochs", "shuffle", "seed", "clipping", "lr_schedule", "proximal_mu")
+    __slots__ = ("loss_layers", "optimizer", "epochs", "shuffle", "seed", "clipping", "lr_schedule", "proximal_mu", "augmentation")
     LOSS_LAYERS_FIELD_NUMBER: _ClassVar[int]
     OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
     EPOCHS_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,7 @@ class UpdateParameters(_message.Message):
     CLIPPING_FIELD_NUMBER: _ClassVar[int]
     LR_SCHEDULE_FIELD_NUMBER: _ClassVar[int]
     PROXIMAL_MU_FIELD_NUMBER: _ClassVar[int]
+    AUGMENTATION_FIELD_NUMBER: _ClassVar[int]
     loss_layers: _containers.RepeatedCompositeFieldContainer[LossLayer]
     optimizer: Optimizer
     epochs: _parameters_pb2.Int64Parameter
@@ -25,7 +26,20 @@ class UpdateParameters(_message.Message):
     clipping: GradientClipping
     lr_schedule: LearningRateSchedule
     proximal_mu: _parameters_pb2.DoubleParameter
-    def __init__(self, loss_layers: _Optional[_Iterable[_Union[LossLayer, _Mapping]]] = ..., optimizer: _Optional[_Union[Optimizer, _Mapping]] = ..., epochs: _Optional[_Union[_parameters_pb2.Int64Parameter, _Mapping]] = ..., shuffle: _Optional[_Union[_parameters_pb2.BoolParameter, _Mapping]] = ..., seed: _Optional[_Union[_parameters_pb2.Int64Parameter, _Mapping]] = ..., clipping: _Optional[_Union[GradientClipping, _Mapping]] = ..., lr_schedule: _Optional[_Union[LearningRateSchedule, _Mapping]] = ..., proximal_mu: _Optional[_Union[_parameters_pb2.DoubleParameter, _Mapping]] = ...) -> None: ...
+    augmentation: Augmentation
+    def __init__(self, loss_layers: _Optional[_Iterable[_Union[LossLayer, _Mapping]]] = ..., optimizer: _Optional[_Union[Optimizer, _Mapping]] = ..., epochs: _Optional[_Union[_parameters_pb2.Int64Parameter, _Mapping]] = ..., shuffle: _Optional[_Union[_parameters_pb2.BoolParameter, _Mapping]] = ..., seed: _Optional[_Union[_parameters_pb2.Int64Parameter, _Mapping]] = ..., clipping: _Optional[_Union[GradientClipping, _Mapping]] = ..., lr_schedule: _Optional[_Union[LearningRateSchedule, _Mapping]] = ..., proximal_mu: _Optional[_Union[_parameters_pb2.DoubleParameter, _Mapping]] = ..., augmentation: _Optional[_Union[Augmentation, _Mapping]] = ...) -> None: ...
+
+class Augmentation(_message.Message):
+    __slots__ = ("brightness", "horizontal_flip", "max_rotation_degrees", "crop_padding")
+    BRIGHTNESS_FIELD_NUMBER: _ClassVar[int]
+    HORIZONTAL_FLIP_FIELD_NUMBER: _ClassVar[int]
+    MAX_ROTATION_DEGREES_FIELD_NUMBER: _ClassVar[int]
+    CROP_PADDING_FIELD_NUMBER: _ClassVar[int]
+    brightness: float
+    horizontal_flip: bool
+    max_rotation_degrees: float
+    crop_padding: int
+    def __init__(self, brightness: _Optional[float] = ..., horizontal_flip: bool = ..., max_rotation_degrees: _Optional[float] = ..., crop_padding: _Optional[int] = ...) -> None: ...
 
 class LossLayer(_message.Message):
     __slots__ = ("name", "weight", "input", "target", "categorical_cross_entropy", "mean_squared_error", "binary_cross_entropy", "l1", "huber")

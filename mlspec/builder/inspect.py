@@ -59,6 +59,7 @@ def inspect_model(model: model_pb2.Model) -> dict[str, Any]:
         **_run_settings(model),
         "clipping": _clipping(update),
         "lr_schedule": _oneof_fields(update.lr_schedule) if update.HasField("lr_schedule") else None,
+        "augmentation": _plain_fields(update.augmentation) if update.HasField("augmentation") else None,
         "knn": _knn(model),
     }
 

@@ -313,6 +313,25 @@ class TrainingSetup(BuilderBase):
         with self._edit("set_shuffle", validate=True):
             self._model.update_parameters.shuffle.default_value = bool(default)
 
+    def set_augmentation(
+        self,
+        *,
+        brightness: float = 0.0,
+        horizontal_flip: bool = False,
+        max_rotation_degrees: float = 0.0,
+        crop_padding: int = 0,
+    ) -> None:
+        """Seeded random changes to image inputs while training (training.proto's Augmentation);
+        all off clears it. Refused without an image input or with a value past its limits."""
+        with self._edit("set_augmentation", validate=True):
+            update = self._model.update_parameters
+            update.augmentation.brightness = brightness
+            update.augmentation.horizontal_flip = horizontal_flip
+            update.augmentation.max_rotation_degrees = max_rotation_degrees
+            update.augmentation.crop_padding = crop_padding
+            if not (brightness or horizontal_flip or max_rotation_degrees or crop_padding):
+                update.ClearField("augmentation")
+
     def set_seed(self, default: int, allowed: Allowed = None) -> None:
         with self._edit(f"set_seed({default})", validate=True):
             param = int_param(default, SEED_RANGE if allowed is None else allowed)

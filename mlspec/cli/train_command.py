@@ -98,6 +98,9 @@ def train(
             help="Run the frozen layers in front of the updatable ones once per example, not per epoch.",
         ),
     ] = True,
+    augment: Annotated[
+        bool, typer.Option("--augment/--no-augment", help="Apply the spec's image augmentation.")
+    ] = True,
 ) -> None:
     """Train the updatable layers and write the updated spec; the input is never changed.
 
@@ -184,6 +187,7 @@ def train(
                 checkpoint_dir=checkpoint_dir,
                 checkpoint_every=checkpoint_every,
                 resume=resume,
+                augment=augment,
             )
         echo_stdout(f"feature cache: {trainer.feature_cache_note}")
         if result.status != "completed":

@@ -187,6 +187,16 @@ def make_updatable(
     ] = None,
     proximal_mu: ProximalMuOpt = None,
     proximal_mu_range: ProximalMuRangeOpt = None,
+    flip: Annotated[bool, typer.Option("--augment-flip", help="Mirror image inputs at random.")] = False,
+    crop: Annotated[
+        int, typer.Option("--augment-crop", min=0, help="Random crop after padding by this many pixels.")
+    ] = 0,
+    rotation: Annotated[
+        float, typer.Option("--augment-rotation", min=0, max=180, help="Random rotation up to +-degrees.")
+    ] = 0.0,
+    brightness: Annotated[
+        float, typer.Option("--augment-brightness", min=0, max=1, help="Random brightness factor 1 +- this.")
+    ] = 0.0,
     in_place: InPlaceOpt = False,
 ) -> None:
     """Mark layers updatable and set the loss, optimizer and run settings.
@@ -197,6 +207,7 @@ def make_updatable(
     work; pin them with --lr-range, --batch-sizes and --epochs-range or --epochs-allowed.
     A bias-less dense/convolution layer (torch's dynamo exporter drops all-zero biases) gets a
     zero bias with --add-bias; without it, the output says which chosen layers lack one.
+    --augment-* options declare seeded augmentation of image inputs (training only).
 
     Example: mlspec make-updatable classifier.mlspec -o updatable.mlspec --layers fc --epochs-range 1:50
     """
@@ -253,6 +264,10 @@ def make_updatable(
     if proximal_mu is not None or proximal_mu_range is not None:
         allowed_mu = proximal_mu_range.as_tuple() if proximal_mu_range else None
         builder.set_proximal_mu(0.0 if proximal_mu is None else proximal_mu, allowed_mu)
+    if flip or crop or rotation or brightness:
+        builder.set_augmentation(
+            brightness=brightness, horizontal_flip=flip, max_rotation_degrees=rotation, crop_padding=crop
+        )
     validate(builder.spec)
     save(builder.spec, output)
     _report(builder.spec, output)

@@ -48,6 +48,8 @@ Keys (format_version 1):
 - ``clipping``: ``"norm"``, ``"value"`` or null. ``lr_schedule``: ``{kind, ...}`` or null with
   the spec's schedule fields (step: step_epochs, gamma; cosine: min_lr; linear_warmup:
   warmup_steps, start_factor).
+- ``augmentation``: ``{brightness, horizontal_flip, max_rotation_degrees, crop_padding}`` (the
+  spec's fields) or null: random changes the runtime makes to image inputs in training batches.
 - ``stock_ort``: ``{runs_alone, needs_mlspec_runtime_for}``: whether a plain ORT loop
   (Module, Optimizer.step, lazy_reset_grad) trains these artifacts with the spec's semantics,
   and the list of features only the mlspec runtime provides.
@@ -182,6 +184,8 @@ class Manifest:
     lr_schedule: dict[str, Any] | None
     stock_ort: StockOrt
     backend: str
+    # update_parameters.augmentation's fields, or null when the spec augments nothing.
+    augmentation: dict[str, Any] | None = None
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 

@@ -100,6 +100,7 @@ def build_manifest(parts: ManifestParts) -> Manifest:
             runs_alone=not stock_needs[0], needs_mlspec_runtime_for=stock_needs[0] + stock_needs[1]
         ),
         backend=parts.backend,
+        augmentation=_augmentation(model),
     )
 
 
@@ -112,6 +113,8 @@ def _needs_mlspec_runtime(
         essential.append("batch_norm_running_statistics_writeback")
     if model.update_parameters.HasField("lr_schedule"):
         essential.append("lr_schedule")
+    if _augmentation(model):
+        essential.append("augmentation")
     convenience = ["learning_rate_restore_on_resume", "hyperparameter_override_validation"]
     if parts.label_mapping:
         convenience.append("label_mapping")
@@ -160,6 +163,15 @@ def _schedule(model: model_pb2.Model) -> dict[str, Any] | None:
         return None
     message = getattr(update.lr_schedule, kind)
     return {"kind": kind, **{f.name: getattr(message, f.name) for f in message.DESCRIPTOR.fields}}
+
+
+def _augmentation(model: model_pb2.Model) -> dict[str, Any] | None:
+    update = model.update_parameters
+    if not update.HasField("augmentation"):
+        return None
+    message = update.augmentation
+    fields = {f.name: getattr(message, f.name) for f in message.DESCRIPTOR.fields}
+    return fields if any(fields.values()) else None
 
 
 def _tensor_owners(model: model_pb2.Model) -> dict[str, ParameterRef]:

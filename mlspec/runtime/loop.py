@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from mlspec.runtime.augment import Augmenter
 from mlspec.runtime.batching import batches_per_epoch, epoch_batches, epoch_order
 from mlspec.runtime.checkpoints import RunState
 from mlspec.runtime.data import DataSource
@@ -55,6 +56,7 @@ class TrainingRun:
         validate: Callable[[], EvaluationResult] | None,
         checkpoint: Callable[[], object] | None,
         checkpoint_every: int,
+        augment: Augmenter | None = None,
     ) -> None:
         self.session = session
         self.source = source
@@ -67,6 +69,7 @@ class TrainingRun:
         self.validate = validate
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
+        self.augment = augment
         self._rate = float("nan")
 
     def run(self) -> TrainingResult:
@@ -111,6 +114,8 @@ class TrainingRun:
                 session.learning_rate = rate
                 self._rate = rate
             feeds = source.batch(selection)
+            if self.augment is not None:
+                feeds = self.augment(feeds, epoch, batch_index)
             loss = session.train_step(feeds)
             if not math.isfinite(loss):
                 raise DivergedError(

@@ -29,6 +29,7 @@ from mlspec.builder.frozen_prefix import FrozenSplit, split_frozen_prefix
 from mlspec.convert import to_onnx
 from mlspec.convert.manifest import Manifest
 from mlspec.runtime import checkpoints
+from mlspec.runtime.augment import Augmentation, Augmenter, augment_batch
 from mlspec.runtime.data import DataSource, as_source
 from mlspec.runtime.evaluation import accuracy_source, evaluate_source, predict_source
 from mlspec.runtime.events import Callback, TrainingContext
@@ -206,8 +207,12 @@ class Trainer:
         checkpoint_dir: str | os.PathLike[str] | None = None,
         checkpoint_every: int = 1,
         resume: bool = False,
+        augment: bool = True,
     ) -> TrainingResult:
         """Train for the run's epochs; data and validation are checked completely first.
+
+        Image inputs are augmented as the spec's update_parameters.augmentation says (seeded by
+        the run's seed; see mlspec.runtime.augment); `augment=False` trains on them as given.
 
         With `checkpoint_dir`, a checkpoint is written every `checkpoint_every` epochs and after
         the last one. With `resume=True` the run continues from the newest checkpoint there (or
@@ -226,6 +231,7 @@ class Trainer:
                 checkpoint_dir=checkpoint_dir,
                 checkpoint_every=checkpoint_every,
                 resume=resume,
+                augment=augment,
             )
         finally:
             self._cancel.clear()
@@ -239,6 +245,7 @@ class Trainer:
         checkpoint_dir: str | os.PathLike[str] | None,
         checkpoint_every: int,
         resume: bool,
+        augment: bool,
     ) -> TrainingResult:
         if checkpoint_every < 1:
             raise MlspecError(
@@ -255,9 +262,13 @@ class Trainer:
         if resume and directory is None:
             raise MlspecError("resume=True needs checkpoint_dir, the directory the checkpoints are in")
         if directory is None:
-            return self._run(source, validate, callbacks, None, checkpoint_every, resume=False)
+            return self._run(
+                source, validate, callbacks, None, checkpoint_every, resume=False, augment=augment
+            )
         with checkpoints.locked(directory):
-            return self._run(source, validate, callbacks, directory, checkpoint_every, resume=resume)
+            return self._run(
+                source, validate, callbacks, directory, checkpoint_every, resume=resume, augment=augment
+            )
 
     def _run(
         self,
@@ -268,6 +279,7 @@ class Trainer:
         checkpoint_every: int,
         *,
         resume: bool,
+        augment: bool,
     ) -> TrainingResult:
         """The run itself; with `directory`, the caller holds its lock."""
         self._refuse_single_value_batches(len(source))
@@ -288,9 +300,11 @@ class Trainer:
             validate=validate,
             checkpoint=(lambda: self._save_checkpoint(directory)) if directory is not None else None,
             checkpoint_every=checkpoint_every,
+            augment=self._augmenter() if augment else None,
         )
         return run.run()
 
+<<<<<<< HEAD
     def _refuse_single_value_batches(self, count: int) -> None:
         """A training-mode batch norm over one value per channel has no batch variance (PyTorch
         raises too): refused before the first step, naming the layer and the batch size."""
@@ -312,6 +326,18 @@ class Trainer:
                 f"{layer_ref(name)}: batch norm in training mode needs more than one value per channel, "
                 f"but {held}; choose a mini-batch size of at least 2 that leaves no batch of one"
             )
+=======
+    def _augmenter(self) -> Augmenter | None:
+        """The spec's augmentation of image inputs for one training batch, or None if there is none."""
+        augmentation = Augmentation.from_json(self.manifest.augmentation)
+        images = {feature.name: feature.image for feature in self._features if feature.image is not None}
+        if not augmentation.active or not images:
+            return None
+        seed = self.hyperparameters.seed
+        return lambda feeds, epoch, batch: augment_batch(
+            feeds, images, augmentation, seed=seed, epoch=epoch, batch=batch
+        )
+>>>>>>> 1221b51 (Seeded augmentation of image inputs (update_parameters.augmentation: brightness, horizontal flip, rotation, crop with padding), drawn per (seed, epoch, batch) with one stream per setting, applied only to training batches; each change equals its pixel form through the preprocessing (tested against numpy pad/crop, mirror, rot90); builder set_augmentation, make-updatable --augment-*, train --no-augment, inspect shows it)
 
     def cancel(self) -> None:
         """Stop after the step in flight; safe to call from any thread or a signal handler."""

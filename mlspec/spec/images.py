@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlspec._proto import tensor_pb2
+from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.spec.errors import MlspecError, Problem
 
 COLOR_SPACES = {
@@ -125,6 +125,36 @@ def image_problems(feature: tensor_pb2.FeatureDescription, where: str) -> list[P
     if problems:
         return problems
     return _tensor_problems(feature, ImageInput.of(image), where)
+
+
+# Augmentation fields and their allowed values (see training.proto's Augmentation).
+AUGMENTATION_LIMITS = {
+    "brightness": (0.0, 1.0),
+    "max_rotation_degrees": (0.0, 180.0),
+    "crop_padding": (0, MAX_SIDE),
+}
+
+
+def augmentation_problems(model: model_pb2.Model) -> list[Problem]:
+    """Each augmentation value within its limits, and an image input for it to change."""
+    update = model.update_parameters
+    if not update.HasField("augmentation"):
+        return []
+    here = "update_parameters.augmentation"
+    augmentation = update.augmentation
+    problems = []
+    for name, (low, high) in AUGMENTATION_LIMITS.items():
+        value = getattr(augmentation, name)
+        if not (math.isfinite(value) and low <= value <= high):
+            problems.append(Problem(f"{here}.{name}", f"is {value}", f"use {low:g}..{high:g}"))
+    active = augmentation.horizontal_flip or any(getattr(augmentation, name) for name in AUGMENTATION_LIMITS)
+    if active and not any(feature.HasField("image") for feature in model.description.inputs):
+        problems.append(
+            Problem(
+                here, "is set, but no input is an image", "declare an image input, or clear the augmentation"
+            )
+        )
+    return problems
 
 
 def _tensor_problems(feature: tensor_pb2.FeatureDescription, image: ImageInput, where: str) -> list[Problem]:

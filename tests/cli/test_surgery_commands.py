@@ -178,3 +178,25 @@ def test_set_image_input_refusals(tmp_path: Path, args: tuple[str, ...], fragmen
     )
     assert_one_line_failure(result, *fragments)
     assert not (tmp_path / "x.mlspec").exists()
+
+
+def test_make_updatable_declares_augmentation_for_image_inputs_only(
+    tmp_path: Path, classifier_path: Path
+) -> None:
+    _run(_cnn_path(tmp_path), "set-image-input", "--input", "image", "--scale", "1/255")
+    image = tmp_path / "image.mlspec"
+    (tmp_path / "out.mlspec").rename(image)
+    spec = _run(image, "make-updatable", "--layers", "fc", "--augment-flip", "--augment-crop", "2")
+    augmentation = spec.update_parameters.augmentation
+    assert augmentation.horizontal_flip and augmentation.crop_padding == 2
+    assert augmentation.brightness == 0 and augmentation.max_rotation_degrees == 0
+    shown = json.loads(invoke("inspect", tmp_path / "out.mlspec", "--json").stdout)["augmentation"]
+    assert shown == {
+        "brightness": 0.0,
+        "horizontal_flip": True,
+        "max_rotation_degrees": 0.0,
+        "crop_padding": 2,
+    }
+    result = invoke("make-updatable", classifier_path, "--augment-flip", "-o", tmp_path / "no.mlspec")
+    assert_one_line_failure(result, "update_parameters.augmentation", "no input is an image")
+    assert not (tmp_path / "no.mlspec").exists()

@@ -39,7 +39,9 @@ def image_model(color_space: str = "bgr", *, seed: int = 0) -> model_pb2.Model:
     return builder.spec
 
 
-def _pixels(count: int, seed: int = 0, size: tuple[int, int] = (HEIGHT, WIDTH)) -> npt.NDArray[np.uint8]:
+def random_pixels(
+    count: int, seed: int = 0, size: tuple[int, int] = (HEIGHT, WIDTH)
+) -> npt.NDArray[np.uint8]:
     return np.random.default_rng(seed).integers(0, 256, (count, *size, 3), dtype=np.uint8)
 
 
@@ -51,7 +53,7 @@ def _bgr_tensor(rgb: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
 
 def test_prediction_on_pixels_equals_the_reference_on_the_preprocessed_tensor() -> None:
     spec = image_model()
-    rgb = _pixels(7)
+    rgb = random_pixels(7)
     expected = evaluate(spec, {"image": _bgr_tensor(rgb)})["probs"]
     with Trainer.from_spec(spec) as trainer:
         for pixels in (rgb, rgb.astype(np.float32), rgb.astype(np.float64)):
@@ -62,7 +64,7 @@ def test_prediction_on_pixels_equals_the_reference_on_the_preprocessed_tensor() 
 
 
 def test_training_and_evaluation_see_the_same_tensor_as_prediction() -> None:
-    rgb, labels = _pixels(8, seed=1), np.array(list("abcabcab"))
+    rgb, labels = random_pixels(8, seed=1), np.array(list("abcabcab"))
     with Trainer.from_spec(image_model()) as trainer:
         before = trainer.evaluate({"image": rgb, "label": labels})
         probs = evaluate(image_model(), {"image": _bgr_tensor(rgb)})["probs"].astype(np.float64)
@@ -89,22 +91,22 @@ def test_images_of_another_size_are_resized_and_gray_is_luma() -> None:
         expected = evaluate(spec, {"image": np.full((2, 1, HEIGHT, WIDTH), gray, np.float32)})["probs"]
         np.testing.assert_allclose(trainer.predict({"image": flat})["probs"], expected, atol=1e-5)
         # Pixels of the declared size: RGB -> gray by ITU-R 601-2 luma, then the scaler.
-        rgb = _pixels(3, seed=2)
+        rgb = random_pixels(3, seed=2)
         luma = (rgb.astype(np.float64) @ LUMA)[:, None] / 255 - 0.5
         expected = evaluate(spec, {"image": luma.astype(np.float32)})["probs"]
         np.testing.assert_allclose(trainer.predict({"image": rgb})["probs"], expected, atol=1e-5)
         # A batch provider may hand out images of different sizes; each is fitted on its own.
-        mixed = [{"image": _pixels(1, seed=3, size=size)[0], "label": "a"} for size in ((5, 6), (9, 4))]
+        mixed = [{"image": random_pixels(1, seed=3, size=size)[0], "label": "a"} for size in ((5, 6), (9, 4))]
         assert trainer.evaluate(mixed).count == 2
 
 
 def test_an_image_folder_reaches_the_network_as_pixel_arrays_do(tmp_path: Path) -> None:
-    rgb = _pixels(4, seed=4)
+    rgb = random_pixels(4, seed=4)
     for index, pixels in enumerate(rgb):
         folder = tmp_path / "abc"[index % 3]
         folder.mkdir(exist_ok=True)
         Image.fromarray(pixels).save(folder / f"{index}.png")
-    Image.fromarray(_pixels(1, seed=5, size=(10, 12))[0]).save(tmp_path / "a" / "big.png")
+    Image.fromarray(random_pixels(1, seed=5, size=(10, 12))[0]).save(tmp_path / "a" / "big.png")
     with Trainer.from_spec(image_model()) as trainer:
         from_folder = trainer.predict(tmp_path)["probs"]
         ordered = [path for name in "abc" for path in sorted((tmp_path / name).iterdir())]
@@ -115,7 +117,7 @@ def test_an_image_folder_reaches_the_network_as_pixel_arrays_do(tmp_path: Path) 
 
 def test_bad_pixels_are_refused_naming_the_feature_and_row() -> None:
     with Trainer.from_spec(image_model()) as trainer:
-        bad = _pixels(3).astype(np.float32)
+        bad = random_pixels(3).astype(np.float32)
         bad[2, 1, 1, 0] = np.nan
         with pytest.raises(DataError, match=r"'image' row 2 holds NaN or Inf; pixels must be finite"):
             trainer.predict({"image": bad})

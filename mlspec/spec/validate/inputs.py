@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from mlspec._proto import tensor_pb2
 from mlspec.spec.errors import Problem
-from mlspec.spec.images import image_problems
+from mlspec.spec.images import augmentation_problems, image_problems
 from mlspec.spec.tensor_info import UNKNOWN_DTYPE, feature_info
 from mlspec.spec.validate.context import Context, feature_where, layer_where
 from mlspec.spec.weights import NUMPY_DTYPES, dtype_name
@@ -21,6 +21,7 @@ def check(context: Context) -> list[Problem]:
     problems += _declared_outputs(context)
     problems += _training_inputs(context)
     problems += _classifier(context)
+    problems += augmentation_problems(context.model)
     return problems
 
 
