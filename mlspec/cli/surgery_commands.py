@@ -22,7 +22,7 @@ from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import InPlaceOpt, ModelArg, Names, OutputSpecOpt, check_output_file
 from mlspec.spec import graph, kinds
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.images import COLOR_SPACES, from_mean_std
 from mlspec.spec.io import load, save
 
@@ -118,8 +118,8 @@ def insert_layer(
     else:
         builder.insert_before(str(before), kind, name, **parse_params(param))
     save(builder.spec, output)
-    where = f'after layers["{after}"]' if after is not None else f'before layers["{before}"]'
-    echo_stdout(f'wrote {output}: inserted layers["{name}"] ({kind}) {where}')
+    where = f"after {layer_ref(after)}" if after is not None else f"before {layer_ref(str(before))}"
+    echo_stdout(f"wrote {output}: inserted {layer_ref(name)} ({kind}) {where}")
 
 
 @app.command("remove-layer")
@@ -134,7 +134,7 @@ def remove_layer(
     builder = _edit(model, output, in_place)
     builder.remove_layer(layer)
     save(builder.spec, output)
-    echo_stdout(f'wrote {output}: removed layers["{layer}"]')
+    echo_stdout(f"wrote {output}: removed {layer_ref(layer)}")
 
 
 @app.command("replace-layer")
@@ -158,7 +158,7 @@ def replace_layer(
     builder = _edit(model, output, in_place)
     builder.replace_layer(layer, kind, new_name=name, **parse_params(param))
     save(builder.spec, output)
-    echo_stdout(f'wrote {output}: layers["{layer}"] replaced by layers["{name or layer}"] ({kind})')
+    echo_stdout(f"wrote {output}: {layer_ref(layer)} replaced by {layer_ref(name or layer)} ({kind})")
 
 
 @app.command("rename-layer")
@@ -178,7 +178,7 @@ def rename_layer(
     builder = _edit(model, output, in_place)
     builder.rename_layer(layer, to)
     save(builder.spec, output)
-    echo_stdout(f'wrote {output}: layers["{layer}"] renamed to "{to}"')
+    echo_stdout(f'wrote {output}: {layer_ref(layer)} renamed to "{to}"')
 
 
 @app.command("set-labels")
