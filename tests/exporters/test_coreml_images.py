@@ -121,3 +121,12 @@ def test_per_channel_scales_are_refused_naming_the_input() -> None:
         'cannot write Core ML: description.inputs["photo"].image: per-channel scales '
         "(0.0171233, 0.0175131, 0.0174216); Core ML's image scaler takes one scale for every channel"
     ]
+
+
+def test_augmentation_is_dropped_only_when_asked_and_then_said() -> None:
+    builder = NetworkBuilder.edit(_photo_spec(1 / 255, 0.0, "rgb"))
+    builder.set_augmentation(horizontal_flip=True)
+    with pytest.raises(CoreMLExportError, match=r"update_parameters\.augmentation: image augmentation"):
+        export_coreml(builder.spec)
+    dropped = export_coreml(builder.spec, drop_unsupported=True).dropped
+    assert any(line.startswith("update_parameters.augmentation: image augmentation") for line in dropped)

@@ -161,6 +161,10 @@ def update_parameters(
         findings.drop("update_parameters.clipping", "gradient clipping; Core ML has none")
     if source.HasField("lr_schedule"):
         findings.drop("update_parameters.lr_schedule", "a learning-rate schedule; Core ML has none")
+    if source.HasField("augmentation"):
+        findings.drop(
+            "update_parameters.augmentation", "image augmentation; Core ML trains on images as given"
+        )
     if not source.HasField("epochs"):
         findings.refuse("update_parameters.epochs", "not set; Core ML requires epochs")
     else:
