@@ -172,6 +172,9 @@ class NetworkBuilder(LayerAdders, TrainingSetup, Surgery, Rewiring):
             )
             image = ImageInput(dims[3], dims[2], color_space, scales, biases)
             feature.image.CopyFrom(image.to_proto())
+            self._model.spec_version = max(
+                self._model.spec_version, SPEC_VERSION
+            )  # older readers lack images
             problems = image_problems(feature, f'description.inputs["{name}"]')
             if problems:
                 raise SpecEditError("; ".join(str(problem) for problem in problems))

@@ -329,6 +329,7 @@ class TrainingSetup(BuilderBase):
             update.augmentation.horizontal_flip = horizontal_flip
             update.augmentation.max_rotation_degrees = max_rotation_degrees
             update.augmentation.crop_padding = crop_padding
+            self._model.spec_version = max(self._model.spec_version, SPEC_VERSION)
             if not (brightness or horizontal_flip or max_rotation_degrees or crop_padding):
                 update.ClearField("augmentation")
 

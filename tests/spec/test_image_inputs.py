@@ -15,6 +15,7 @@ from mlspec.builder import NetworkBuilder
 from mlspec.convert import to_onnx
 from mlspec.spec.errors import MlspecError, SpecEditError
 from mlspec.spec.images import ImageInput, from_mean_std
+from mlspec.spec.io import SPEC_VERSION
 from mlspec.spec.validate import find_problems
 
 
@@ -95,3 +96,12 @@ def test_onnx_export_records_the_preprocessing_it_takes_after() -> None:
     }
     dims = [d.dim_value or d.dim_param for d in exported.graph.input[0].type.tensor_type.shape.dim]
     assert dims[1:] == [3, 3, 4]
+
+
+def test_declaring_an_image_lifts_an_older_spec_to_the_version_that_has_them() -> None:
+    builder = NetworkBuilder(mode="plain", seed=0)
+    builder.add_input("photo", (3, 3, 4))
+    builder.add_flatten("flat", "photo")
+    builder.spec.spec_version = 1
+    builder.set_image_input("photo")
+    assert builder.spec.spec_version == SPEC_VERSION == 3
