@@ -134,7 +134,10 @@ class Trainer:
             out_dir = Path(work_dir)
         converted = _seeded(spec, params.seed)
         split: FrozenSplit | str = _TURNED_OFF
-        if feature_cache is not False:
+        if converted.update_parameters.HasField("augmentation"):
+            # Cached features would be those of the images as given; augmentation changes them.
+            split = "the spec augments its image inputs, which changes the frozen layers' outputs"
+        elif feature_cache is not False:
             validate(converted)  # the whole network, before any part of it runs
             split = split_frozen_prefix(converted)
         try:
