@@ -29,6 +29,7 @@ def render(summary: dict[str, Any], *, title: str) -> list[Table | Text]:
             )
         ),
         _features("Inputs", summary["inputs"]),
+        *_images(summary["inputs"]),
         _features("Outputs", summary["outputs"]),
         _layers(summary["layers"]),
     ]
@@ -91,8 +92,31 @@ def _shape(dims: Sequence[int | str | None] | None) -> str:
 def _features(title: str, features: list[dict[str, Any]]) -> Table:
     table = _table(title, "name", "type", "dtype", "shape")
     for feature in features:
-        _row(table, feature["name"], feature["type"], feature["dtype"], _shape(feature["shape"]))
+        kind = "image" if feature.get("image") else feature["type"]
+        _row(table, feature["name"], kind, feature["dtype"], _shape(feature["shape"]))
     return table
+
+
+def _images(features: list[dict[str, Any]]) -> list[Text]:
+    """One line per image input: how pixels (0..255) become the tensor the network reads."""
+    lines = []
+    for feature in features:
+        image = feature.get("image")
+        if image is None:
+            continue
+        scale, bias = _values(image["scale"]), image["bias"]
+        negative = max(bias) < 0 and len(set(bias)) == 1
+        offset = f"- {_values([-b for b in bias])}" if negative else f"+ {_values(bias)}"
+        text = f"Image {feature['name']}: {image['width']}x{image['height']} {image['color_space']}, "
+        lines.append(Text(printable(f"{text}value = pixel * {scale} {offset}")))
+    return lines
+
+
+def _values(values: list[float]) -> str:
+    """One number when every channel shares it, else one per channel."""
+    if len(set(values)) == 1:
+        return f"{values[0]:.6g}"
+    return "(" + ", ".join(f"{value:.6g}" for value in values) + ")"
 
 
 def _layers(layers: list[dict[str, Any]]) -> Table:
@@ -155,6 +179,10 @@ def _run_settings(summary: dict[str, Any]) -> Table:
         _row(table, clipping["name"], _default(clipping), _allowed(clipping))
     if "proximal_mu" in summary:
         _row(table, "proximal_mu", _default(summary["proximal_mu"]), _allowed(summary["proximal_mu"]))
+    augmentation = summary.get("augmentation")
+    if augmentation:
+        shown = ", ".join(f"{key}={value}" for key, value in augmentation.items() if value)
+        _row(table, "augmentation", "on", shown)
     schedule = summary["lr_schedule"]
     if schedule:
         details = ", ".join(f"{key}={value}" for key, value in schedule.items() if key != "kind")

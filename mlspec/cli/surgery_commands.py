@@ -13,18 +13,19 @@ read as a number, true/false, or a comma list of numbers (`kernel_shape=3,3`), e
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlspec.builder import NetworkBuilder
+if TYPE_CHECKING:
+    from mlspec.builder import NetworkBuilder
+
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import InPlaceOpt, ModelArg, Names, OutputSpecOpt, check_output_file
-from mlspec.spec import graph, kinds
+from mlspec.spec import kinds
 from mlspec.spec.errors import MlspecError, layer_ref
-from mlspec.spec.images import COLOR_SPACES, from_mean_std
-from mlspec.spec.io import load, save
+from mlspec.spec.images import COLOR_SPACES
 
 LayerArg = Annotated[str, typer.Option("--layer", help="Name of the layer to change.")]
 KindOpt = Annotated[str, typer.Option("--kind", help=f"Layer kind: {kinds.supported_kinds()}.")]
@@ -60,6 +61,9 @@ def _value(text: str) -> Any:
 
 
 def _edit(model: Any, output: Any, in_place: bool) -> NetworkBuilder:
+    from mlspec.builder import NetworkBuilder
+    from mlspec.spec.io import load
+
     check_output_file(output, inputs=(model,), in_place=in_place)
     return NetworkBuilder.edit(load(model))
 
@@ -77,7 +81,11 @@ def narrow_classifier(
 
     Example: mlspec narrow-classifier classifier.mlspec --classes 2 -o narrow.mlspec
     """
+    from mlspec.spec.io import save
+
     builder = _edit(model, output, in_place)
+    from mlspec.spec import graph
+
     head = builder.classifier_layer()
     labels = graph.class_labels(builder.spec)
     if not 1 <= classes < len(labels):
@@ -112,6 +120,8 @@ def insert_layer(
     """
     if (after is None) == (before is None):
         raise MlspecError("give exactly one of --after LAYER or --before LAYER")
+    from mlspec.spec.io import save
+
     builder = _edit(model, output, in_place)
     if after is not None:
         builder.insert_after(after, kind, name, **parse_params(param))
@@ -131,6 +141,8 @@ def remove_layer(
 
     Example: mlspec remove-layer classifier.mlspec --layer relu -o out.mlspec
     """
+    from mlspec.spec.io import save
+
     builder = _edit(model, output, in_place)
     builder.remove_layer(layer)
     save(builder.spec, output)
@@ -155,6 +167,8 @@ def replace_layer(
 
     Example: mlspec replace-layer net.mlspec --layer relu --kind activation --param activation=elu -o o.mlspec
     """
+    from mlspec.spec.io import save
+
     builder = _edit(model, output, in_place)
     builder.replace_layer(layer, kind, new_name=name, **parse_params(param))
     save(builder.spec, output)
@@ -175,6 +189,8 @@ def rename_layer(
 
     Example: mlspec rename-layer classifier.mlspec --layer fc --to head -o out.mlspec
     """
+    from mlspec.spec.io import save
+
     builder = _edit(model, output, in_place)
     builder.rename_layer(layer, to)
     save(builder.spec, output)
@@ -197,6 +213,8 @@ def set_labels(
 
     Example: mlspec set-labels classifier.mlspec --labels rock,paper,scissors -o out.mlspec
     """
+    from mlspec.spec.io import save
+
     builder = _edit(model, output, in_place)
     values: list[str] | list[int] = labels.items
     if all(item.lstrip("-").isdigit() for item in labels.items):
@@ -250,6 +268,8 @@ def set_image_input(
     """
     if bias is not None and (mean is not None or std is not None):
         raise MlspecError("give --bias, or --mean and --std, not both")
+    from mlspec.spec.io import save
+
     builder = _edit(model, output, in_place)
     channels = 1 if color_space == "gray" else 3
     scales: list[float] | tuple[float, ...] = [_number(scale, "--scale")]
@@ -261,6 +281,8 @@ def set_image_input(
                 raise MlspecError(
                     f"{option} has {len(values)} values; give 1 or {channels} for {color_space}"
                 )
+        from mlspec.spec.images import from_mean_std
+
         scales, biases = from_mean_std(scales[0], means, stds, channels)
     builder.set_image_input(input_name, color_space=color_space, scale=scales, bias=biases)
     save(builder.spec, output)

@@ -307,7 +307,6 @@ class Trainer:
         )
         return run.run()
 
-<<<<<<< HEAD
     def _refuse_single_value_batches(self, count: int) -> None:
         """A training-mode batch norm over one value per channel has no batch variance (PyTorch
         raises too): refused before the first step, naming the layer and the batch size."""
@@ -329,7 +328,7 @@ class Trainer:
                 f"{layer_ref(name)}: batch norm in training mode needs more than one value per channel, "
                 f"but {held}; choose a mini-batch size of at least 2 that leaves no batch of one"
             )
-=======
+
     def _augmenter(self) -> Augmenter | None:
         """The spec's augmentation of image inputs for one training batch, or None if there is none."""
         augmentation = Augmentation.from_json(self.manifest.augmentation)
@@ -340,7 +339,6 @@ class Trainer:
         return lambda feeds, epoch, batch: augment_batch(
             feeds, images, augmentation, seed=seed, epoch=epoch, batch=batch
         )
->>>>>>> 1221b51 (Seeded augmentation of image inputs (update_parameters.augmentation: brightness, horizontal flip, rotation, crop with padding), drawn per (seed, epoch, batch) with one stream per setting, applied only to training batches; each change equals its pixel form through the preprocessing (tested against numpy pad/crop, mirror, rot90); builder set_augmentation, make-updatable --augment-*, train --no-augment, inspect shows it)
 
     def cancel(self) -> None:
         """Stop after the step in flight; safe to call from any thread or a signal handler."""
