@@ -12,7 +12,7 @@ from typing import Literal
 
 import numpy as np
 
-from mlspec._proto import model_pb2
+from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.convert.manifest import Feature, Manifest
 from mlspec.spec.images import ImageInput
 from mlspec.spec.shapes import feature_info
@@ -57,13 +57,15 @@ def features_from_manifest(manifest: Manifest) -> list[FeatureSpec]:
 
 
 def spec_input_features(model: model_pb2.Model) -> list[FeatureSpec]:
-    """A spec's model inputs as float32 feeds (what data for its first layers must hold)."""
+    """A spec's model inputs as the feeds its first layers take: int64 for token ids (an
+    embedding's input), float32 for everything else numeric."""
     features = []
     for feature in model.description.inputs:
         info = feature_info(feature)
         dims = tuple(d if isinstance(d, int) else None for d in (info.dims or ())[1:])
         image = ImageInput.of(feature.image) if feature.HasField("image") else None
-        features.append(FeatureSpec(feature.name, "input", np.dtype(np.float32), dims, image=image))
+        dtype = np.dtype(np.int64 if info.dtype == tensor_pb2.INT64 else np.float32)
+        features.append(FeatureSpec(feature.name, "input", dtype, dims, image=image))
     return features
 
 

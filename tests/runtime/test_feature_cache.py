@@ -258,3 +258,30 @@ def test_train_command_says_whether_the_cache_ran_and_no_feature_cache_gives_the
             np.testing.assert_allclose(
                 to_float32(left), to_float32(right), atol=1e-6, err_msg=f"{a.name}.{field}"
             )
+
+
+def test_token_ids_reach_a_frozen_embedding_front_as_integers() -> None:
+    """A text classifier trained head-only: int64 token ids feed the cached embedding front."""
+    builder = NetworkBuilder(class_labels=LABELS, seed=3)
+    builder.add_input("tokens", [6], dtype="int64")
+    builder.add_embedding("embed", "tokens", 20, 4)
+    builder.add_flatten("flat", "embed")
+    builder.add_inner_product("fc", "flat", 3)
+    builder.add_softmax("probs", "fc")
+    builder.make_updatable(["fc"])
+    builder.set_loss("categorical_cross_entropy", "probs")
+    builder.set_optimizer(AdamParams(lr=0.05, batch=4))
+    builder.set_epochs(3, (1, 10))
+    builder.set_shuffle(True)
+    rng = np.random.default_rng(4)
+    data = {"tokens": rng.integers(0, 20, size=(30, 6)), "label": rng.choice(LABELS, 30)}
+    plain = Trainer.from_spec(builder.spec, feature_cache=False)
+    cached = Trainer.from_spec(builder.spec)
+    plain_result, cached_result = plain.train(data), cached.train(data)
+    assert cached.feature_cache_note.startswith("on: 2 frozen layers run once per example")
+    assert_same(plain.parameters(), cached.parameters())
+    np.testing.assert_allclose(plain_result.epoch_losses, cached_result.epoch_losses, rtol=1e-6)
+    with pytest.raises(mlspec.MlspecError, match="'tokens' has dtype float64, expected an integer dtype"):
+        cached.train({**data, "tokens": data["tokens"].astype(np.float64)})
+    plain.close()
+    cached.close()
