@@ -24,6 +24,8 @@ class GraphForms:
     average_pool_as_conv: bool = False
     # Global max pooling as a MaxPool whose window covers the input.
     global_max_as_window: bool = False
+    # Max pooling over spatial sizes unknown at build time as a Gather at MaxPool's Indices.
+    max_pool_gathered: bool = False
     # A training-mode batch norm as one BatchNormalization(training_mode=1) rather than spelled out.
     batch_norm_training_op: bool = False
     # A frozen batch norm (anywhere in a training graph) folded into per-channel Mul and Add.

@@ -250,3 +250,29 @@ def test_same_padded_strided_convolution_over_unknown_sizes_is_refused_for_train
     assert build_graph(model, training=False).onnx_model.graph.node[0].attribute
     with pytest.raises(MlspecError, match=r'layers\["conv"\].*fixed spatial input sizes.*wrong gradients'):
         build_graph(model, training=True, forms=ORT_FORMS)
+
+
+@pytest.mark.parametrize("relu_before", [False, True])
+def test_max_pool_over_unknown_spatial_sizes_trains_as_a_gather(relu_before: bool, tmp_path: Path) -> None:
+    """paddle2onnx declares images [batch, 3, -1, -1]; ORT's MaxPoolGrad sized its result from those
+    unknown sizes as 0 ("Can broadcast 0 by 0 or 1"), so such a pool is a Gather at its Indices."""
+    rng = np.random.default_rng(21)
+    source = "conv"
+    layers = [conv_layer(rng)]
+    if relu_before:  # a ReLU that only the max pool reads moves behind it
+        layers.append(layer("activation", "relu", ["conv"], type=Activation.ActivationType.RELU))
+        source = "relu"
+    pool_window: dict[str, Any] = {"kernel_shape": [2, 2], "strides": [2, 2], "padding": padding("valid")}
+    layers += [
+        layer("pooling", "pool", [source], type=MAX, **pool_window),
+        layer("pooling", "gap", ["pool"], type=AVERAGE, **GLOBAL),
+        layer("flatten", "flat", ["gap"]),
+    ]
+    model = trainable_model(layers, [1, "h", "w"], [2])
+    ops = [node.op_type for node in build_graph(model, training=True, forms=ORT_FORMS).onnx_model.graph.node]
+    assert "Gather" in ops and "MaxPool" in ops
+    feeds = {
+        "x": rng.normal(size=(4, 1, 5, 7)).astype(F32),
+        "flat_target": rng.normal(size=(4, 2)).astype(F32),
+    }
+    assert_gradients_match(model, feeds, tmp_path)

@@ -8,6 +8,7 @@
   BatchNormInternal, so frozen statistics would silently be batch statistics.
 - layer_norm_statistics: its gradient builder reads Mean, InvStdDev and a bias.
 - binary_add_chain: Sum has no CPU gradient; Add has.
+- max_pool_gathered: MaxPoolGrad sizes its result from build-time shapes; unknown sizes became 0.
 - refuse_auto_pad_gradient: gradients through auto_pad are wrong (docs/ORT_FINDINGS.md).
 """
 
@@ -20,6 +21,7 @@ ORT_FORMS = GraphForms(
     activation_rewrites=True,
     average_pool_as_conv=True,
     global_max_as_window=True,
+    max_pool_gathered=True,
     batch_norm_training_op=True,
     frozen_batch_norm_folded=True,
     layer_norm_statistics=True,

@@ -38,10 +38,10 @@ def emit_pooling(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     if relu is not None:  # max pooling commutes with the ReLU before it (see activation.py)
         pooled = ctx.tensor(layer, "before_relu")
         window = {"kernel_shape": kernel, "strides": strides, **padding}
-        ctx.node(layer, "MaxPool", [relu.inputs[0]], [pooled], step="before_relu", **window)
+        _max_pool(ctx, layer, relu.inputs[0], pooled, window, step="before_relu")
         emit_moved_relu(ctx, relu, pooled, target)
     elif is_max:
-        ctx.node(layer, "MaxPool", [source], [target], kernel_shape=kernel, strides=strides, **padding)
+        _max_pool(ctx, layer, source, target, {"kernel_shape": kernel, "strides": strides, **padding})
     elif ctx.forms.average_pool_as_conv and ctx.needs_gradient(layer):
         _average_as_conv(ctx, layer, kernel, window={"kernel_shape": kernel, "strides": strides, **padding})
     else:
@@ -55,6 +55,39 @@ def emit_pooling(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
             count_include_pad=int(params.count_include_pad),
             **padding,
         )
+
+
+def _max_pool(
+    ctx: EmitContext,
+    layer: layers_pb2.Layer,
+    source: str,
+    target: str,
+    window: dict[str, Any],
+    step: str = "",
+) -> None:
+    """MaxPool, or on a backprop path whose spatial sizes are unknown when the graph is built, the
+    maxima gathered from the flattened input at the pool's Indices.
+
+    onnxruntime-training's MaxPoolGrad sizes its result from the input shape known when the
+    gradient graph is built; an unknown size became 0 there and the next gradient failed to
+    broadcast ("Can broadcast 0 by 0 or 1. 96 is invalid", PaddleOCR's classifier, whose input is
+    [batch, 3, ?, ?]). Gather's gradient takes the data's shape at run time. The Indices are flat
+    positions in the whole input (batch and channel included), so one Gather on the input
+    flattened to 1-D gives the pooled tensor, ties resolved as MaxPool resolves them.
+    """
+    dims = ctx.dims(source)
+    fixed = dims is not None and all(isinstance(d, int) for d in dims[2:])
+    if fixed or not (ctx.forms.max_pool_gathered and ctx.needs_gradient(layer)):
+        ctx.node(layer, "MaxPool", [source], [target], step=step, **window)
+        return
+    prefix = f"{step}_" if step else ""
+    names = {name: ctx.tensor(layer, prefix + name) for name in ("unused", "indices", "flat")}
+    ctx.node(
+        layer, "MaxPool", [source], [names["unused"], names["indices"]], step=prefix + "indices", **window
+    )
+    flat_shape = ctx.constant(layer, prefix + "flat_shape", [-1], dtype=np.int64)
+    ctx.node(layer, "Reshape", [source, flat_shape], [names["flat"]], step=prefix + "flat")
+    ctx.node(layer, "Gather", [names["flat"], names["indices"]], [target], step=prefix + "gather", axis=0)
 
 
 def _global_max_as_window(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
