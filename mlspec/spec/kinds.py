@@ -75,16 +75,33 @@ GRADIENT_ONNX_OPS = frozenset(
 """Default-domain ONNX ops whose gradients the training backend (onnxruntime-training's CPU
 gradient builder, checked op by op) computes. A frozen `onnx_node` of one of these ops passes
 gradients to its inputs, so an imported graph's generic glue (global pooling as ReduceMean, a
-layer-scale Mul, attention's MatMul) does not cut off the layers before it. Everything else
-(HardSwish, ReduceMax, Resize, ConvTranspose's CPU gradient, ...) still blocks, by name."""
+layer-scale Mul, attention's MatMul) does not cut off the layers before it."""
+
+PORTABLE_ONLY_GRADIENT_OPS = frozenset(
+    {"ConvTranspose", "HardSwish", "HardSigmoid", "Elu", "Softplus", "GlobalMaxPool", "Split", "Sum"}
+)
+"""Default-domain ops the portable backend differentiates (mlspec.backends.portable.grad_rules)
+and onnxruntime-training does not (no CPU gradient kernel, or an invalid training graph). A spec
+with one on a backprop path is valid; the ort-training backend refuses it naming the layer, and
+`--backend auto` (or portable) trains it. Everything else (ReduceMax, Resize, ...) blocks, by
+name, in every backend."""
 
 
 def passes_gradient(layer: layers_pb2.Layer) -> bool:
-    """Whether gradients flow from the layer's outputs to its inputs (per op for onnx_node)."""
+    """Whether gradients flow from the layer's outputs to its inputs in some training backend (per
+    op for onnx_node; a backend that lacks an op's gradient refuses it when writing artifacts)."""
     if layer.WhichOneof("kind") == "onnx_node":
-        node = layer.onnx_node
-        return node.domain in ("", "ai.onnx") and node.op_type in GRADIENT_ONNX_OPS
+        return ort_lacks_gradient(layer) or _onnx_op_in(layer, GRADIENT_ONNX_OPS)
     return kind_info(layer).passes_gradient
+
+
+def ort_lacks_gradient(layer: layers_pb2.Layer) -> bool:
+    """Whether the layer is an onnx_node only the portable backend can differentiate."""
+    return layer.WhichOneof("kind") == "onnx_node" and _onnx_op_in(layer, PORTABLE_ONLY_GRADIENT_OPS)
+
+
+def _onnx_op_in(layer: layers_pb2.Layer, ops: frozenset[str]) -> bool:
+    return layer.onnx_node.domain in ("", "ai.onnx") and layer.onnx_node.op_type in ops
 
 
 def kind_label(layer: layers_pb2.Layer) -> str:

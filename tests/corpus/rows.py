@@ -19,14 +19,16 @@ import numpy.typing as npt
 import onnx
 import onnxruntime as ort
 
-from mlspec._proto import model_pb2
+from mlspec._proto import layers_pb2, model_pb2
 from mlspec.builder import AdamParams, NetworkBuilder
 from mlspec.builder.defaults import default_loss_input
 from mlspec.convert import to_onnx
+from mlspec.convert.backprop import backprop_layers
 from mlspec.convert.importers import import_onnx
 from mlspec.runtime import Trainer
 from mlspec.spec import kinds
 from mlspec.spec.errors import MlspecError
+from mlspec.spec.kinds import ort_lacks_gradient
 
 FORWARD_RTOL = 1e-5
 """Largest accepted |imported - original| / max(1, max|original|) over every tensor output, at
@@ -116,10 +118,14 @@ def _short(exc: BaseException) -> str:
 
 
 def trains(spec: model_pb2.Model, layers: list[str], info: dict[str, Any]) -> str:
-    """Make `layers` updatable, train a few Adam epochs on random data; "yes" when the loss fell.
+    """Make `layers` updatable, train a few Adam epochs on random data; "yes" when the loss fell,
+    "yes (portable backend)" when it took `--backend auto` to train.
 
     A chosen layer without a bias gets a zero one first (make-updatable --add-bias), as a user
-    training a dynamo export's bias-less head would do.
+    training a dynamo export's bias-less head would do. The default backend (onnxruntime-training)
+    trains unless the backprop path holds an op only the portable backend differentiates
+    (ConvTranspose); then the row trains as a user would after the default's refusal, with
+    `--backend auto`, which picks the portable backend.
     """
     builder = NetworkBuilder.edit(spec)
     builder.make_updatable(layers, add_bias=True)
@@ -134,19 +140,43 @@ def trains(spec: model_pb2.Model, layers: list[str], info: dict[str, Any]) -> st
             labels: list[int | str] = [*classifier.int64_labels.values, *classifier.string_labels.values]
             target: npt.NDArray[Any] = np.array([labels[i % len(labels)] for i in range(TRAIN_EXAMPLES)])
         else:
-            builder.set_loss("mean_squared_error", loss_input)
-            shape = run(to_onnx(builder.spec), data)[loss_input].shape
+            shape = run(to_onnx(builder.spec), data)[loss_input].shape  # a sigmoid keeps the shape
+            builder.set_loss("mean_squared_error", _before_sigmoid(builder.spec, loss_input))
             target = np.random.default_rng(2).normal(size=shape).astype(np.float32)
         # One batch of every example per epoch: batch norm then sees the same batch statistics in
         # each epoch, so the training losses compare like with like.
         builder.set_optimizer(AdamParams(lr=1e-3, batch=TRAIN_EXAMPLES))
         builder.set_epochs(TRAIN_EPOCHS)
-        with Trainer.from_spec(builder.spec, work_dir=scratch, shuffle=False) as trainer:
+        on_path = backprop_layers(builder.spec)
+        needs_auto = any(
+            ort_lacks_gradient(layer) for layer in builder.spec.network.layers if layer.name in on_path
+        )
+        backend = "auto" if needs_auto else None
+        with Trainer.from_spec(builder.spec, work_dir=scratch, backend=backend, shuffle=False) as trainer:
             losses = trainer.train((*data.values(), target)).epoch_losses
+            taken = trainer.manifest.backend
     start, end = losses[0], losses[-1]
     if not end < start:
         return f"loss did not fall ({start:.4g} -> {end:.4g})"
-    return "yes"
+    return f"yes ({taken} backend, --backend auto)" if needs_auto else "yes"
+
+
+def _before_sigmoid(spec: model_pb2.Model, output: str) -> str:
+    """A sigmoid map's logits (the sigmoid's input) in place of the map itself.
+
+    PaddleOCR's shipped detector maps random images to a sigmoid saturated at 0 (at most 1e-4),
+    where the loss's gradient is 1e-10 and no optimizer moves; its logits take the same gradient
+    path through every layer before the sigmoid (mlspec make-updatable --loss-input names one).
+    """
+    sigmoid = layers_pb2.ActivationLayer.SIGMOID
+    for layer in spec.network.layers:
+        if (
+            output in layer.outputs
+            and layer.WhichOneof("kind") == "activation"
+            and layer.activation.type == sigmoid
+        ):
+            return layer.inputs[0]
+    return output
 
 
 def evaluate_row(directory: Path, model: str) -> Row:
@@ -182,7 +212,10 @@ def _attempt(spec: model_pb2.Model, layers: list[str], info: dict[str, Any]) -> 
     except Exception as exc:  # onnxruntime failed on the graph: a finding of the row, not a crash
         detail = str(exc).rsplit("Status Message:", 1)[-1]
         return _short(RuntimeError(f"onnxruntime failed: {detail}"))
-    return f"yes ({', '.join(layers)})" if result == "yes" else result
+    if not result.startswith("yes"):
+        return result
+    how = result.removeprefix("yes").strip(" ()")
+    return f"yes ({', '.join(layers)}{'; ' + how if how else ''})"
 
 
 COLUMNS = (

@@ -75,27 +75,65 @@ def test_conv_before_reduce_mean_and_mul_glue_trains_as_finite_differences_predi
         assert not any(layer.HasField("multiply") for layer in builder.spec.network.layers)
     images = image_batch(4, 3, 6, 6, seed=5)
     target = np.random.default_rng(6).normal(size=(4, 2)).astype(np.float32)
-    conv = next(layer for layer in builder.spec.network.layers if layer.name == "conv_Conv")
-    bias = to_numpy(conv.convolution.bias, "conv bias").astype(np.float64)
     with Trainer.from_spec(builder.spec) as trainer:
         trainer.train((images, target))
         trained = trainer.parameters()["conv_Conv.bias"]
-    probe = NetworkBuilder.edit(builder.spec)
-    step = 1e-3
+    np.testing.assert_allclose(trained, _finite_difference_step(builder, images, target), atol=2e-4)
+
+
+def _finite_difference_step(builder: NetworkBuilder, images: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """conv_Conv's bias after one SGD step as central differences of the reference's loss predict."""
+    conv = next(layer for layer in builder.spec.network.layers if layer.name == "conv_Conv")
+    bias = to_numpy(conv.convolution.bias, "conv bias").astype(np.float64)
+    probe, step, eye = NetworkBuilder.edit(builder.spec), 1e-3, np.eye(len(bias))
     gradient = np.array(
         [
             (
-                _loss(probe, bias + step * np.eye(4)[i], images, target)
-                - _loss(probe, bias - step * np.eye(4)[i], images, target)
+                _loss(probe, bias + step * eye[i], images, target)
+                - _loss(probe, bias - step * eye[i], images, target)
             )
             / (2 * step)
-            for i in range(4)
+            for i in range(len(bias))
         ]
     )
     assert np.abs(gradient).max() > 1e-3  # the glue really carries a gradient
-    np.testing.assert_allclose(trained, bias - LR * gradient, atol=2e-4)
+    return bias - LR * gradient
 
 
 def test_a_generic_node_without_a_gradient_is_named_when_it_blocks() -> None:
     with pytest.raises(MlspecError, match=r'layers\["act"\] \(onnx_node Selu\)'):
         _trainable("Selu")
+
+
+def _upsampled() -> NetworkBuilder:
+    """paddle2onnx's detector head: ConvTranspose without a bias, then the bias as its own Add."""
+    b = GraphBuilder(opset=11)
+    conv = b.node("Conv", ["image", b.random("conv.w", 4, 3, 3, 3), b.random("conv.b", 4)], name="/conv/Conv")
+    up = b.node(
+        "ConvTranspose", [conv, b.random("up.w", 4, 1, 2, 2)], strides=[2, 2], name="/up/ConvTranspose"
+    )
+    biased = b.node("Add", [up, b.random("up.b", 1, 1, 1, 1)], name="/up/Add")
+    spec = import_onnx(b.build([("image", TensorProto.FLOAT, [-1, 3, -1, -1])], [biased]))
+    builder = NetworkBuilder.edit(spec)
+    builder.make_updatable(["conv_Conv"])
+    builder.set_loss("mean_squared_error", "output_0")
+    builder.set_optimizer(SgdParams(lr=LR, batch=4))
+    builder.set_epochs(1)
+    return builder
+
+
+def test_conv_before_a_conv_transpose_trains_on_the_portable_backend_as_finite_differences_predict() -> None:
+    """onnxruntime-training has no CPU gradient for ConvTranspose: the default backend refuses,
+    naming the layer and the flag that trains it; --backend auto takes the portable backend."""
+    builder = _upsampled()
+    images = image_batch(4, 3, 6, 6, seed=7)
+    target = np.random.default_rng(8).normal(size=(4, 1, 8, 8)).astype(np.float32)
+    with pytest.raises(
+        MlspecError, match=r'layers\["up_ConvTranspose"\] \(onnx_node ConvTranspose\).*--backend auto'
+    ):
+        Trainer.from_spec(builder.spec, backend="ort-training")
+    with Trainer.from_spec(builder.spec, backend="auto") as trainer:
+        assert trainer.manifest.backend == "portable"
+        trainer.train((images, target))
+        trained = trainer.parameters()["conv_Conv.bias"]
+    np.testing.assert_allclose(trained, _finite_difference_step(builder, images, target), atol=2e-4)

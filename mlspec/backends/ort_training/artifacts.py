@@ -19,12 +19,14 @@ from mlspec.convert.artifact_graphs import (
     user_outputs,
 )
 from mlspec.convert.artifacts import check_target, move_into_place, save_checked, staging_directory
+from mlspec.convert.backprop import backprop_layers
 from mlspec.convert.graph import build_graph, to_onnx
 from mlspec.convert.losses import build_losses
 from mlspec.convert.manifest import FILE_NAME, Manifest
 from mlspec.convert.manifest_builder import ManifestParts, build_manifest, label_mapping
 from mlspec.convert.optimizers import plan_optimizer, state_initializers, state_names
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
+from mlspec.spec.kinds import ort_lacks_gradient
 from mlspec.spec.validate import validate
 
 NAME = "ort-training"
@@ -35,6 +37,21 @@ INFERENCE_MODEL = "inference_model.onnx"
 ARTIFACT_FILES = (TRAINING_MODEL, EVAL_MODEL, OPTIMIZER_MODEL, CHECKPOINT, INFERENCE_MODEL, FILE_NAME)
 
 
+def _refuse_ops_without_gradient(model: model_pb2.Model) -> None:
+    """Refuse, naming the layer, an onnx_node on the backprop path whose op only the portable
+    backend differentiates (ConvTranspose has no CPU gradient kernel in onnxruntime-training
+    1.19.2), instead of failing inside ORT's gradient builder."""
+    on_path = backprop_layers(model)
+    for layer in model.network.layers:
+        if layer.name in on_path and ort_lacks_gradient(layer):
+            op = layer.onnx_node.op_type
+            raise MlspecError(
+                f"{layer_ref(layer.name)} (onnx_node {op}): onnxruntime-training has no gradient for "
+                f"{op}, and this layer is on the backprop path. Fix: train with --backend auto or "
+                "portable (backend='auto' in Python), or make only layers after it updatable (--layers)"
+            )
+
+
 def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> Manifest:
     """Write the six artifact files into `out_dir` (created if missing) and return the manifest.
 
@@ -42,6 +59,7 @@ def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> 
     runs before ORT is called, so an unconvertible spec fails fast with the layer or loss named.
     """
     validate(model)
+    _refuse_ops_without_gradient(model)
     target = Path(out_dir)
     check_target(target, ARTIFACT_FILES)
     build = build_graph(model, training=True, forms=ORT_FORMS)

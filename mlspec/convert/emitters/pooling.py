@@ -63,6 +63,7 @@ def _max_pool(
     source: str,
     target: str,
     window: dict[str, Any],
+    *,
     step: str = "",
 ) -> None:
     """MaxPool, or on a backprop path whose spatial sizes are unknown when the graph is built, the
