@@ -14,6 +14,17 @@ import typer
 
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
+from mlspec.cli.image_options import (
+    BiasOpt,
+    ColorLayoutOpt,
+    ImageInputOpt,
+    ImageOptions,
+    MeanOpt,
+    ScaleOpt,
+    StdOpt,
+    check_image_options,
+    declare_image_input,
+)
 from mlspec.cli.options import Names, check_output_file
 
 if TYPE_CHECKING:
@@ -32,15 +43,35 @@ def import_onnx_command(
         Names | None,
         typer.Option("--labels", parser=Names.parse, metavar="A,B", help="Class labels, for a classifier."),
     ] = None,
+    image_input: ImageInputOpt = None,
+    color_layout: ColorLayoutOpt = None,
+    scale: ScaleOpt = None,
+    bias: BiasOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
 ) -> None:
     """Import an ONNX model as an editable spec; graph input and output names are kept.
 
-    Example: mlspec import-onnx resnet.onnx -o resnet.mlspec --labels cat,dog,fish
+    --image-input declares an input an image, as set-image-input does: data then gives pixels,
+    which the runtime resizes and preprocesses (for torchvision's Normalize after ToTensor:
+    --scale 1/255 --mean ... --std ...).
+
+    Example: mlspec import-onnx cnn.onnx -o img.mlspec --image-input image --scale 1/255 --mean 0.5 --std 0.25
     """
     from mlspec.convert.importers import import_onnx
 
+    image = ImageOptions(color_layout, scale, bias, mean, std)
+    check_image_options(image_input, image)
     check_output_file(output, inputs=(source,))
-    _write(import_onnx(source, labels=labels.items if labels else None), output)
+    spec = import_onnx(source, labels=labels.items if labels else None)
+    declared = None
+    if image_input is not None:
+        from mlspec.builder import NetworkBuilder
+
+        builder = NetworkBuilder.edit(spec)
+        declared = declare_image_input(builder, image_input, image)
+        spec = builder.spec
+    _write(spec, output, [declared] if declared else [])
 
 
 @app.command("import-coreml")
@@ -62,7 +93,7 @@ def import_coreml_command(
     _write(import_coreml(source), output)
 
 
-def _write(spec: model_pb2.Model, output: Path) -> None:
+def _write(spec: model_pb2.Model, output: Path, notes: list[str] | None = None) -> None:
     from mlspec.spec.io import save
     from mlspec.spec.validate import validate
 
@@ -72,6 +103,8 @@ def _write(spec: model_pb2.Model, output: Path) -> None:
     frozen = kinds.count("onnx_node")
     updatable = [layer.name for layer in spec.network.layers if layer.is_updatable]
     echo_stdout(f"wrote {output}: {len(kinds)} layers ({frozen} kept as frozen ONNX nodes)")
+    for note in notes or []:
+        echo_stdout(f"  {note}")
     if updatable:
         echo_stdout(f"  updatable layers: {', '.join(updatable)}")
     else:

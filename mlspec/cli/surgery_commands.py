@@ -12,7 +12,6 @@ read as a number, true/false, or a comma list of numbers (`kernel_shape=3,3`), e
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -22,10 +21,19 @@ if TYPE_CHECKING:
 
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
+from mlspec.cli.image_options import (
+    BiasOpt,
+    ColorLayoutOpt,
+    ImageOptions,
+    MeanOpt,
+    ScaleOpt,
+    StdOpt,
+    check_image_options,
+    declare_image_input,
+)
 from mlspec.cli.options import InPlaceOpt, ModelArg, Names, OutputSpecOpt, check_output_file
 from mlspec.spec import kinds
 from mlspec.spec.errors import MlspecError, layer_ref
-from mlspec.spec.images import COLOR_SPACES
 
 LayerArg = Annotated[str, typer.Option("--layer", help="Name of the layer to change.")]
 KindOpt = Annotated[str, typer.Option("--kind", help=f"Layer kind: {kinds.supported_kinds()}.")]
@@ -224,18 +232,6 @@ def set_labels(
     echo_stdout(f"wrote {output}: {len(values)} class labels: {', '.join(labels.items)}")
 
 
-def _number(text: str, option: str) -> float:
-    """A number or a fraction such as 1/255."""
-    try:
-        return float(Fraction(text.strip()))
-    except (ValueError, ZeroDivisionError):
-        raise MlspecError(f"{option} {text!r}: not a number or a fraction such as 1/255") from None
-
-
-def _numbers(text: str | None, option: str) -> list[float] | None:
-    return None if text is None else [_number(part, option) for part in text.split(",")]
-
-
 @app.command("set-image-input")
 @one_line_errors
 def set_image_input(
@@ -243,22 +239,13 @@ def set_image_input(
     model: ModelArg,
     output: OutputSpecOpt,
     input_name: Annotated[
-        str, typer.Option("--input", help="The [batch, C, H, W] input to declare an image.")
+        str, typer.Option("--input", "--image-input", help="The [batch, C, H, W] input to declare an image.")
     ],
-    color_space: Annotated[
-        str,
-        typer.Option("--color-space", help=f"Channel order the network reads: {', '.join(COLOR_SPACES)}."),
-    ] = "rgb",
-    scale: Annotated[str, typer.Option("--scale", help="Pixel scale, such as 1/255.")] = "1",
-    bias: Annotated[
-        str | None, typer.Option("--bias", help="Bias added after scaling: one, or one per channel.")
-    ] = None,
-    mean: Annotated[
-        str | None, typer.Option("--mean", help="Mean subtracted after scaling, per channel.")
-    ] = None,
-    std: Annotated[
-        str | None, typer.Option("--std", help="Std divided by after the mean, per channel.")
-    ] = None,
+    color_layout: ColorLayoutOpt = None,
+    scale: ScaleOpt = None,
+    bias: BiasOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
     in_place: InPlaceOpt = False,
 ) -> None:
     """Declare an input an image: data then gives pixels (0..255, any size), which the runtime turns
@@ -266,24 +253,11 @@ def set_image_input(
 
     Example: mlspec set-image-input cnn.mlspec --input image --scale 1/255 --mean 0.5 --std 0.25 -o img.mlspec
     """
-    if bias is not None and (mean is not None or std is not None):
-        raise MlspecError("give --bias, or --mean and --std, not both")
     from mlspec.spec.io import save
 
+    options = ImageOptions(color_layout, scale, bias, mean, std)
+    check_image_options(input_name, options)
     builder = _edit(model, output, in_place)
-    channels = 1 if color_space == "gray" else 3
-    scales: list[float] | tuple[float, ...] = [_number(scale, "--scale")]
-    biases: list[float] | tuple[float, ...] = _numbers(bias, "--bias") or [0.0]
-    if mean is not None or std is not None:
-        means, stds = _numbers(mean, "--mean") or [0.0], _numbers(std, "--std") or [1.0]
-        for option, values in (("--mean", means), ("--std", stds)):
-            if len(values) not in (1, channels):
-                raise MlspecError(
-                    f"{option} has {len(values)} values; give 1 or {channels} for {color_space}"
-                )
-        from mlspec.spec.images import from_mean_std
-
-        scales, biases = from_mean_std(scales[0], means, stds, channels)
-    builder.set_image_input(input_name, color_space=color_space, scale=scales, bias=biases)
+    declared = declare_image_input(builder, input_name, options)
     save(builder.spec, output)
-    echo_stdout(f'wrote {output}: input "{input_name}" is a {color_space} image')
+    echo_stdout(f"wrote {output}: {declared}")

@@ -18,6 +18,17 @@ import typer
 from mlspec._proto import model_pb2
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
+from mlspec.cli.image_options import (
+    BiasOpt,
+    ColorLayoutOpt,
+    ImageInputOpt,
+    ImageOptions,
+    MeanOpt,
+    ScaleOpt,
+    StdOpt,
+    check_image_options,
+    declare_image_input,
+)
 from mlspec.cli.options import (
     Beta1Opt,
     Beta2Opt,
@@ -197,6 +208,12 @@ def make_updatable(
     brightness: Annotated[
         float, typer.Option("--augment-brightness", min=0, max=1, help="Random brightness factor 1 +- this.")
     ] = 0.0,
+    image_input: ImageInputOpt = None,
+    color_layout: ColorLayoutOpt = None,
+    scale: ScaleOpt = None,
+    bias: BiasOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
     in_place: InPlaceOpt = False,
 ) -> None:
     """Mark layers updatable and set the loss, optimizer and run settings.
@@ -207,7 +224,9 @@ def make_updatable(
     work; pin them with --lr-range, --batch-sizes and --epochs-range or --epochs-allowed.
     A bias-less dense/convolution layer (torch's dynamo exporter drops all-zero biases) gets a
     zero bias with --add-bias; without it, the output says which chosen layers lack one.
-    --augment-* options declare seeded augmentation of image inputs (training only).
+    --image-input declares an input an image first, as set-image-input does (for torchvision's
+    Normalize after ToTensor: --scale 1/255 --mean ... --std ...); --augment-* options declare
+    seeded augmentation of image inputs (training only).
 
     Example: mlspec make-updatable classifier.mlspec -o updatable.mlspec --layers fc --epochs-range 1:50
     """
@@ -221,9 +240,12 @@ def make_updatable(
         raise typer.BadParameter("give either --epochs-allowed or --epochs-range, not both")
     if clip_norm is not None and clip_value is not None:
         raise typer.BadParameter("give either --clip-norm or --clip-value, not both")
+    image = ImageOptions(color_layout, scale, bias, mean, std)
+    check_image_options(image_input, image)
     check_output_file(output, inputs=(model,), in_place=in_place)
     spec = load(model)
     builder = NetworkBuilder.edit(spec)
+    declared = declare_image_input(builder, image_input, image) if image_input is not None else None
     chosen = select_layers(spec, layers.items) if layers else [last_trainable_layer(spec)]
     missing_bias = biasless(spec, chosen)
     builder.make_updatable(chosen, add_bias=add_bias)
@@ -271,6 +293,8 @@ def make_updatable(
     validate(builder.spec)
     save(builder.spec, output)
     _report(builder.spec, output)
+    if declared:
+        echo_stdout(f"  {declared}")
     _report_bias(missing_bias, added=add_bias)
 
 

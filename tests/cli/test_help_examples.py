@@ -43,7 +43,7 @@ def _examples() -> dict[str, list[str]]:
 def _example_files(folder: Path) -> None:
     """The files the examples name: a 3-class classifier whose head is "fc", a [3, 8, 8] image
     classifier, its updatable form,
-    .npz data keyed by its inputs, and ONNX and Core ML models to import."""
+    .npz data keyed by its inputs, and ONNX (the image classifier) and Core ML models to import."""
     builder = NetworkBuilder(class_labels=LABELS, seed=0)
     builder.add_input("x", [specs.FEATURES])
     builder.add_inner_product("hidden", "x", 8)
@@ -53,7 +53,6 @@ def _example_files(folder: Path) -> None:
     classifier = builder.spec
     save(classifier, folder / "classifier.mlspec")
     save(classifier, folder / "net.mlspec")  # the same, under a name short enough for long examples
-    (folder / "resnet.onnx").write_bytes(to_onnx(classifier).SerializeToString())
     updatable = NetworkBuilder.edit(classifier)
     updatable.make_updatable(["fc"])
     updatable.set_loss("categorical_cross_entropy", "probs")
@@ -66,6 +65,7 @@ def _example_files(folder: Path) -> None:
     cnn.add_inner_product("fc", "flat", len(LABELS))
     cnn.add_softmax("probs", "fc")
     save(cnn.spec, folder / "cnn.mlspec")
+    (folder / "cnn.onnx").write_bytes(to_onnx(cnn.spec).SerializeToString())
     specs.write_blobs(folder / "train.npz", 24, string_labels=False)
     specs.write_blobs(folder / "val.npz", 12, seed=1, string_labels=False)
     portable = to_training_artifacts(updatable.spec, folder / "portable", backend="portable")

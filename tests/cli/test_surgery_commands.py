@@ -162,24 +162,6 @@ def test_set_image_input_stores_mean_and_std_as_scale_and_bias(tmp_path: Path) -
     assert json.loads(shown.stdout)["inputs"][0]["image"]["color_space"] == "bgr"
 
 
-@pytest.mark.parametrize(
-    ("args", "fragments"),
-    [
-        (("--color-space", "gray"), ("dimension 1 is 3, but the image makes it 1",)),
-        (("--color-space", "cmyk"), ("'cmyk' is not one of gray, rgb, bgr",)),
-        (("--scale", "1/0"), ("--scale '1/0'", "fraction such as 1/255")),
-        (("--mean", "0.1,0.2"), ("--mean has 2 values; give 1 or 3 for rgb",)),
-        (("--bias", "1", "--mean", "0.5"), ("--bias, or --mean and --std, not both",)),
-    ],
-)
-def test_set_image_input_refusals(tmp_path: Path, args: tuple[str, ...], fragments: tuple[str, ...]) -> None:
-    result = invoke(
-        "set-image-input", _cnn_path(tmp_path), "--input", "image", *args, "-o", tmp_path / "x.mlspec"
-    )
-    assert_one_line_failure(result, *fragments)
-    assert not (tmp_path / "x.mlspec").exists()
-
-
 def test_make_updatable_declares_augmentation_for_image_inputs_only(
     tmp_path: Path, classifier_path: Path
 ) -> None:
