@@ -17,6 +17,7 @@ import typer
 
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
+from mlspec.cli.evaluate_report import text_report
 from mlspec.cli.options import (
     DataFormatOpt,
     FeaturesOpt,
@@ -51,7 +52,9 @@ def evaluate(
 
     The loss is the spec's training loss with inference semantics (dropout off, batch norm on
     running statistics), averaged over every example. Confusion-matrix rows are true classes,
-    columns predicted ones.
+    columns predicted ones; the text fits the terminal (numbered or split into column blocks
+    when labels or classes are many; beyond 20 classes, the most frequent confusions), and
+    --json always holds the whole matrix.
 
     Example: mlspec evaluate updatable.mlspec --data val.npz
     """
@@ -71,33 +74,8 @@ def evaluate(
     if as_json:
         echo_stdout(json.dumps(report, indent=2))
         return
-    for line in _text_report(report):
+    for line in text_report(report):
         echo_stdout(line)
-
-
-def _text_report(report: dict[str, Any]) -> list[str]:
-    lines = [f"{report['model']} on {report['data']}: {report['examples']} examples"]
-    lines.append(f"loss      {report['loss']:.4f}")
-    if report["accuracy"] is not None:
-        lines.append(f"accuracy  {report['accuracy']:.4f}")
-    if "classes" not in report:
-        return lines
-    labels: list[str] = report["classes"]
-    matrix: list[list[int]] = report["confusion_matrix"]
-    width = max(8, *(len(label) for label in labels))
-    lines.append("")
-    lines.append(f"{'class':<{width}}  examples  accuracy")
-    for label, row in zip(labels, matrix, strict=True):
-        accuracy = report["per_class_accuracy"][label]
-        shown = "-" if accuracy is None else f"{accuracy:.4f}"
-        lines.append(f"{label:<{width}}  {sum(row):>8}  {shown:>8}")
-    lines.append("")
-    lines.append("confusion matrix (rows: true class, columns: predicted class)")
-    cell = max(5, *(len(label) for label in labels), *(len(str(v)) for row in matrix for v in row))
-    lines.append(" " * width + "".join(f"  {label:>{cell}}" for label in labels))
-    for label, row in zip(labels, matrix, strict=True):
-        lines.append(f"{label:<{width}}" + "".join(f"  {value:>{cell}}" for value in row))
-    return lines
 
 
 @app.command()

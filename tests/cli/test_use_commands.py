@@ -8,11 +8,14 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from mlspec.builder import NetworkBuilder
 from mlspec.reference import evaluate
 from mlspec.spec.io import load
 from tests.cli import specs
 from tests.cli.conftest import assert_one_line_failure, invoke
+from tests.support.heads import classifier_head
 
 
 def _reference(model: Path, data: Path) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
@@ -43,11 +46,85 @@ def test_evaluate_json_matches_the_reference(updatable_path: Path, tmp_path: Pat
 
 def test_evaluate_text_fits_80_columns_and_names_every_class(updatable_path: Path, tmp_path: Path) -> None:
     data = specs.write_blobs(tmp_path / "val.npz", 30, seed=3)
-    result = invoke("evaluate", updatable_path, "--data", data)
+    result = invoke("evaluate", updatable_path, "--data", data, env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     assert "confusion matrix (rows: true class, columns: predicted class)" in result.stdout
     assert all(label in result.stdout for label in specs.LABELS)
     assert max(len(line) for line in result.stdout.splitlines()[1:]) <= 80
+
+
+def _many_classes(tmp_path: Path, labels: list[str], count: int) -> tuple[Path, Path]:
+    """A random-weight classifier over `labels` and `count` examples it spreads over them."""
+    builder = NetworkBuilder(class_labels=labels, seed=1)
+    builder.add_input("x", [6])
+    model = specs.write(classifier_head(builder, "x", len(labels)).spec, tmp_path / "many.mlspec")
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 3, (count, 6)).astype(np.float32)
+    data = tmp_path / "many.npz"
+    np.savez(data, x=x, label=np.array(labels)[rng.integers(0, len(labels), count)])
+    return model, data
+
+
+def _grid(lines: list[str], classes: int) -> np.ndarray:
+    """The confusion matrix read back from the text, block by block (column heads are numbers
+    or labels; each row ends with its block's counts)."""
+    start = next(i for i, line in enumerate(lines) if line.startswith("confusion matrix"))
+    grid = np.full((classes, classes), -1)
+    index = start + 1
+    column = 0
+    while index < len(lines):
+        if lines[index].startswith("predicted classes"):
+            index += 1
+        heads = lines[index].split()
+        for row in range(classes):
+            values = lines[index + 1 + row].split()[-len(heads) :]
+            grid[row, column : column + len(heads)] = [int(v) for v in values]
+        column += len(heads)
+        index += classes + 1
+    return grid
+
+
+@pytest.mark.parametrize(
+    ("labels", "count", "layout"),
+    [
+        ([str(i) for i in range(10)], 400, "by label"),
+        ([f"category number {i:02d} long name" for i in range(12)], 600, "by number"),
+        ([f"c{i}" for i in range(20)], 12000, "in blocks"),
+    ],
+)
+def test_confusion_matrix_at_80_columns_reads_back_as_the_json(
+    tmp_path: Path, labels: list[str], count: int, layout: str
+) -> None:
+    model, data = _many_classes(tmp_path, labels, count)
+    env = {"COLUMNS": "80"}
+    text = invoke("evaluate", model, "--data", data, env=env)
+    report = json.loads(invoke("evaluate", model, "--data", data, "--json", env=env).stdout)
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    assert max(len(line) for line in lines[1:]) <= 80, text.stdout
+    assert (_grid(lines, len(labels)) == np.array(report["confusion_matrix"])).all()
+    assert ("predicted classes " in text.stdout) == (layout == "in blocks")
+    assert ("predicted class by number" in text.stdout) == (layout == "by number")
+    if layout == "by number":  # labels longer than 16 characters are cut in the text, whole in --json
+        assert " 2 category number…" in text.stdout and report["classes"] == labels
+
+
+def test_beyond_twenty_classes_evaluate_lists_the_most_frequent_confusions(tmp_path: Path) -> None:
+    labels = [f"class {i}" for i in range(40)]
+    model, data = _many_classes(tmp_path, labels, 2000)
+    text = invoke("evaluate", model, "--data", data, env={"COLUMNS": "80"})
+    report = json.loads(invoke("evaluate", model, "--data", data, "--json").stdout)
+    assert max(len(line) for line in text.stdout.splitlines()[1:]) <= 80, text.stdout
+    assert "confusion matrix: 40 classes, too many for a grid (--json has it all)" in text.stdout
+    matrix = np.array(report["confusion_matrix"])
+    np.fill_diagonal(matrix, 0)
+    listed = text.stdout.split("most frequent confusions")[1].splitlines()[1:]
+    assert len(listed) == 10
+    expected = sorted(matrix.ravel().tolist(), reverse=True)[:10]
+    assert [int(line.split()[-1]) for line in listed] == expected
+    for line in listed:
+        true, predicted = (part.strip() for part in line.rsplit(maxsplit=1)[0].split("->"))
+        assert matrix[labels.index(true), labels.index(predicted)] == int(line.split()[-1])
 
 
 def test_predict_writes_labels_and_probabilities_like_the_reference(
