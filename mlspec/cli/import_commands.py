@@ -12,19 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mlspec.cli import image_options as image_opts
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
-from mlspec.cli.image_options import (
-    BiasOpt,
-    ColorLayoutOpt,
-    ImageInputOpt,
-    ImageOptions,
-    MeanOpt,
-    ScaleOpt,
-    StdOpt,
-    check_image_options,
-    declare_image_input,
-)
 from mlspec.cli.options import Names, check_output_file
 
 if TYPE_CHECKING:
@@ -43,12 +33,12 @@ def import_onnx_command(
         Names | None,
         typer.Option("--labels", parser=Names.parse, metavar="A,B", help="Class labels, for a classifier."),
     ] = None,
-    image_input: ImageInputOpt = None,
-    color_layout: ColorLayoutOpt = None,
-    scale: ScaleOpt = None,
-    bias: BiasOpt = None,
-    mean: MeanOpt = None,
-    std: StdOpt = None,
+    image_input: image_opts.ImageInputOpt = None,
+    color_layout: image_opts.ColorLayoutOpt = None,
+    scale: image_opts.ScaleOpt = None,
+    bias: image_opts.BiasOpt = None,
+    mean: image_opts.MeanOpt = None,
+    std: image_opts.StdOpt = None,
 ) -> None:
     """Import an ONNX model as an editable spec; graph input and output names are kept.
 
@@ -60,8 +50,8 @@ def import_onnx_command(
     """
     from mlspec.convert.importers import import_onnx
 
-    image = ImageOptions(color_layout, scale, bias, mean, std)
-    check_image_options(image_input, image)
+    image = image_opts.ImageOptions(color_layout, scale, bias, mean, std)
+    image_opts.check_image_options(image_input, image)
     check_output_file(output, inputs=(source,))
     spec = import_onnx(source, labels=labels.items if labels else None)
     declared = None
@@ -69,7 +59,7 @@ def import_onnx_command(
         from mlspec.builder import NetworkBuilder
 
         builder = NetworkBuilder.edit(spec)
-        declared = declare_image_input(builder, image_input, image)
+        declared = image_opts.declare_image_input(builder, image_input, image)
         spec = builder.spec
     _write(spec, output, [declared] if declared else [])
 

@@ -19,18 +19,9 @@ import typer
 if TYPE_CHECKING:
     from mlspec.builder import NetworkBuilder
 
+from mlspec.cli import image_options as image_opts
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
-from mlspec.cli.image_options import (
-    BiasOpt,
-    ColorLayoutOpt,
-    ImageOptions,
-    MeanOpt,
-    ScaleOpt,
-    StdOpt,
-    check_image_options,
-    declare_image_input,
-)
 from mlspec.cli.options import InPlaceOpt, ModelArg, Names, OutputSpecOpt, check_output_file
 from mlspec.spec import kinds
 from mlspec.spec.errors import MlspecError, layer_ref
@@ -241,11 +232,11 @@ def set_image_input(
     input_name: Annotated[
         str, typer.Option("--input", "--image-input", help="The [batch, C, H, W] input to declare an image.")
     ],
-    color_layout: ColorLayoutOpt = None,
-    scale: ScaleOpt = None,
-    bias: BiasOpt = None,
-    mean: MeanOpt = None,
-    std: StdOpt = None,
+    color_layout: image_opts.ColorLayoutOpt = None,
+    scale: image_opts.ScaleOpt = None,
+    bias: image_opts.BiasOpt = None,
+    mean: image_opts.MeanOpt = None,
+    std: image_opts.StdOpt = None,
     in_place: InPlaceOpt = False,
 ) -> None:
     """Declare an input an image: data then gives pixels (0..255, any size), which the runtime turns
@@ -255,9 +246,9 @@ def set_image_input(
     """
     from mlspec.spec.io import save
 
-    options = ImageOptions(color_layout, scale, bias, mean, std)
-    check_image_options(input_name, options)
+    options = image_opts.ImageOptions(color_layout, scale, bias, mean, std)
+    image_opts.check_image_options(input_name, options)
     builder = _edit(model, output, in_place)
-    declared = declare_image_input(builder, input_name, options)
+    declared = image_opts.declare_image_input(builder, input_name, options)
     save(builder.spec, output)
     echo_stdout(f"wrote {output}: {declared}")

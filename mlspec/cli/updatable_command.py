@@ -16,19 +16,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mlspec._proto import model_pb2
+from mlspec.cli import image_options as image_opts
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
-from mlspec.cli.image_options import (
-    BiasOpt,
-    ColorLayoutOpt,
-    ImageInputOpt,
-    ImageOptions,
-    MeanOpt,
-    ScaleOpt,
-    StdOpt,
-    check_image_options,
-    declare_image_input,
-)
 from mlspec.cli.options import (
     Beta1Opt,
     Beta2Opt,
@@ -208,12 +198,12 @@ def make_updatable(
     brightness: Annotated[
         float, typer.Option("--augment-brightness", min=0, max=1, help="Random brightness factor 1 +- this.")
     ] = 0.0,
-    image_input: ImageInputOpt = None,
-    color_layout: ColorLayoutOpt = None,
-    scale: ScaleOpt = None,
-    bias: BiasOpt = None,
-    mean: MeanOpt = None,
-    std: StdOpt = None,
+    image_input: image_opts.ImageInputOpt = None,
+    color_layout: image_opts.ColorLayoutOpt = None,
+    scale: image_opts.ScaleOpt = None,
+    bias: image_opts.BiasOpt = None,
+    mean: image_opts.MeanOpt = None,
+    std: image_opts.StdOpt = None,
     in_place: InPlaceOpt = False,
 ) -> None:
     """Mark layers updatable and set the loss, optimizer and run settings.
@@ -240,12 +230,14 @@ def make_updatable(
         raise typer.BadParameter("give either --epochs-allowed or --epochs-range, not both")
     if clip_norm is not None and clip_value is not None:
         raise typer.BadParameter("give either --clip-norm or --clip-value, not both")
-    image = ImageOptions(color_layout, scale, bias, mean, std)
-    check_image_options(image_input, image)
+    image = image_opts.ImageOptions(color_layout, scale, bias, mean, std)
+    image_opts.check_image_options(image_input, image)
     check_output_file(output, inputs=(model,), in_place=in_place)
     spec = load(model)
     builder = NetworkBuilder.edit(spec)
-    declared = declare_image_input(builder, image_input, image) if image_input is not None else None
+    declared = (
+        image_opts.declare_image_input(builder, image_input, image) if image_input is not None else None
+    )
     chosen = select_layers(spec, layers.items) if layers else [last_trainable_layer(spec)]
     missing_bias = biasless(spec, chosen)
     builder.make_updatable(chosen, add_bias=add_bias)

@@ -93,36 +93,50 @@ def predict(
 ) -> None:
     """Write the model's answer for every example to a CSV, in the order the data lists them.
 
-    A classifier gets one row per example: its index, the predicted label and the probability of
-    every class (or, with --top K, the K most probable labels and their probabilities). Other
-    models get their output values. Labels in the data, if any, are ignored. An image folder is
-    listed class folder by class folder, files sorted by name.
+    A classifier gets one row per example: its index (and file, for images), the predicted label
+    and the probability of every class (or, with --top K, the K most probable labels and their
+    probabilities). Other models get their output values. Labels in the data, if any, are
+    ignored. An image folder is listed class folder by class folder, files sorted by name. The
+    model need not be updatable: a model just imported answers as it came.
 
     Example: mlspec predict updatable.mlspec --data val.npz -o predictions.csv --top 2
     """
-    from mlspec.runtime import Trainer
+    from mlspec.runtime.prediction import predict_spec
+    from mlspec.spec.graph import class_labels
+    from mlspec.spec.io import load
 
     check_output_file(output, inputs=(model, data))
     source = data_file(data, data_format, features, None)
-    with Trainer.from_spec(model) as trainer:
-        outputs = trainer.predict(source)
-        spec = trainer.spec
-    assert spec is not None  # from_spec always keeps the spec
+    spec = load(model)
+    outputs = predict_spec(spec, source)
     info = spec.classifier
     probabilities = outputs.get(info.predicted_probabilities_name) if spec.HasField("classifier") else None
-    labels = [str(label) for label in trainer.manifest.class_labels]
+    labels = [str(label) for label in class_labels(spec)]
     if probabilities is not None and labels:
         header, rows = _class_rows(outputs[info.predicted_feature_name], probabilities, labels, top)
     else:
         if top is not None:
             raise MlspecError(f"{model}: --top needs a classifier; this model has no class probabilities")
         header, rows = _value_rows(outputs)
+    if source.detected_format() == "images":
+        _name_files(header, rows, data, spec)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
     write_bytes_atomic(output, text.getvalue().encode())
     echo_stdout(f"wrote {output}: {len(rows)} predictions")
+
+
+def _name_files(header: list[str], rows: list[list[object]], folder: Path, spec: Any) -> None:
+    """Put each image's path in the folder beside its index: the rows follow the same listing."""
+    from mlspec.runtime.features import spec_input_features
+    from mlspec.runtime.images import ImageFolder
+
+    files = ImageFolder(folder, spec_input_features(spec)).files
+    header.insert(1, "file")
+    for row, path in zip(rows, files, strict=True):
+        row.insert(1, path.relative_to(folder).as_posix())
 
 
 def _class_rows(

@@ -11,6 +11,7 @@ from PIL import Image
 from mlspec.builder import AdamParams, NetworkBuilder
 from tests.cli import specs
 from tests.cli.conftest import assert_one_line_failure, invoke
+from tests.support.heads import classifier_head
 
 
 def _csv(path: Path, count: int, *, seed: int = 0) -> Path:
@@ -40,13 +41,7 @@ def test_train_from_csv_with_feature_prefix_and_label_column(updatable_path: Pat
 def test_train_from_an_image_folder(tmp_path: Path) -> None:
     builder = NetworkBuilder(class_labels=["dark", "light"], seed=0)
     builder.add_input("image", [1, 8, 8])
-    builder.add_flatten("flat", "image")
-    builder.add_inner_product("fc", "flat", 2)
-    builder.add_softmax("probs", "fc")
-    builder.make_updatable(["fc"])
-    builder.set_loss("categorical_cross_entropy", "probs")
-    builder.set_optimizer(AdamParams(lr=0.05, batch=4))
-    builder.set_epochs(3)
+    classifier_head(builder, "image", 2, optimizer=AdamParams(lr=0.05, batch=4), epochs=3)
     model = specs.write(builder.spec, tmp_path / "m.mlspec")
     rng = np.random.default_rng(0)
     for label, level in (("dark", 30), ("light", 220)):

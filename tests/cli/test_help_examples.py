@@ -24,6 +24,7 @@ from mlspec.spec.io import save
 from tests.cli import specs
 from tests.cli.conftest import invoke
 from tests.importers.coreml_models import cnn_classifier
+from tests.support.heads import classifier_head
 
 EXAMPLE = re.compile(r"^\s*Example: mlspec (.+)$", re.MULTILINE)
 LABELS = ["cat", "bird", "fish"]  # widen-classifier's example adds dog and owl
@@ -61,9 +62,7 @@ def _example_files(folder: Path) -> None:
     save(updatable.spec, folder / "updatable.mlspec")
     cnn = NetworkBuilder(class_labels=LABELS, seed=0)
     cnn.add_input("image", [3, 8, 8])
-    cnn.add_flatten("flat", "image")
-    cnn.add_inner_product("fc", "flat", len(LABELS))
-    cnn.add_softmax("probs", "fc")
+    classifier_head(cnn, "image", len(LABELS), train=())
     save(cnn.spec, folder / "cnn.mlspec")
     (folder / "cnn.onnx").write_bytes(to_onnx(cnn.spec).SerializeToString())
     specs.write_blobs(folder / "train.npz", 24, string_labels=False)

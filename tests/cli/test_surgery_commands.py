@@ -17,6 +17,7 @@ from mlspec.spec.images import ImageInput
 from mlspec.spec.io import load
 from tests.cli import specs
 from tests.cli.conftest import assert_one_line_failure, invoke
+from tests.support.heads import classifier_head
 
 
 def _run(source: Path, *args: str) -> model_pb2.Model:
@@ -133,10 +134,7 @@ def _cnn_path(tmp_path: Path) -> Path:
 
     builder = NetworkBuilder(class_labels=["a", "b"], seed=0)
     builder.add_input("image", [3, 4, 4])
-    builder.add_flatten("flat", "image")
-    builder.add_inner_product("fc", "flat", 2)
-    builder.add_softmax("probs", "fc")
-    return specs.write(builder.spec, tmp_path / "cnn.mlspec")
+    return specs.write(classifier_head(builder, "image", 2, train=()).spec, tmp_path / "cnn.mlspec")
 
 
 def test_set_image_input_stores_mean_and_std_as_scale_and_bias(tmp_path: Path) -> None:

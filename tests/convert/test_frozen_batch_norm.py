@@ -15,6 +15,7 @@ import numpy as np
 from mlspec.backends import to_training_artifacts
 from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.builder import NetworkBuilder, SgdParams
+from tests.support.heads import classifier_head
 
 
 def _frozen_backbone_classifier() -> NetworkBuilder:
@@ -30,14 +31,7 @@ def _frozen_backbone_classifier() -> NetworkBuilder:
         gamma=rng.uniform(0.5, 1.5, size=3).astype(np.float32),
         beta=rng.normal(size=3).astype(np.float32),
     )
-    builder.add_flatten("flat", "bn")
-    builder.add_inner_product("fc", "flat", 3)
-    builder.add_softmax("probs", "fc")
-    builder.make_updatable(["fc"])
-    builder.set_loss("categorical_cross_entropy", "probs")
-    builder.set_optimizer(SgdParams(lr=0.0, batch=8))
-    builder.set_epochs(1)
-    return builder
+    return classifier_head(builder, "bn", 3, optimizer=SgdParams(lr=0.0, batch=8))
 
 
 def test_frozen_batch_norm_uses_stored_statistics_in_training(tmp_path: Path) -> None:

@@ -12,13 +12,14 @@ import pytest
 from coremltools.models.utils import load_spec, save_spec
 
 from mlspec._proto import model_pb2
-from mlspec.builder import NetworkBuilder, SgdParams
+from mlspec.builder import NetworkBuilder
 from mlspec.convert.exporters import CoreMLExportError, export_coreml, write_coreml
 from mlspec.convert.importers import import_coreml
 from mlspec.runtime import Trainer
 from mlspec.spec.images import ImageInput
 from mlspec.spec.validate import find_problems
 from tests.importers.coreml_models import cnn_classifier, conv_forward_numpy
+from tests.support.heads import classifier_head
 
 _BGR = 30
 SCALE, RED, GREEN, BLUE = 0.5, -1.0, -2.0, -3.0
@@ -80,14 +81,7 @@ def _photo_spec(
 ) -> model_pb2.Model:
     builder = NetworkBuilder(class_labels=["dark", "light"], seed=2)
     builder.add_image_input("photo", 5, 4, color_space=color_space, scale=scale, bias=bias)
-    builder.add_flatten("flat", "photo")
-    builder.add_inner_product("fc", "flat", 2)
-    builder.add_softmax("probs", "fc")
-    builder.make_updatable(["fc"])
-    builder.set_loss("categorical_cross_entropy", "probs")
-    builder.set_optimizer(SgdParams(lr=0.1, batch=2))
-    builder.set_epochs(1, [1])
-    return builder.spec
+    return classifier_head(builder, "photo", 2).spec
 
 
 @pytest.mark.parametrize(

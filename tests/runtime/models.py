@@ -7,6 +7,7 @@ import numpy.typing as npt
 
 from mlspec._proto import model_pb2
 from mlspec.builder import AdamParams, AdamWParams, NetworkBuilder, SgdParams
+from tests.support.heads import classifier_head
 
 LABELS = ("cat", "dog", "fish")
 FEATURES = 4
@@ -95,14 +96,10 @@ def cnn(*, seed: int = 0) -> model_pb2.Model:
     builder.add_batch_norm("bn", "conv", momentum=0.8)
     builder.add_activation("relu", "bn", "relu")
     builder.add_pooling("pool", "relu", "max", (2, 2), strides=(2, 2))
-    builder.add_flatten("flat", "pool")
-    builder.add_inner_product("fc", "flat", len(LABELS))
-    builder.add_softmax("probs", "fc")
-    builder.make_updatable(["conv", "bn", "fc"])
-    builder.set_loss("categorical_cross_entropy", "probs")
-    builder.set_optimizer(AdamParams(lr=0.01, batch=4))
-    builder.set_epochs(2)
-    return builder.spec
+    optimizer = AdamParams(lr=0.01, batch=4)
+    return classifier_head(
+        builder, "pool", len(LABELS), train=("conv", "bn", "fc"), optimizer=optimizer, epochs=2
+    ).spec
 
 
 def images(count: int, *, seed: int = 0) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:

@@ -22,6 +22,7 @@ from mlspec.runtime.feature_cache import FeatureCache
 from mlspec.spec.kinds import layer_tensors
 from mlspec.spec.weights import set_tensor, to_float32
 from tests.cli.conftest import invoke
+from tests.support.heads import classifier_head
 
 LABELS = ["a", "b", "c"]
 
@@ -265,13 +266,9 @@ def test_token_ids_reach_a_frozen_embedding_front_as_integers() -> None:
     builder = NetworkBuilder(class_labels=LABELS, seed=3)
     builder.add_input("tokens", [6], dtype="int64")
     builder.add_embedding("embed", "tokens", 20, 4)
-    builder.add_flatten("flat", "embed")
-    builder.add_inner_product("fc", "flat", 3)
-    builder.add_softmax("probs", "fc")
-    builder.make_updatable(["fc"])
-    builder.set_loss("categorical_cross_entropy", "probs")
-    builder.set_optimizer(AdamParams(lr=0.05, batch=4))
-    builder.set_epochs(3, (1, 10))
+    classifier_head(
+        builder, "embed", 3, optimizer=AdamParams(lr=0.05, batch=4), epochs=3, allowed_epochs=(1, 10)
+    )
     builder.set_shuffle(True)
     rng = np.random.default_rng(4)
     data = {"tokens": rng.integers(0, 20, size=(30, 6)), "label": rng.choice(LABELS, 30)}

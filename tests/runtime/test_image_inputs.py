@@ -16,6 +16,7 @@ from mlspec.builder import NetworkBuilder, SgdParams
 from mlspec.reference import evaluate
 from mlspec.runtime import Trainer
 from mlspec.runtime.data import DataError
+from tests.support.heads import classifier_head
 
 WIDTH, HEIGHT = 6, 5
 BIAS = np.array([-0.5, -0.25, 0.125], np.float32)
@@ -28,13 +29,10 @@ def image_model(color_space: str = "bgr", *, seed: int = 0) -> model_pb2.Model:
     builder.add_image_input("image", WIDTH, HEIGHT, color_space=color_space, scale=1 / 255, bias=bias)
     builder.add_convolution("conv", "image", 4, (3, 3), padding="same")
     builder.add_activation("relu", "conv", "relu")
-    builder.add_flatten("flat", "relu")
-    builder.add_inner_product("fc", "flat", 3)
-    builder.add_softmax("probs", "fc")
-    builder.make_updatable(["conv", "fc"])
-    builder.set_loss("categorical_cross_entropy", "probs")
-    builder.set_optimizer(SgdParams(lr=0.05, batch=4))
-    builder.set_epochs(2, (1, 5))
+    optimizer = SgdParams(lr=0.05, batch=4)
+    classifier_head(
+        builder, "relu", 3, train=("conv", "fc"), optimizer=optimizer, epochs=2, allowed_epochs=(1, 5)
+    )
     builder.set_shuffle(False)
     return builder.spec
 

@@ -11,10 +11,11 @@ import onnx
 import pytest
 
 from mlspec._proto import model_pb2, tensor_pb2
-from mlspec.builder import NetworkBuilder, SgdParams
+from mlspec.builder import NetworkBuilder
 from mlspec.spec.io import save
 from mlspec.spec.validate import find_problems
 from tests.cli.subprocesses import mlspec
+from tests.support.heads import classifier_head
 
 
 def _pooled(**attributes: object) -> model_pb2.Model:
@@ -28,14 +29,7 @@ def _pooled(**attributes: object) -> model_pb2.Model:
         attributes=[onnx.helper.make_attribute(name, value) for name, value in attributes.items()],
         output_types=[(tensor_pb2.FLOAT32, ["batch", 1, 2, 2])],
     )
-    builder.add_flatten("flat", "pool")
-    builder.add_inner_product("fc", "flat", 2)
-    builder.add_softmax("probs", "fc")
-    builder.make_updatable(["fc"])
-    builder.set_loss("categorical_cross_entropy", "probs")
-    builder.set_optimizer(SgdParams(lr=0.1, batch=2))
-    builder.set_epochs(1, [1])
-    return builder.spec
+    return classifier_head(builder, "pool", 2).spec
 
 
 def _only(model: model_pb2.Model) -> str:
