@@ -15,9 +15,9 @@ from mlspec.builder import NetworkBuilder
 from mlspec.convert.emitters import EMITTERS
 from mlspec.convert.exporters.coreml_layers import WRITERS
 from mlspec.reference.evaluate import LAYER_FUNCTIONS
-from mlspec.spec import layer_attributes, shape_rules
+from mlspec.spec import layer_kinds
 from mlspec.spec.kinds import KINDS
-from mlspec.spec.validate import tensors
+from mlspec.spec.layer_kinds import PROTO_KINDS, KindInfo
 
 
 def _builder_adders() -> Collection[str]:
@@ -26,15 +26,39 @@ def _builder_adders() -> Collection[str]:
 
 # Table name -> how to read the kinds it covers now (read at check time, so a patched table counts).
 TABLES: dict[str, Callable[[], Collection[str]]] = {
-    "spec/shape_rules.py _RULES": lambda: shape_rules._RULES,
-    "spec/layer_attributes.py _CHECKS": lambda: layer_attributes._CHECKS,
-    "spec/validate/tensors.py _EXPECTED (weight shapes)": lambda: tensors._EXPECTED,
-    "spec/layer_attributes.py NUMERIC_ATTRIBUTES": lambda: layer_attributes.NUMERIC_ATTRIBUTES,
     "builder NetworkBuilder.add_<kind>": _builder_adders,
     "reference/evaluate.py LAYER_FUNCTIONS": lambda: LAYER_FUNCTIONS,
     "convert/emitters EMITTERS": lambda: EMITTERS,
     "convert/exporters/coreml_layers.py WRITERS": lambda: WRITERS,
 }
+
+
+def check_catalogue(declared: Collection[str]) -> None:
+    """The catalogue declares exactly the members of Layer.kind in layers.proto."""
+    missing = sorted(set(PROTO_KINDS) - set(declared))
+    assert not missing, f"spec/layer_kinds: Layer.kind members without a KindInfo declaration {missing}"
+
+
+def test_catalogue_covers_the_proto() -> None:
+    check_catalogue(KINDS)
+    assert list(KINDS) == [kind for kind in PROTO_KINDS if kind in KINDS]  # proto order
+
+
+def test_catalogue_check_fails_when_a_declaration_is_left_out() -> None:
+    families = tuple(f for f in layer_kinds.FAMILIES if f.__name__ != "mlspec.spec.layer_kinds.dense")
+    missing = r"without a KindInfo declaration \['embedding', 'inner_product'\]"
+    with pytest.raises(AssertionError, match=missing):
+        check_catalogue(layer_kinds.gather(families))
+
+
+def _rule(layer: object, inputs: object) -> list[object]:
+    return []
+
+
+def test_a_kind_with_tensors_must_declare_their_shapes() -> None:
+    """Weight-shape checks cannot be skipped by leaving `weights` out of a declaration."""
+    with pytest.raises(TypeError, match="layer kind group_norm: holds tensors but declares no weights="):
+        KindInfo(name="group_norm", shape=_rule, tensor_fields=("gamma", "beta"))
 
 
 def check_table(name: str) -> None:

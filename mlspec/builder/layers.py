@@ -25,7 +25,7 @@ from mlspec.builder.base import BuilderBase
 from mlspec.builder.initializers import InitLike, normal
 from mlspec.spec import weights
 from mlspec.spec.errors import ShapeError, SpecEditError, layer_ref
-from mlspec.spec.layer_attributes import attribute_problems, check_attributes
+from mlspec.spec.kinds import attribute_problems, check_attributes
 from mlspec.spec.shapes import Dim
 from mlspec.spec.tensor_info import set_dims
 

@@ -1,63 +1,24 @@
-"""The catalogue of layer kinds: which tensors each holds, which can train, which pass gradients.
+"""Questions about a layer's kind, answered from the catalogue (mlspec.spec.layer_kinds).
 
-Validation, the builder and the converter all ask these questions; answering them in one table
-keeps the three from drifting apart when a kind is added.
+Which tensors a layer holds, which can train, which pass gradients, whether its attributes are
+sane: validation, the builder and the converter all ask here, so the answers come from the one
+declaration of each kind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
 from mlspec._proto import layers_pb2, tensor_pb2
-from mlspec.spec.errors import MlspecError, layer_ref
+from mlspec.spec import layer_kinds
+from mlspec.spec.errors import MlspecError, Problem, layer_ref
+from mlspec.spec.layer_kinds.base import KindInfo
 
+KINDS: dict[str, KindInfo] = layer_kinds.KINDS
+"""Every kind, by name, in the order of `Layer.kind` in layers.proto."""
 
-@dataclass(frozen=True)
-class KindInfo:
-    name: str
-    # Tensor fields of the kind's message, in a stable order.
-    tensor_fields: tuple[str, ...] = ()
-    # Tensor fields that training may update (empty: the kind cannot be trained).
-    trainable_fields: tuple[str, ...] = ()
-    # Whether gradients flow from the layer's outputs to its inputs.
-    passes_gradient: bool = True
-    min_inputs: int = 1
-    max_inputs: int | None = 1
-
-    @property
-    def trainable(self) -> bool:
-        return bool(self.trainable_fields)
-
-
-_WEIGHTS_BIAS = ("weights", "bias")
-
-KINDS: dict[str, KindInfo] = {
-    info.name: info
-    for info in (
-        KindInfo("inner_product", _WEIGHTS_BIAS, _WEIGHTS_BIAS),
-        KindInfo("convolution", _WEIGHTS_BIAS, _WEIGHTS_BIAS),
-        KindInfo("batch_norm", ("gamma", "beta", "running_mean", "running_variance"), ("gamma", "beta")),
-        KindInfo("pooling"),
-        KindInfo("activation"),
-        KindInfo("softmax"),
-        KindInfo("flatten"),
-        KindInfo("reshape"),
-        KindInfo("transpose"),
-        KindInfo("concat", max_inputs=None),
-        KindInfo("add", min_inputs=2, max_inputs=None),
-        KindInfo("multiply", min_inputs=2, max_inputs=None),
-        KindInfo("dropout"),
-        KindInfo("layer_norm", ("gamma", "beta"), ("gamma", "beta")),
-        # Indices are integers, so nothing flows back into the embedding's input.
-        KindInfo("embedding", ("weights",), ("weights",), passes_gradient=False),
-        # Imported nodes hold no trainable tensors; whether gradients pass depends on the op,
-        # see passes_gradient().
-        KindInfo("onnx_node", passes_gradient=False, min_inputs=0, max_inputs=None),
-    )
-}
 
 TRAINABLE_KINDS: tuple[str, ...] = tuple(name for name, info in KINDS.items() if info.trainable)
 
@@ -163,3 +124,21 @@ def parameter_count(layer: layers_pb2.Layer) -> int:
             count *= dim
         total += count
     return total
+
+
+def check_attributes(layer: layers_pb2.Layer) -> None:
+    """Raise ShapeError for the first attribute of the layer that cannot be right for any input."""
+    kind = layer.WhichOneof("kind")
+    if kind is not None:
+        KINDS[kind].check(layer)
+
+
+def attribute_problems(layer: layers_pb2.Layer, where: str) -> list[Problem]:
+    """Out-of-range numeric attributes; the builder refuses a layer with the same words."""
+    kind = layer.WhichOneof("kind")
+    checks = KINDS[kind].numbers(layer) if kind else []
+    return [
+        Problem(f"{where}.{field}", f"{field} {value:g} {rule}", fix)
+        for field, value, ok, rule, fix in checks
+        if not ok
+    ]

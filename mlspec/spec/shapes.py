@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlspec._proto import model_pb2
+from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
 from mlspec.spec.errors import Problem, ShapeError, layer_ref
-from mlspec.spec.layer_attributes import check_attributes
-from mlspec.spec.shape_rules import infer_layer
+from mlspec.spec.kinds import KINDS, check_attributes
 from mlspec.spec.tensor_info import (
     BATCH,
     STRING,
@@ -37,6 +36,7 @@ __all__ = [
     "dtype_label",
     "feature_info",
     "format_dims",
+    "infer_layer",
     "infer_shapes",
     "tensor_type_info",
 ]
@@ -71,6 +71,24 @@ def check_shapes(model: model_pb2.Model) -> ShapeReport:
             if name not in inputs_by_name:  # shadowing an input is a graph problem; keep the input
                 report.tensors[name] = outputs[position] if position < len(outputs) else UNKNOWN
     return report
+
+
+def infer_layer(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> list[TensorInfo]:
+    """Infos of the layer's outputs by its kind's shape rule (mlspec.spec.layer_kinds); empty when
+    the graph rules already reject the layer's input count."""
+    kind = layer.WhichOneof("kind")
+    if kind is None:
+        return []
+    check_attributes(layer)
+    info = KINDS[kind]
+    if len(inputs) < info.min_inputs or (info.max_inputs is not None and len(inputs) > info.max_inputs):
+        return []
+    # An imported node declares its outputs, so only the other kinds need known input dims.
+    if kind != "onnx_node" and any(tensor.dims is None for tensor in inputs):
+        dtype = tensor_pb2.FLOAT32 if kind == "embedding" else inputs[0].dtype
+        return [TensorInfo(dtype, None)]
+    outputs = info.shape(layer, inputs)
+    return outputs if isinstance(outputs, list) else [outputs]
 
 
 def infer_shapes(model: model_pb2.Model) -> dict[str, TensorInfo]:

@@ -7,9 +7,9 @@ a decoded `Window` or `Convolution` instead of restating a default, and same pad
 to explicit (begin, end) amounts by `same_pads` alone.
 
 Decoding never fails; what may be wrong with the values (a kernel of rank 3, two strides for one
-axis) is judged by mlspec.spec.layer_attributes on the decoded window. The one thing a reader may
-hit before validation ran is an explicit pad list of the wrong length, which `Window.pads` reports
-as a ShapeError naming the field.
+axis) is judged by the attribute checks (mlspec.spec.layer_kinds) on the decoded window. The one
+thing a reader may hit before validation ran is an explicit pad list of the wrong length, which
+`Window.pads` reports as a ShapeError naming the field.
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ def test_numpy_weights_are_stored_bit_for_bit() -> None:
         ),
         (lambda b: b.add_activation("act", "x", output="first"), "output 'first' is already produced"),
         (lambda b: b.add_activation("act", "x", "swish"), "unknown activation 'swish'; use one of relu"),
-        # The validator's words (layer_attributes), not the builder's own.
+        # The validator's words (the kind's declared numeric checks), not the builder's own.
         (
             lambda b: b.add_convolution("c", "x", 3, (3, 3), groups=2),
             r'layers\["c"\]\.groups: groups 2 must divide input_channels 4 and output_channels 3\. Fix: ',

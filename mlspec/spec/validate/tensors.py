@@ -7,20 +7,16 @@ would only fail on it much later with an ONNX message that names no layer.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from mlspec._proto import layers_pb2, tensor_pb2
 from mlspec.spec.errors import Problem
-from mlspec.spec.layer_attributes import attribute_problems
+from mlspec.spec.kinds import KINDS, attribute_problems
 from mlspec.spec.validate.context import Context, layer_where
 from mlspec.spec.validate.onnx_nodes import check_onnx_node
 from mlspec.spec.weights import NUMPY_DTYPES, dtype_name, non_finite
-from mlspec.spec.windows import Convolution
 
 _FLOAT_WEIGHTS = (tensor_pb2.FLOAT32, tensor_pb2.FLOAT16, tensor_pb2.DOUBLE)
-
-# Field -> (expected shape, layout named in the fix).
-Expected = dict[str, tuple[tuple[int, ...], str]]
 
 
 def check(context: Context) -> list[Problem]:
@@ -34,7 +30,8 @@ def check(context: Context) -> list[Problem]:
             problems += _onnx_node(layer.onnx_node, layer.inputs, where) or check_onnx_node(layer, where)
             continue
         problems += attribute_problems(layer, where)
-        expected, forbidden = _expected(layer)
+        weights = KINDS[kind].weights
+        expected, forbidden = weights(layer) if weights is not None else ({}, ())
         message = getattr(layer, kind)
         for field in forbidden:
             if message.HasField(field):
@@ -51,76 +48,6 @@ def check(context: Context) -> list[Problem]:
                 continue
             problems += _tensor(getattr(message, field), f"{where}.{field}", shape, layout)
     return problems
-
-
-def _expected(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
-    """Expected shapes of the required tensors, and the fields that must be absent."""
-    return _EXPECTED[layer.WhichOneof("kind") or ""](layer)
-
-
-def _inner_product(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
-    spec = layer.inner_product
-    out, inp = spec.output_channels, spec.input_channels
-    shapes: Expected = {"weights": ((out, inp), "[output_channels, input_channels]")}
-    return _with_bias(shapes, spec.has_bias, out)
-
-
-def _convolution(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
-    conv = Convolution.of(layer.convolution)
-    groups = conv.groups
-    if groups <= 0 or conv.input_channels % groups:
-        return {}, ()  # the shape rules report the groups problem
-    weights = (conv.output_channels, conv.input_channels // groups, *conv.window.kernel)
-    layout = "[output_channels, input_channels / groups, *kernel_shape]"
-    return _with_bias({"weights": (weights, layout)}, conv.has_bias, conv.output_channels)
-
-
-def _batch_norm(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
-    channels = ((layer.batch_norm.channels,), "[channels]")
-    return dict.fromkeys(("gamma", "beta", "running_mean", "running_variance"), channels), ()
-
-
-def _layer_norm(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
-    normalized = (tuple(layer.layer_norm.normalized_shape), "normalized_shape")
-    return {"gamma": normalized, "beta": normalized}, ()
-
-
-def _embedding(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
-    emb = layer.embedding
-    return {"weights": ((emb.vocab_size, emb.embedding_dim), "[vocab_size, embedding_dim]")}, ()
-
-
-def _no_weights(layer: layers_pb2.Layer) -> tuple[Expected, tuple[str, ...]]:
-    """The kind holds no tensors (a generic node's constants are checked by onnx_nodes)."""
-    return {}, ()
-
-
-# Every kind is listed, so a new kind cannot silently skip its weight checks (tests/test_kind_tables.py).
-_EXPECTED: dict[str, Callable[[layers_pb2.Layer], tuple[Expected, tuple[str, ...]]]] = {
-    "inner_product": _inner_product,
-    "convolution": _convolution,
-    "batch_norm": _batch_norm,
-    "pooling": _no_weights,
-    "activation": _no_weights,
-    "softmax": _no_weights,
-    "flatten": _no_weights,
-    "reshape": _no_weights,
-    "transpose": _no_weights,
-    "concat": _no_weights,
-    "add": _no_weights,
-    "multiply": _no_weights,
-    "dropout": _no_weights,
-    "layer_norm": _layer_norm,
-    "embedding": _embedding,
-    "onnx_node": _no_weights,
-}
-
-
-def _with_bias(shapes: Expected, has_bias: bool, out: int) -> tuple[Expected, tuple[str, ...]]:
-    if has_bias:
-        shapes["bias"] = ((out,), "[output_channels]")
-        return shapes, ()
-    return shapes, ("bias",)
 
 
 def _dims(shape: Sequence[int]) -> str:
