@@ -17,7 +17,7 @@ from mlspec.convert.exporters.coreml_layers import WRITERS
 from mlspec.reference.evaluate import LAYER_FUNCTIONS
 from mlspec.spec import layer_kinds
 from mlspec.spec.kinds import KINDS
-from mlspec.spec.layer_kinds import PROTO_KINDS, KindInfo
+from mlspec.spec.layer_kinds import PROTO_KINDS, KindInfo, by_kind
 
 
 def _builder_adders() -> Collection[str]:
@@ -59,6 +59,13 @@ def test_a_kind_with_tensors_must_declare_their_shapes() -> None:
     """Weight-shape checks cannot be skipped by leaving `weights` out of a declaration."""
     with pytest.raises(TypeError, match="layer kind group_norm: holds tensors but declares no weights="):
         KindInfo(name="group_norm", shape=_rule, tensor_fields=("gamma", "beta"))
+
+
+def test_a_registry_refuses_a_kind_registered_twice_or_unknown() -> None:
+    with pytest.raises(TypeError, match="emitters: layer kind add is registered twice"):
+        by_kind("emitters", {"add": 1}, {"add": 2})
+    with pytest.raises(TypeError, match=r"emitters: group_norm is not a member of Layer\.kind"):
+        by_kind("emitters", {"group_norm": 1})
 
 
 def check_table(name: str) -> None:

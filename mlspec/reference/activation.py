@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mlspec._proto import layers_pb2
-from mlspec.reference.context import Array, LayerContext
+from mlspec.reference.context import Array, LayerContext, LayerFunction
 from mlspec.spec.errors import MlspecError
 
 ActivationType = layers_pb2.ActivationLayer.ActivationType
@@ -60,3 +60,6 @@ def softmax(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
     x = ctx.as_float(inputs[0])
     shifted = np.exp(x - x.max(axis=axis, keepdims=True))
     return [shifted / shifted.sum(axis=axis, keepdims=True)]
+
+
+FUNCTIONS: dict[str, LayerFunction] = {"activation": activation, "softmax": softmax}

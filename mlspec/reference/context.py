@@ -6,7 +6,7 @@ the dispatcher stays a plain table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,3 +54,8 @@ class LayerContext:
 
     def as_float(self, value: Array) -> Array:
         return np.asarray(value, dtype=self.dtype)
+
+
+LayerFunction = Callable[[LayerContext, list[Array]], list[Array]]
+"""A kind's numpy formula: the layer's outputs from its inputs. Each family module lists its own
+in a `FUNCTIONS` table that mlspec.reference.evaluate merges."""

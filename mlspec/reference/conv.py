@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from mlspec.reference.context import Array, LayerContext
+from mlspec.reference.context import Array, LayerContext, LayerFunction
 from mlspec.reference.windows import resolved_pads, taps
 from mlspec.spec.windows import Convolution
 
@@ -37,3 +37,6 @@ def convolution(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
     if conv.has_bias:
         y = y + ctx.weight("bias").reshape(-1, *([1] * len(kernel)))
     return [y]
+
+
+FUNCTIONS: dict[str, LayerFunction] = {"convolution": convolution}

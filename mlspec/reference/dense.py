@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlspec.reference.context import Array, LayerContext
+from mlspec.reference.context import Array, LayerContext, LayerFunction
 from mlspec.spec.errors import MlspecError
 
 
@@ -29,3 +29,6 @@ def embedding(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
             f"is outside the vocabulary [0, {vocab})"
         )
     return [table[indices]]
+
+
+FUNCTIONS: dict[str, LayerFunction] = {"inner_product": inner_product, "embedding": embedding}

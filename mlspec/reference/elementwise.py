@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from mlspec.reference.context import Array, LayerContext
+from mlspec.reference.context import Array, LayerContext, LayerFunction
 from mlspec.spec.errors import MlspecError
 
 
@@ -37,3 +37,6 @@ def dropout(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
     if mask.shape != x.shape:
         raise MlspecError(f"{ctx.where}: dropout mask has shape {mask.shape}, expected {x.shape}")
     return [x * mask / (1 - rate)]
+
+
+FUNCTIONS: dict[str, LayerFunction] = {"add": add, "multiply": multiply, "dropout": dropout}

@@ -7,7 +7,7 @@ formula with the emitters: each kind is written from the semantics in layers.pro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -15,31 +15,24 @@ import numpy.typing as npt
 
 from mlspec._proto import model_pb2
 from mlspec.reference import activation, conv, dense, elementwise, norm, onnx_node, pooling, shape_ops
-from mlspec.reference.context import Array, LayerContext
+from mlspec.reference.context import Array, LayerContext, LayerFunction
 from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.graph import class_labels
 from mlspec.spec.kinds import KINDS, kind_of
+from mlspec.spec.layer_kinds import by_kind
 
-LayerFunction = Callable[[LayerContext, list[Array]], list[Array]]
-
-LAYER_FUNCTIONS: dict[str, LayerFunction] = {
-    "inner_product": dense.inner_product,
-    "convolution": conv.convolution,
-    "batch_norm": norm.batch_norm,
-    "pooling": pooling.pooling,
-    "activation": activation.activation,
-    "softmax": activation.softmax,
-    "flatten": shape_ops.flatten,
-    "reshape": shape_ops.reshape,
-    "transpose": shape_ops.transpose,
-    "concat": shape_ops.concat,
-    "add": elementwise.add,
-    "multiply": elementwise.multiply,
-    "dropout": elementwise.dropout,
-    "layer_norm": norm.layer_norm,
-    "embedding": dense.embedding,
-    "onnx_node": onnx_node.onnx_node,
-}
+LAYER_FUNCTIONS: dict[str, LayerFunction] = by_kind(
+    "mlspec.reference",
+    activation.FUNCTIONS,
+    conv.FUNCTIONS,
+    dense.FUNCTIONS,
+    elementwise.FUNCTIONS,
+    norm.FUNCTIONS,
+    onnx_node.FUNCTIONS,
+    pooling.FUNCTIONS,
+    shape_ops.FUNCTIONS,
+)
+"""Every kind's formula, gathered from the family modules' own tables."""
 
 
 def evaluate(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlspec.reference.context import Array, LayerContext
+from mlspec.reference.context import Array, LayerContext, LayerFunction
 
 
 def batch_norm(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
@@ -47,3 +47,6 @@ def layer_norm(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
     if ctx.has_weight("beta"):
         y = y + ctx.weight("beta")
     return [y]
+
+
+FUNCTIONS: dict[str, LayerFunction] = {"batch_norm": batch_norm, "layer_norm": layer_norm}

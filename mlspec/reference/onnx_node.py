@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 from onnx.reference import ReferenceEvaluator
 
-from mlspec.reference.context import Array, LayerContext
+from mlspec.reference.context import Array, LayerContext, LayerFunction
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.weights import to_numpy
 
@@ -64,3 +64,6 @@ def onnx_node(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
     default_domain = params.domain in ("", "ai.onnx")
     evaluator = ReferenceEvaluator(node, opsets={"": OPSET} if default_domain else None)
     return [np.asarray(value) for value in evaluator.run(None, feeds)]
+
+
+FUNCTIONS: dict[str, LayerFunction] = {"onnx_node": onnx_node}

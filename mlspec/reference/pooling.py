@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from mlspec._proto import layers_pb2
-from mlspec.reference.context import Array, LayerContext
+from mlspec.reference.context import Array, LayerContext, LayerFunction
 from mlspec.reference.windows import resolved_pads, taps
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.windows import pooling_window
@@ -45,3 +45,6 @@ def pooling(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
     real = np.pad(np.ones(x.shape, dtype=x.dtype), batch_pads)
     counts = np.add.reduce([real[cells] for cells in windows])
     return [summed / counts]
+
+
+FUNCTIONS: dict[str, LayerFunction] = {"pooling": pooling}

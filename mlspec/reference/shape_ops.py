@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlspec.reference.context import Array, LayerContext
+from mlspec.reference.context import Array, LayerContext, LayerFunction
 
 
 def flatten(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
@@ -28,3 +28,11 @@ def transpose(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
 def concat(ctx: LayerContext, inputs: list[Array]) -> list[Array]:
     axis = int(ctx.layer.concat.axis) or 1
     return [np.concatenate(inputs, axis=axis)]
+
+
+FUNCTIONS: dict[str, LayerFunction] = {
+    "flatten": flatten,
+    "reshape": reshape,
+    "transpose": transpose,
+    "concat": concat,
+}

@@ -1,45 +1,38 @@
-"""The one registry from layer kind to ONNX emitter; each family lives in its own module."""
+"""The one registry from layer kind to ONNX emitter, merged from the family modules' own tables.
+
+A family module (dense, conv, norm, ...) lists its emitters in `EMITTERS` beside their code, so a
+kind added to a family is registered in the file that emits it. The family names match the
+reference's and the spec catalogue's (mlspec.spec.layer_kinds).
+"""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from mlspec._proto import layers_pb2
 from mlspec.convert.emitters import (
     activation,
     conv,
     dense,
-    dropout,
     elementwise,
-    embedding,
     norm,
     onnx_node,
     pooling,
     shape_ops,
 )
-from mlspec.convert.emitters.context import EmitContext, where
+from mlspec.convert.emitters.context import EmitContext, Emitter, where
 from mlspec.spec.errors import MlspecError
+from mlspec.spec.layer_kinds import by_kind
 
-Emitter = Callable[[EmitContext, layers_pb2.Layer], None]
-
-EMITTERS: dict[str, Emitter] = {
-    "inner_product": dense.emit_inner_product,
-    "convolution": conv.emit_convolution,
-    "batch_norm": norm.emit_batch_norm,
-    "pooling": pooling.emit_pooling,
-    "activation": activation.emit_activation,
-    "softmax": activation.emit_softmax,
-    "flatten": shape_ops.emit_flatten,
-    "reshape": shape_ops.emit_reshape,
-    "transpose": shape_ops.emit_transpose,
-    "concat": shape_ops.emit_concat,
-    "add": elementwise.emit_add,
-    "multiply": elementwise.emit_multiply,
-    "dropout": dropout.emit_dropout,
-    "layer_norm": norm.emit_layer_norm,
-    "embedding": embedding.emit_embedding,
-    "onnx_node": onnx_node.emit_onnx_node,
-}
+EMITTERS: dict[str, Emitter] = by_kind(
+    "mlspec.convert.emitters",
+    activation.EMITTERS,
+    conv.EMITTERS,
+    dense.EMITTERS,
+    elementwise.EMITTERS,
+    norm.EMITTERS,
+    onnx_node.EMITTERS,
+    pooling.EMITTERS,
+    shape_ops.EMITTERS,
+)
 
 
 def emitter_for(layer: layers_pb2.Layer) -> Emitter:

@@ -22,7 +22,7 @@ import onnx
 from onnx import numpy_helper
 
 from mlspec._proto import layers_pb2
-from mlspec.convert.emitters.context import EmitContext, where
+from mlspec.convert.emitters.context import EmitContext, Emitter, where
 from mlspec.spec.errors import MlspecError
 
 ActivationType = layers_pb2.ActivationLayer.ActivationType
@@ -327,3 +327,6 @@ def restore_relu_nodes(graph: onnx.GraphProto) -> None:
     info = [value for value in graph.value_info if value.name not in retired]
     del graph.value_info[:]
     graph.value_info.extend(info)
+
+
+EMITTERS: dict[str, Emitter] = {"activation": emit_activation, "softmax": emit_softmax}

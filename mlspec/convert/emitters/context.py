@@ -7,6 +7,7 @@ reads are enforced in one place rather than in every layer family.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -164,3 +165,8 @@ class EmitContext:
     def dims(self, tensor: str) -> tuple[Dim, ...] | None:
         """The spec-level dims of a tensor (ints, symbols or None), or None when the rank is unknown."""
         return self.tensor_info(tensor).dims
+
+
+Emitter = Callable[[EmitContext, layers_pb2.Layer], None]
+"""A kind's ONNX nodes, appended to the context. Each family module lists its own in an
+`EMITTERS` table that mlspec.convert.emitters merges."""

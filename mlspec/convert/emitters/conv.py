@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mlspec._proto import layers_pb2
-from mlspec.convert.emitters.context import EmitContext
+from mlspec.convert.emitters.context import EmitContext, Emitter
 from mlspec.convert.emitters.padding import padding_attributes
 from mlspec.spec.windows import Convolution
 
@@ -25,3 +25,6 @@ def emit_convolution(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
         group=conv.groups,
         **padding_attributes(ctx, layer, window),
     )
+
+
+EMITTERS: dict[str, Emitter] = {"convolution": emit_convolution}

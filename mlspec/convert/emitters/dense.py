@@ -1,9 +1,9 @@
-"""Emitter for the dense (inner product) layer."""
+"""Emitters for the kinds that hold a weight matrix: inner product (a product) and embedding (a lookup)."""
 
 from __future__ import annotations
 
 from mlspec._proto import layers_pb2
-from mlspec.convert.emitters.context import EmitContext
+from mlspec.convert.emitters.context import EmitContext, Emitter
 
 
 def emit_inner_product(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
@@ -28,3 +28,11 @@ def emit_inner_product(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     product = ctx.tensor(layer, "matmul")
     ctx.node(layer, "MatMul", [source, transposed], [product], step="matmul")
     ctx.node(layer, "Add", [product, *bias], [target], step="bias")
+
+
+def emit_embedding(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
+    """Rows of the weight table gathered by integer index."""
+    ctx.node(layer, "Gather", [ctx.weight(layer, "weights"), layer.inputs[0]], [layer.outputs[0]], axis=0)
+
+
+EMITTERS: dict[str, Emitter] = {"inner_product": emit_inner_product, "embedding": emit_embedding}

@@ -8,7 +8,7 @@ import numpy as np
 from onnx import TensorProto
 
 from mlspec._proto import layers_pb2
-from mlspec.convert.emitters.context import EmitContext, where
+from mlspec.convert.emitters.context import EmitContext, Emitter, where
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.tensor_info import format_dims
 
@@ -203,3 +203,6 @@ def emit_layer_norm(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
         axis=-len(params.normalized_shape),
         epsilon=params.epsilon,
     )
+
+
+EMITTERS: dict[str, Emitter] = {"batch_norm": emit_batch_norm, "layer_norm": emit_layer_norm}

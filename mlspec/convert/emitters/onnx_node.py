@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnx
 
 from mlspec._proto import layers_pb2
-from mlspec.convert.emitters.context import EmitContext, where
+from mlspec.convert.emitters.context import EmitContext, Emitter, where
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.weights import to_numpy
 
@@ -34,3 +34,6 @@ def emit_onnx_node(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
             )
     node = ctx.node(layer, params.op_type, inputs, list(layer.outputs), domain=params.domain)
     node.attribute.extend(onnx.AttributeProto.FromString(raw) for raw in params.attributes)
+
+
+EMITTERS: dict[str, Emitter] = {"onnx_node": emit_onnx_node}

@@ -10,7 +10,7 @@ from onnx import numpy_helper
 
 from mlspec._proto import layers_pb2
 from mlspec.convert.emitters.activation import emit_moved_relu
-from mlspec.convert.emitters.context import EmitContext, where
+from mlspec.convert.emitters.context import EmitContext, Emitter, where
 from mlspec.convert.emitters.padding import padding_attributes
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.tensor_info import format_dims
@@ -149,3 +149,6 @@ def _average_as_conv(
         layer, "Conv", [names["ones"], sum_kernel], [names["window_counts"]], step="window_counts", **window
     )
     ctx.node(layer, "Div", [names["window_sums"], names["window_counts"]], [target], step="average")
+
+
+EMITTERS: dict[str, Emitter] = {"pooling": emit_pooling}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlspec._proto import layers_pb2
-from mlspec.convert.emitters.context import EmitContext, where
+from mlspec.convert.emitters.context import EmitContext, Emitter, where
 from mlspec.spec.errors import MlspecError
 
 
@@ -47,3 +47,11 @@ def emit_transpose(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
 
 def emit_concat(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     ctx.node(layer, "Concat", list(layer.inputs), [layer.outputs[0]], axis=int(layer.concat.axis) or 1)
+
+
+EMITTERS: dict[str, Emitter] = {
+    "flatten": emit_flatten,
+    "reshape": emit_reshape,
+    "transpose": emit_transpose,
+    "concat": emit_concat,
+}

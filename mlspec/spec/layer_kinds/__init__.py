@@ -8,7 +8,9 @@ tests/test_kind_tables.py checks that the catalogue and the proto list the same 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import ModuleType
+from typing import TypeVar
 
 from mlspec._proto import layers_pb2
 from mlspec.spec.layer_kinds import (
@@ -50,4 +52,23 @@ def gather(families: tuple[ModuleType, ...]) -> dict[str, KindInfo]:
 
 KINDS: dict[str, KindInfo] = gather(FAMILIES)
 
-__all__ = ["FAMILIES", "KINDS", "PROTO_KINDS", "KindInfo", "gather"]
+T = TypeVar("T")
+
+
+def by_kind(registry: str, *families: Mapping[str, T]) -> dict[str, T]:
+    """One registry (reference functions, emitters) from the tables its family modules keep
+    beside their code, in proto order. A kind registered twice, or naming no `Layer.kind`
+    member, is refused at import with the registry's name; a kind left out is found by
+    tests/test_kind_tables.py."""
+    merged: dict[str, T] = {}
+    for family in families:
+        for kind, value in family.items():
+            if kind in merged:
+                raise TypeError(f"{registry}: layer kind {kind} is registered twice")
+            if kind not in PROTO_KINDS:
+                raise TypeError(f"{registry}: {kind} is not a member of Layer.kind")
+            merged[kind] = value
+    return {kind: merged[kind] for kind in PROTO_KINDS if kind in merged}
+
+
+__all__ = ["FAMILIES", "KINDS", "PROTO_KINDS", "KindInfo", "by_kind", "gather"]
