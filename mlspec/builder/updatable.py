@@ -33,7 +33,7 @@ from mlspec.builder.params import (
 )
 from mlspec.builder.training_inputs import target_conflict
 from mlspec.spec import graph, hyper, kinds, weights
-from mlspec.spec.errors import SpecEditError, layer_ref
+from mlspec.spec.errors import SpecEditError, layer_ref, loss_ref
 from mlspec.spec.io import SPEC_VERSION
 
 LossKind = Literal["categorical_cross_entropy", "mean_squared_error", "binary_cross_entropy", "l1", "huber"]
@@ -222,7 +222,7 @@ class TrainingSetup(BuilderBase):
             if replace:
                 del losses[:]
             loss = training_pb2.LossLayer(input=tensor, name=name or self._loss_name(kind))
-            where = f'update_parameters.loss_layers["{loss.name}"]'
+            where = loss_ref(loss.name)
             self._check_loss_input(where, kind, tensor, from_logits)
             loss.target = target or self._default_target(kind, tensor)
             self._check_loss_names(where, kind, loss)

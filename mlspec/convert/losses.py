@@ -30,7 +30,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from mlspec._proto import model_pb2, tensor_pb2, training_pb2
 from mlspec.convert.manifest import LossEntry
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, loss_ref
 
 LOSS_OUTPUT = "mlspec.loss"
 PROBABILITY_FLOOR = 1e-12
@@ -86,7 +86,7 @@ def build_losses(model: model_pb2.Model, logits_of: Mapping[str, str]) -> LossGr
     result = LossGraph()
     terms: list[str] = []
     for index, loss in enumerate(losses):
-        where = f'loss_layers["{loss.name or index}"]'
+        where = loss_ref(loss.name, index)
         kind = loss.WhichOneof("kind")
         feature = targets.get(loss.target)
         if kind is None:

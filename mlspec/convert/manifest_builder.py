@@ -23,21 +23,12 @@ from mlspec.convert.optimizers import (
     hyper_parameter_name,
     momentum_buffer_name,
 )
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, loss_ref
 from mlspec.spec.graph import class_labels
 from mlspec.spec.images import ImageInput
 from mlspec.spec.kinds import layer_tensors
 from mlspec.spec.shapes import feature_info
-from mlspec.spec.tensor_info import STRING, Dim
-
-_DTYPES = {
-    tensor_pb2.FLOAT32: "float32",
-    tensor_pb2.FLOAT16: "float16",
-    tensor_pb2.DOUBLE: "float64",
-    tensor_pb2.INT64: "int64",
-    tensor_pb2.INT32: "int32",
-    STRING: "string",
-}
+from mlspec.spec.tensor_info import DTYPE_NAMES, Dim
 
 
 @dataclass(frozen=True)
@@ -128,7 +119,7 @@ def _feature(feature: tensor_pb2.FeatureDescription, role: str) -> Feature:
     dims: list[Dim] = list(info.dims) if info.dims is not None else []
     image = ImageInput.of(feature.image).to_json() if feature.HasField("image") else None
     return Feature(
-        name=feature.name, dtype=_DTYPES.get(info.dtype, "unknown"), shape=dims, role=role, image=image
+        name=feature.name, dtype=DTYPE_NAMES.get(info.dtype, "unknown"), shape=dims, role=role, image=image
     )
 
 
@@ -145,7 +136,7 @@ def label_mapping(model: model_pb2.Model, losses: list[LossEntry]) -> dict[str, 
         if feature_kind == "string_type":
             if kind != "string_labels":
                 raise MlspecError(
-                    f'loss_layers["{entry.name}"].target: {entry.target!r} holds strings but the model has '
+                    f"{loss_ref(entry.name)}.target: {entry.target!r} holds strings but the model has "
                     "no string class labels to map them to; add classifier.string_labels"
                 )
             mapping[entry.target] = LabelMapping(kind="string", labels=list(labels))

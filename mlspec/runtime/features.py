@@ -12,13 +12,20 @@ from typing import Literal
 
 import numpy as np
 
-from mlspec._proto import model_pb2, tensor_pb2
+from mlspec._proto import model_pb2
 from mlspec.convert.manifest import Feature, Manifest
 from mlspec.spec.images import ImageInput
 from mlspec.spec.shapes import feature_info
+from mlspec.spec.tensor_info import DTYPE_NAMES
 
 Role = Literal["input", "target"]
-_DTYPES = {"float32": np.float32, "int64": np.int64, "string": np.str_}
+_FEEDS = {"int64": np.int64, "string": np.str_}
+
+
+def feed_dtype(name: str) -> np.dtype[np.generic]:
+    """The dtype a feature of dtype `name` (mlspec.spec.tensor_info.DTYPE_NAMES) is fed as:
+    int64 for integer ids and class indices, str for strings, float32 for the rest."""
+    return np.dtype(_FEEDS.get(name, np.float32))
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ def spec_input_features(model: model_pb2.Model) -> list[FeatureSpec]:
         info = feature_info(feature)
         dims = tuple(d if isinstance(d, int) else None for d in (info.dims or ())[1:])
         image = ImageInput.of(feature.image) if feature.HasField("image") else None
-        dtype = np.dtype(np.int64 if info.dtype == tensor_pb2.INT64 else np.float32)
+        dtype = feed_dtype(DTYPE_NAMES.get(info.dtype, "unknown"))
         features.append(FeatureSpec(feature.name, "input", dtype, dims, image=image))
     return features
 
@@ -75,7 +82,7 @@ def inputs_only(features: list[FeatureSpec]) -> list[FeatureSpec]:
 
 def _plain(feature: Feature) -> FeatureSpec:
     dims = tuple(d if isinstance(d, int) else None for d in feature.shape[1:])
-    dtype = np.dtype(_DTYPES.get(feature.dtype, np.float32))
+    dtype = feed_dtype(feature.dtype)
     image = None
     if feature.image is not None:
         fields = feature.image

@@ -22,6 +22,13 @@ def layer_ref(name: str, index: int | None = None) -> str:
     return f'layers["{shown(name)}"]' if name or index is None else f"layers[{index}]"
 
 
+def loss_ref(name: str, index: int | None = None) -> str:
+    """How every message names a loss: `update_parameters.loss_layers["ce"]`, or `[0]` when unnamed;
+    the name quoted through `shown` like a layer's."""
+    base = "update_parameters.loss_layers"
+    return f'{base}["{shown(name)}"]' if name or index is None else f"{base}[{index}]"
+
+
 def _spell(where: str, message: str, fix: str) -> str:
     text = f"{where}: {message}" if where else message
     return f"{text}. Fix: {fix}" if fix else text

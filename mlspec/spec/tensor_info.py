@@ -22,6 +22,18 @@ BATCH = "batch"
 FLOAT_DTYPES = (tensor_pb2.FLOAT32, tensor_pb2.FLOAT16, tensor_pb2.DOUBLE)
 INTEGER_DTYPES = (tensor_pb2.INT64, tensor_pb2.INT32)
 
+DTYPE_NAMES: dict[int, str] = {
+    tensor_pb2.FLOAT32: "float32",
+    tensor_pb2.FLOAT16: "float16",
+    tensor_pb2.DOUBLE: "float64",
+    tensor_pb2.INT64: "int64",
+    tensor_pb2.INT32: "int32",
+    STRING: "string",
+}
+"""A feature's dtype as the manifest and the runtime name it (numpy's spelling); the one table
+from spec dtype codes to names, so a trainer built from a spec and one built from artifacts
+agree on every feed."""
+
 
 @dataclass(frozen=True)
 class TensorInfo:

@@ -19,6 +19,7 @@ from typing import Any
 
 from mlspec._proto import parameters_pb2, training_pb2
 from mlspec.spec.defaults import unset_default
+from mlspec.spec.errors import loss_ref
 
 _OPTIMIZER = "update_parameters.optimizer"
 
@@ -125,7 +126,7 @@ def _optimizer(source: training_pb2.Optimizer, target: Any, findings: Findings) 
 
 
 def _loss(loss: training_pb2.LossLayer, target: Any, findings: Findings, softmax_outputs: set[str]) -> None:
-    where = f'update_parameters.loss_layers["{loss.name}"]'
+    where = loss_ref(loss.name)
     if loss.HasField("weight") and loss.weight != 1.0:
         findings.refuse(f"{where}.weight", f"weight {loss.weight:g}; Core ML's single loss has no weight")
     which = loss.WhichOneof("kind")

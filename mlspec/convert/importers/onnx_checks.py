@@ -27,6 +27,7 @@ from onnx import defs
 
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.onnx_opsets import OPSET, WINDOW_MAX
+from mlspec.spec.text import shown
 
 TARGET_OPSET = OPSET
 """The opset imports are upgraded to: the one mlspec's exporter emits."""
@@ -142,9 +143,9 @@ def _check_graph(graph: onnx.GraphProto, outer: set[str], opset: int, where: str
     for init in graph.initializer:
         _check_name(init.name, "initializer", where)
         if init.name in seen_initializers:
-            raise OnnxImportError(f'{where}: initializer "{_short(init.name)}" is defined twice')
+            raise OnnxImportError(f'{where}: initializer "{shown(init.name)}" is defined twice')
         seen_initializers.add(init.name)
-        check_tensor(init, f'initializer "{_short(init.name)}"', where)
+        check_tensor(init, f'initializer "{shown(init.name)}"', where)
     for sparse in graph.sparse_initializer:
         raise OnnxImportError(
             f'{where}: sparse initializer "{sparse.values.name}": mlspec imports dense initializers only; '
@@ -161,7 +162,7 @@ def _check_graph(graph: onnx.GraphProto, outer: set[str], opset: int, where: str
         for name in node.input:
             if name and name not in available:
                 raise OnnxImportError(
-                    f'{where}: {label} reads "{_short(name)}", which no graph input, initializer or earlier '
+                    f'{where}: {label} reads "{shown(name)}", which no graph input, initializer or earlier '
                     "node produces; the graph is broken or not in topological order"
                 )
         _check_schema(node, opset, label, where)
@@ -170,14 +171,14 @@ def _check_graph(graph: onnx.GraphProto, outer: set[str], opset: int, where: str
             _check_name(name, "tensor", where)
             if name and name in available:
                 raise OnnxImportError(
-                    f'{where}: {label} writes "{_short(name)}", which is already defined; every tensor '
+                    f'{where}: {label} writes "{shown(name)}", which is already defined; every tensor '
                     "must be written once"
                 )
             available.add(name)
     for value in graph.output:
         if value.name not in available:
             raise OnnxImportError(
-                f'{where}: graph output "{_short(value.name)}" is not produced by any node, input or '
+                f'{where}: graph output "{shown(value.name)}" is not produced by any node, input or '
                 "initializer"
             )
 
@@ -190,7 +191,7 @@ def _check_schema(node: onnx.NodeProto, opset: int, label: str, where: str) -> N
         schema = defs.get_schema(node.op_type, opset, "")
     except defs.SchemaError:
         raise OnnxImportError(
-            f"{where}: {label}: {_short(node.op_type)} is not an ONNX operator at opset {opset}"
+            f"{where}: {label}: {shown(node.op_type)} is not an ONNX operator at opset {opset}"
         ) from None
     for kind, count, low, high in (
         ("inputs", len(node.input), schema.min_input, schema.max_input),
@@ -203,7 +204,7 @@ def _check_schema(node: onnx.NodeProto, opset: int, label: str, where: str) -> N
         wanted = schema.attributes.get(attr.name)
         if wanted is None:
             raise OnnxImportError(
-                f'{where}: {label} has attribute "{_short(attr.name)}", which {node.op_type} does not define'
+                f'{where}: {label} has attribute "{shown(attr.name)}", which {node.op_type} does not define'
             )
         expected = int(wanted.type)  # type: ignore[call-overload]
         if attr.ref_attr_name or attr.type != expected:
@@ -334,7 +335,7 @@ def _check_value_info(value: onnx.ValueInfoProto, where: str) -> None:
     tensor = value.type.tensor_type
     if tensor.elem_type and not _known_dtype(tensor.elem_type):
         raise OnnxImportError(
-            f'{where}: tensor "{_short(value.name)}" has element type {tensor.elem_type}, '
+            f'{where}: tensor "{shown(value.name)}" has element type {tensor.elem_type}, '
             "which ONNX does not define"
         )
     for dim in tensor.shape.dim:  # a declared -1 (paddle2onnx's "unknown") is left to prepare
@@ -344,16 +345,10 @@ def _check_value_info(value: onnx.ValueInfoProto, where: str) -> None:
 def _check_name(name: str, kind: str, where: str) -> None:
     if len(name) > MAX_NAME_CHARS:
         raise OnnxImportError(
-            f'{where}: a {kind} name of {len(name):,} characters ("{_short(name)}"); '
+            f'{where}: a {kind} name of {len(name):,} characters ("{shown(name)}"); '
             f"names may have at most {MAX_NAME_CHARS} characters"
         )
 
 
 def _type_name(dtype: int) -> str:
     return str(onnx.TensorProto.DataType.Name(dtype))
-
-
-def _short(name: str) -> str:
-    """A name fit for a one-line message: at most 60 characters, no control characters."""
-    clean = "".join(ch if ch.isprintable() else "?" for ch in name[:60])
-    return clean + ("..." if len(name) > 60 else "")

@@ -11,7 +11,7 @@ import math
 from collections import Counter
 
 from mlspec._proto import tensor_pb2, training_pb2
-from mlspec.spec.errors import Problem, layer_ref
+from mlspec.spec.errors import Problem, layer_ref, loss_ref
 from mlspec.spec.tensor_info import STRING, UNKNOWN_DTYPE, TensorInfo, dtype_label, format_dims
 from mlspec.spec.validate.context import Context, layer_where
 
@@ -20,8 +20,7 @@ _ELEMENTWISE = ("mean_squared_error", "binary_cross_entropy", "l1", "huber")
 
 
 def loss_where(loss: training_pb2.LossLayer, index: int) -> str:
-    base = "update_parameters.loss_layers"
-    return f'{base}["{loss.name}"]' if loss.name else f"{base}[{index}]"
+    return loss_ref(loss.name, index)
 
 
 def check(context: Context) -> list[Problem]:
@@ -44,12 +43,12 @@ def _names(context: Context) -> list[Problem]:
     ]
     for name, count in Counter(loss.name for loss in losses if loss.name).items():
         if count > 1:
-            where = f'update_parameters.loss_layers["{name}"]'
-            problems.append(Problem(where, f"the name is used by {count} losses", "rename all but one"))
-        if name in layer_names:
-            where = f'update_parameters.loss_layers["{name}"]'
             problems.append(
-                Problem(where, f"the name is also the name of {layer_ref(name)}", "rename the loss")
+                Problem(loss_ref(name), f"the name is used by {count} losses", "rename all but one")
+            )
+        if name in layer_names:
+            problems.append(
+                Problem(loss_ref(name), f"the name is also the name of {layer_ref(name)}", "rename the loss")
             )
     return problems
 
