@@ -1,39 +1,89 @@
 """The `mlspec` command line: thin typer commands over the library.
 
-Importing a command module registers its commands on the shared app, in import order.
+Importing a command module registers its commands on the shared app, in import order. `main`
+imports only the module of the command it was asked for (see COMMAND_MODULES), so a quick
+command does not pay for the other twenty-five; `mlspec.cli.app` (the attribute) and `--help`
+load them all.
 """
 
 from __future__ import annotations
 
-# Registration order is the order `mlspec --help` lists the commands in.
-# isort: off
-from mlspec.cli import spec_commands, inspect_command, updatable_command, edit_commands
-from mlspec.cli import surgery_commands
-from mlspec.cli import convert_commands, train_command, state_command, use_commands, knn_commands
-from mlspec.cli import import_commands, demo_command
-from mlspec.cli import federate_command
+import importlib
+import sys
 
-# isort: on
-from mlspec.cli.app import app
+import typer
 
-__all__ = [
-    "app",
-    "convert_commands",
-    "demo_command",
-    "edit_commands",
-    "federate_command",
-    "import_commands",
-    "inspect_command",
-    "knn_commands",
-    "main",
+# The shared app lives in the submodule mlspec/cli/app.py, whose first import binds this package's
+# attribute `app` to that module. Load it now and drop that binding, so that `mlspec.cli.app` (the
+# attribute) always goes through __getattr__ below and is the Typer with every command registered.
+from mlspec.cli import app as _app_module
+
+globals().pop("app")
+
+MODULES: tuple[str, ...] = (
     "spec_commands",
-    "state_command",
-    "surgery_commands",
-    "train_command",
+    "inspect_command",
     "updatable_command",
+    "edit_commands",
+    "surgery_commands",
+    "convert_commands",
+    "train_command",
+    "state_command",
     "use_commands",
-]
+    "knn_commands",
+    "import_commands",
+    "demo_command",
+    "federate_command",
+)
+"""Every command module, in the order `mlspec --help` lists their commands."""
+
+COMMAND_MODULES: dict[str, str] = {
+    "validate": "spec_commands",
+    "dump": "spec_commands",
+    "inspect": "inspect_command",
+    "make-updatable": "updatable_command",
+    "widen-classifier": "edit_commands",
+    "reinit": "edit_commands",
+    "narrow-classifier": "surgery_commands",
+    "insert-layer": "surgery_commands",
+    "remove-layer": "surgery_commands",
+    "replace-layer": "surgery_commands",
+    "rename-layer": "surgery_commands",
+    "set-labels": "surgery_commands",
+    "set-image-input": "surgery_commands",
+    "convert": "convert_commands",
+    "export-onnx": "convert_commands",
+    "export-coreml": "convert_commands",
+    "train": "train_command",
+    "apply-state": "state_command",
+    "evaluate": "use_commands",
+    "predict": "use_commands",
+    "add-examples": "knn_commands",
+    "remove-examples": "knn_commands",
+    "import-onnx": "import_commands",
+    "import-coreml": "import_commands",
+    "demo": "demo_command",
+    "federate": "federate_command",
+}
+"""The module that defines each command. tests/cli/test_startup.py checks it against what the
+app registers; a command missing here still runs (main then loads every module), only slower."""
+
+
+def load(modules: tuple[str, ...] = MODULES) -> typer.Typer:
+    """Import the command modules (registering their commands) and return the shared app."""
+    for name in modules:
+        importlib.import_module(f"mlspec.cli.{name}")
+    return _app_module.app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`from mlspec.cli import app` gives the app with every command registered."""
+    if name == "app":
+        return load()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    app(prog_name="mlspec")
+    command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+    module = COMMAND_MODULES.get(command or "")
+    load((module,) if module else MODULES)(prog_name="mlspec")

@@ -28,7 +28,7 @@ def inspect(
 
     Example: mlspec inspect updatable.mlspec --json
     """
-    from mlspec.builder import inspect_model
+    from mlspec.builder.inspect import inspect_model
     from mlspec.spec import graph
     from mlspec.spec.io import load
 

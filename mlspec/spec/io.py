@@ -15,7 +15,6 @@ import struct
 from pathlib import Path
 
 from google.protobuf import message as _message
-from google.protobuf import text_format
 
 from mlspec._proto import model_pb2
 from mlspec.spec import external
@@ -44,6 +43,8 @@ def save(model: model_pb2.Model, path: PathLike, *, external_weights_over: int |
     With `external_weights_over=N`, tensors of N bytes or more go to a sidecar file beside the
     spec (see mlspec.spec.external), which is how specs past protobuf's 2 GB limit are stored.
     """
+    from google.protobuf import text_format  # noqa: PLC0415 (only .pbtxt needs it; readers start faster)
+
     if model.spec_version == 0:
         model.spec_version = SPEC_VERSION
     target = Path(path)
@@ -102,6 +103,8 @@ def _parse_binary(source: Path, data: bytes) -> model_pb2.Model:
 
 
 def _parse_text(source: Path, data: bytes) -> model_pb2.Model:
+    from google.protobuf import text_format  # noqa: PLC0415 (only .pbtxt specs need it)
+
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.main import get_command_name
 
+from mlspec import cli
 from tests.cli import specs
 
 HEAVY = ("onnx", "onnx.checker", "onnxruntime", "onnxruntime.training")
@@ -56,3 +58,22 @@ def test_help_loads_only_the_command_line() -> None:
     library = ("mlspec.spec.validate", "mlspec.spec.io", "mlspec.builder", "rich", "importlib.metadata")
     assert loaded_heavy_modules("--help", heavy=library) == []
     assert loaded_heavy_modules("--version", heavy=library) == ["importlib.metadata"]
+
+
+def test_command_modules_name_the_module_of_every_command() -> None:
+    """main() loads only the asked command's module, found in COMMAND_MODULES; a command left out
+    of the table would still run (every module loaded), so the table is checked here."""
+    registered = {
+        (info.name or get_command_name(info.callback.__name__)): info.callback.__module__.rsplit(".", 1)[1]
+        for info in cli.load().registered_commands
+        if info.callback is not None
+    }
+    assert registered == cli.COMMAND_MODULES
+    assert set(cli.COMMAND_MODULES.values()) == set(cli.MODULES)
+
+
+def test_a_quick_command_loads_only_its_own_command_module(tmp_path: Path) -> None:
+    spec = specs.write(specs.updatable_classifier(), tmp_path / "updatable.mlspec")
+    others = ("mlspec.cli.surgery_commands", "mlspec.cli.train_command", "mlspec.builder.network")
+    assert loaded_heavy_modules("validate", str(spec), heavy=others) == []
+    assert loaded_heavy_modules("inspect", str(spec), heavy=others) == []
