@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from mlspec import Model, validate
+from mlspec import MlspecError, Model, validate
 from mlspec.builder import AdamParams, NetworkBuilder, SgdParams
 from mlspec.datasets import read_idx_pair
 from mlspec.runtime import Trainer, TrainingEvent
@@ -147,7 +147,10 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
     parser.add_argument("--epochs", type=int, help="default: 30 (8x8 digits) or 10 (MNIST)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    data = mnist(args.mnist) if args.mnist else sklearn_digits(args.seed)
+    try:
+        data = mnist(args.mnist) if args.mnist else sklearn_digits(args.seed)
+    except MlspecError as error:  # IDX files missing or malformed: say which, no traceback
+        parser.exit(1, f"error: {error}\n")
     epochs = args.epochs or (10 if args.mnist else 30)
     print(f"{data.source}: {len(data.train_y)} training and {len(data.test_y)} test examples")
     outcome = run(data, optimizer=args.optimizer, epochs=epochs, seed=args.seed)

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-import click
 import typer
 
 from mlspec.spec.errors import MlspecError, ValidationError
@@ -21,16 +20,23 @@ from mlspec.spec.text import printable
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Exits the command chose and the parser's usage errors pass through untouched. typer 0.21 and
-# later raise their own TyperException for usage errors, earlier ones click's ClickException
-# (mlspec[federated]'s Flower holds typer below 0.21), so both are named.
-_PASS_THROUGH: tuple[type[BaseException], ...] = (
-    typer.Exit,
-    typer.Abort,
-    click.exceptions.ClickException,
-    getattr(typer, "TyperException", click.exceptions.ClickException),
-    SystemExit,
-)
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """The parser's usage-error classes: typer 0.21 and later raise their own TyperException,
+    earlier ones click's ClickException (mlspec[federated]'s Flower holds typer below 0.21), and
+    typer 0.29 and later bundle click instead of depending on it, so click may be absent."""
+    found: list[type[BaseException]] = []
+    if hasattr(typer, "TyperException"):
+        found.append(typer.TyperException)
+    try:
+        import click
+    except ImportError:
+        return tuple(found)
+    return (*found, click.exceptions.ClickException)
+
+
+# Exits the command chose and the parser's usage errors pass through untouched.
+_PASS_THROUGH: tuple[type[BaseException], ...] = (typer.Exit, typer.Abort, *_usage_errors(), SystemExit)
 
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130

@@ -48,3 +48,13 @@ def test_mnist_directory_of_idx_files_trains(tmp_path: Path, capsys: pytest.Capt
     outcome = mnist_mlp.main(["--mnist", str(tmp_path), "--epochs", "2"])
     assert outcome.epochs == 2 and 0.0 <= outcome.test_accuracy <= 1.0
     assert "40 training and 20 test examples" in capsys.readouterr().out
+
+
+def test_a_folder_without_idx_files_is_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        mnist_mlp.main(["--mnist", str(tmp_path)])
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith(f"error: {tmp_path}: no train images file")
