@@ -23,11 +23,11 @@ from mlspec.cli import image_options as image_opts
 from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import InPlaceOpt, ModelArg, Names, OutputSpecOpt, check_output_file
-from mlspec.spec import kinds
 from mlspec.spec.errors import MlspecError, layer_ref
+from mlspec.spec.kind_names import PROTO_KINDS
 
 LayerArg = Annotated[str, typer.Option("--layer", help="Name of the layer to change.")]
-KindOpt = Annotated[str, typer.Option("--kind", help=f"Layer kind: {kinds.supported_kinds()}.")]
+KindOpt = Annotated[str, typer.Option("--kind", help=f"Layer kind: {', '.join(PROTO_KINDS)}.")]
 ParamOpt = Annotated[
     list[str] | None,
     typer.Option("--param", metavar="KEY=VALUE", help="A keyword of the builder's add_<kind> (repeatable)."),

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import TypeVar
 
-from mlspec._proto import layers_pb2
+from mlspec.spec.kind_names import PROTO_KINDS
 from mlspec.spec.layer_kinds import (
     activation,
     conv,
@@ -26,10 +26,6 @@ from mlspec.spec.layer_kinds import (
 from mlspec.spec.layer_kinds.base import KindInfo
 
 FAMILIES: tuple[ModuleType, ...] = (activation, conv, dense, elementwise, norm, onnx_node, pooling, shape_ops)
-
-_KIND_ONEOF = layers_pb2.Layer.DESCRIPTOR.oneofs_by_name["kind"]
-PROTO_KINDS: tuple[str, ...] = tuple(field.name for field in _KIND_ONEOF.fields)
-"""The members of `Layer.kind`, in field order."""
 
 
 def gather(families: tuple[ModuleType, ...]) -> dict[str, KindInfo]:
