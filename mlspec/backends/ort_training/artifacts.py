@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import onnx
 from mlspec._proto import model_pb2
 from mlspec.backends.ort_training.forms import ORT_FORMS
 from mlspec.backends.ort_training.ort import OPTIMIZER_MODEL, build_optimizer_model, generate_training_models
+from mlspec.backends.shared import convert
 from mlspec.convert.artifact_graphs import (
     checkable_training_model,
     finish_eval_model,
@@ -18,16 +18,13 @@ from mlspec.convert.artifact_graphs import (
     user_inputs,
     user_outputs,
 )
-from mlspec.convert.artifacts import check_target, move_into_place, save_checked, staging_directory
+from mlspec.convert.artifacts import save_checked, staging_directory
 from mlspec.convert.backprop import backprop_layers
-from mlspec.convert.graph import build_graph, to_onnx
-from mlspec.convert.losses import build_losses
+from mlspec.convert.graph import to_onnx
 from mlspec.convert.manifest import FILE_NAME, Manifest
-from mlspec.convert.manifest_builder import ManifestParts, build_manifest, label_mapping
-from mlspec.convert.optimizers import plan_optimizer, state_initializers, state_names
+from mlspec.convert.optimizers import state_initializers, state_names
 from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.kinds import ort_lacks_gradient
-from mlspec.spec.validate import validate
 
 NAME = "ort-training"
 TRAINING_MODEL = "training_model.onnx"
@@ -58,17 +55,10 @@ def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> 
     Every check that can refuse the spec (validation, gradient paths, losses, label mapping)
     runs before ORT is called, so an unconvertible spec fails fast with the layer or loss named.
     """
-    validate(model)
-    _refuse_ops_without_gradient(model)
     target = Path(out_dir)
-    check_target(target, ARTIFACT_FILES)
-    build = build_graph(model, training=True, forms=ORT_FORMS)
-    if not build.trainable:
-        raise MlspecError("network: no layer has updatable tensors; mark a layer updatable before converting")
-    losses = build_losses(model, build.logits_of)
-    labels = label_mapping(model, losses.entries)
-    plan = plan_optimizer(model)
-    trainable = list(build.trainable)
+    conversion = convert(model, target, ARTIFACT_FILES, ORT_FORMS, check=_refuse_ops_without_gradient)
+    build, plan, trainable = conversion.build, conversion.plan, conversion.trainable
+    losses = conversion.losses
     initializers = {tensor.name: tensor for tensor in build.onnx_model.graph.initializer}
     base = build.onnx_model  # ours alone, so extended in place rather than copied (it holds every weight)
     base.graph.initializer.extend(state_initializers(plan, {name: initializers[name] for name in trainable}))
@@ -106,23 +96,12 @@ def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> 
             checkable = checkable_training_model(proto) if name == TRAINING_MODEL else None
             save_checked(proto, staging / name, checkable=checkable)
         parameter_names = set(trainable) | set(frozen)
-        manifest = build_manifest(
-            ManifestParts(
-                model=model,
-                spec_sha256=hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest(),
-                plan=plan,
-                losses=losses.entries,
-                trainable=trainable,
-                frozen=list(build.frozen_stateful),
-                running=running,
-                training_inputs=user_inputs(training, parameter_names),
-                eval_inputs=user_inputs(evaluation, parameter_names),
-                training_outputs=user_outputs(training),
-                eval_outputs=[output.name for output in evaluation.graph.output],
-                label_mapping=labels,
-                backend=NAME,
-            )
+        return conversion.publish(
+            staging,
+            target,
+            backend=NAME,
+            graph_inputs=(user_inputs(training, parameter_names), user_inputs(evaluation, parameter_names)),
+            graph_outputs=(user_outputs(training), [output.name for output in evaluation.graph.output]),
+            frozen=list(build.frozen_stateful),
+            running=running,
         )
-        manifest.save(staging)
-        move_into_place(staging, target)
-    return manifest

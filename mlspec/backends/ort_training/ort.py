@@ -19,6 +19,7 @@ import onnx
 import onnxruntime
 from google.protobuf.message import Message
 
+from mlspec.backends.shared import session_options
 from mlspec.convert.artifact_graphs import MAX_IR_VERSION
 from mlspec.spec.errors import MlspecError
 
@@ -62,18 +63,10 @@ class _AppendSubgraph(onnxblock.Block):  # type: ignore[misc]
 
 
 def training_session_options() -> onnxruntime.SessionOptions:
-    """Errors-only logging and no spin-waiting between training steps.
-
-    ORT warns on every SGD session load about the shape of its own update flag: a graph ORT
-    generated itself (see optimizers.py), nothing a user can act on; real failures still raise.
-    Spinning keeps idle intra-op threads busy-waiting for the next op; between the many short
-    calls of a training loop on a small CPU that steals the core the next step needs
-    (tools/bench/train_throughput.py measures both settings side by side).
-    """
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return options
+    """mlspec.backends.shared.session_options; ORT also warns on every SGD session load about the
+    shape of its own update flag (a graph ORT generated itself, see optimizers.py), which the
+    errors-only logging hides: real failures still raise."""
+    return session_options()
 
 
 @contextlib.contextmanager

@@ -22,17 +22,23 @@ from mlspec.backends.ort_training.ort import (
     ort_api,
     training_session_options,
 )
-from mlspec.convert.manifest import Manifest, checked_anchor
+from mlspec.backends.shared import (
+    ArtifactSession,
+    Opening,
+    checked_checkpoint_target,
+    checked_properties,
+    ordered_feeds,
+)
+from mlspec.convert.manifest import checked_anchor
 from mlspec.convert.optimizers import hyper_value, optimizer_model_settings
 from mlspec.spec.atomic import write_with_atomic
-from mlspec.spec.errors import MlspecError
 
 LR_PROPERTY = "mlspec.learning_rate"
 SETTING_PROPERTY_PREFIX = "mlspec.setting."
 INTERNAL_PROPERTY_PREFIX = "mlspec."
 
 
-class TrainingSession:
+class TrainingSession(ArtifactSession):
     """Training over an artifacts directory with PyTorch optimizer semantics.
 
     Hyperparameter precedence: an explicit override, then the value saved in the checkpoint
@@ -41,20 +47,11 @@ class TrainingSession:
     settings baked into optimizer_model.onnx.
     """
 
-    def __init__(
-        self,
-        artifact_dir: Path,
-        *,
-        hyperparameters: Mapping[str, float | int | bool] | None = None,
-        checkpoint: Path | None = None,
-    ) -> None:
-        directory = Path(artifact_dir)
-        self.manifest = Manifest.load(directory)
-        overrides = self.manifest.checked_overrides(hyperparameters)
-        state_path = Path(checkpoint) if checkpoint is not None else directory / "checkpoint"
-        if not state_path.is_file():
-            raise MlspecError(f"{state_path}: no such checkpoint file")
-        self._state = ort_api.CheckpointState.load_checkpoint(os.fspath(state_path))
+    INITIAL_STATE = "checkpoint"
+
+    def _open(self, opening: Opening) -> None:
+        directory, overrides = opening.directory, opening.overrides
+        self._state = ort_api.CheckpointState.load_checkpoint(os.fspath(opening.state_path))
         self._module = ort_api.Module(
             os.fspath(directory / "training_model.onnx"),
             self._state,
@@ -105,26 +102,12 @@ class TrainingSession:
         onnx.save(build_optimizer_model(self.manifest.optimizer.ort_kind, settings, opset), os.fspath(path))
         return path
 
-    @property
-    def learning_rate(self) -> float:
-        return self._learning_rate
-
-    @learning_rate.setter
-    def learning_rate(self, value: float) -> None:
-        self._learning_rate = float(value)
-        self._optimizer.set_learning_rate(self._learning_rate)
-
-    def _inputs(self, feeds: Mapping[str, np.ndarray], order: list[str]) -> list[np.ndarray]:
-        try:
-            return [feeds[name] for name in order]
-        except KeyError as missing:
-            raise MlspecError(
-                f"feeds lack {missing.args[0]!r}; expected inputs: {', '.join(order)}"
-            ) from None
+    def _use_learning_rate(self, value: float) -> None:
+        self._optimizer.set_learning_rate(value)
 
     def train_step(self, feeds: Mapping[str, np.ndarray]) -> float:
         """Forward, backward, optimizer step, gradient reset and running-statistic write-back."""
-        outputs = self._module(*self._inputs(feeds, self._feed_order))
+        outputs = self._module(*ordered_feeds(feeds, self._feed_order))
         self._optimizer.step()
         self._module.lazy_reset_grad()
         if self._single_output:
@@ -137,7 +120,7 @@ class TrainingSession:
     def eval_step(self, feeds: Mapping[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
         self._module.eval()
         try:
-            outputs = self._module(*self._inputs(feeds, self._eval_feed_order))
+            outputs = self._module(*ordered_feeds(feeds, self._eval_feed_order))
         finally:
             self._module.train()
         if isinstance(outputs, np.ndarray):
@@ -162,17 +145,12 @@ class TrainingSession:
 
     def save_checkpoint(self, path: Path, properties: Mapping[str, int | float | str]) -> None:
         """Write weights, optimizer state, learning rate and `properties` atomically to `path`."""
+        checked_properties(properties, INTERNAL_PROPERTY_PREFIX)
+        target = checked_checkpoint_target(path)
         state_properties = self._state.properties
         for key, value in properties.items():
-            if key.startswith(INTERNAL_PROPERTY_PREFIX):
-                raise MlspecError(
-                    f"checkpoint property {key!r}: the prefix {INTERNAL_PROPERTY_PREFIX!r} is reserved"
-                )
             state_properties[key] = value
         state_properties[LR_PROPERTY] = self._learning_rate
-        target = Path(path)
-        if not target.parent.is_dir():
-            raise MlspecError(f"{target}: folder {target.parent} does not exist")
         write_with_atomic(
             target,
             lambda temp: ort_api.CheckpointState.save_checkpoint(

@@ -10,7 +10,6 @@ replaces which input) and `manifest.json`. Every op is a standard ONNX op, so an
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -31,14 +30,14 @@ from mlspec.backends.portable.optimizer import (
     state_tensors,
 )
 from mlspec.backends.portable.state import write_state
-from mlspec.convert.artifacts import check_target, move_into_place, save_checked, staging_directory
+from mlspec.backends.shared import convert
+from mlspec.convert.artifacts import save_checked, staging_directory
+from mlspec.convert.forms import PLAIN
 from mlspec.convert.graph import build_graph, to_onnx
 from mlspec.convert.losses import build_losses
 from mlspec.convert.manifest import FILE_NAME, Manifest
-from mlspec.convert.manifest_builder import ManifestParts, build_manifest, label_mapping
-from mlspec.convert.optimizers import OptimizerPlan, anchor_names, plan_optimizer
+from mlspec.convert.optimizers import OptimizerPlan, anchor_names
 from mlspec.spec.errors import MlspecError
-from mlspec.spec.validate import validate
 
 NAME = "portable"
 STEP_MODEL = "step_model.onnx"
@@ -55,16 +54,10 @@ class NotCoveredError(MlspecError):
 
 def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> Manifest:
     """Validate, build every file into a staging directory, check them, swap them into `out_dir`."""
-    validate(model)
     target = Path(out_dir)
-    check_target(target, ARTIFACT_FILES)
-    build = build_graph(model, training=True)
-    if not build.trainable:
-        raise MlspecError("network: no layer has updatable tensors; mark a layer updatable before converting")
-    losses = build_losses(model, build.logits_of)
-    labels = label_mapping(model, losses.entries)
-    plan = plan_optimizer(model)
-    trainable = list(build.trainable)
+    conversion = convert(model, target, ARTIFACT_FILES, PLAIN)
+    build, plan, trainable = conversion.build, conversion.plan, conversion.trainable
+    losses = conversion.losses
     running = dict(build.running_stat_outputs)  # batch-norm running statistic -> its new value
     forward = build.onnx_model
     loss = losses.append_to(forward.graph)
@@ -93,26 +86,15 @@ def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> 
         feeds = _feeds(step, internal)
         loop = _loop(plan, carried, feeds, loss, list(anchors.values()))
         (staging / LOOP).write_text(json.dumps(loop, indent=2, sort_keys=True), encoding="utf-8")
-        manifest = build_manifest(
-            ManifestParts(
-                model=model,
-                spec_sha256=hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest(),
-                plan=plan,
-                losses=losses.entries,
-                trainable=trainable,
-                frozen=list(running),
-                running={},  # the step model carries them (loop.json); nothing to write back
-                training_inputs=feeds,
-                eval_inputs=_feeds(evaluation, {*trainable, *running}),
-                training_outputs=[loss],
-                eval_outputs=[output.name for output in evaluation.graph.output],
-                label_mapping=labels,
-                backend=NAME,
-            )
+        return conversion.publish(
+            staging,
+            target,
+            backend=NAME,
+            graph_inputs=(feeds, _feeds(evaluation, {*trainable, *running})),
+            graph_outputs=([loss], [output.name for output in evaluation.graph.output]),
+            frozen=list(running),
+            running={},  # the step model carries them (loop.json); nothing to write back
         )
-        manifest.save(staging)
-        move_into_place(staging, target)
-    return manifest
 
 
 def _parameters_as_inputs(model: onnx.ModelProto, names: list[str]) -> dict[str, np.ndarray]:
