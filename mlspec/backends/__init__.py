@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from mlspec.convert.forms import PLAIN, GraphForms
+from mlspec.convert.forms import GraphForms
 from mlspec.spec.errors import MlspecError
 
 if TYPE_CHECKING:
@@ -138,7 +138,9 @@ def training_forms(name: str) -> GraphForms:
         from mlspec.backends.ort_training.forms import ORT_FORMS
 
         return ORT_FORMS
-    return PLAIN
+    from mlspec.backends.portable.forms import PORTABLE_FORMS
+
+    return PORTABLE_FORMS
 
 
 def ort_training_installed() -> bool:

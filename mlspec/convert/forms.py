@@ -16,8 +16,11 @@ from dataclasses import dataclass
 class GraphForms:
     """Each flag replaces one plain op on the backprop path; all off means plain ops everywhere."""
 
-    # ReLU as x * Cast(x > 0), and moved behind a max pool that alone reads it.
+    # ReLU as x * Cast(x > 0).
     relu_mask: bool = False
+    # A ReLU that only a max pool reads moved behind the pool (the same values, a quarter of the
+    # elements for a 2x2 pool, and a gradient equal to the unmoved one's: see emit_activation).
+    relu_behind_max_pool: bool = False
     # Leaky ReLU, ELU, GELU, hard sigmoid/swish and the like spelled with elementary ops.
     activation_rewrites: bool = False
     # Average pooling as a depthwise Conv with a constant 1/k kernel.

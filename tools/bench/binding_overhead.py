@@ -99,7 +99,10 @@ def main() -> None:
     args = parser.parse_args()
     onnxruntime.set_default_logger_severity(3)
     rng = np.random.default_rng(0)
-    feeds = {"x": rng.standard_normal((BATCH, 4), dtype=np.float32), "label": rng.integers(0, 2, BATCH)}
+    feeds: dict[str, np.ndarray] = {
+        "x": rng.standard_normal((BATCH, 4), dtype=np.float32),
+        "label": rng.integers(0, 2, BATCH),
+    }
     with tempfile.TemporaryDirectory(prefix="mlspec-binding-") as work:
         directory = Path(work) / "tiny"
         to_training_artifacts(tiny_spec(), directory, backend="portable")

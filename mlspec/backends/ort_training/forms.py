@@ -1,6 +1,7 @@
 """The graph forms onnxruntime-training 1.19.2 needs, each measured or checked in its test.
 
 - relu_mask: ORT's CPU ReluGrad was a third of a conv-net step (test_relu_training_form.py).
+- relu_behind_max_pool: the ReLU and its gradient run on the pooled tensor.
 - activation_rewrites: LeakyRelu's gradient kernel is 30x Relu's; others lack a CPU gradient.
 - average_pool_as_conv, global_max_as_window: ORT has no gradient for those pools.
 - batch_norm_training_op: its fused BatchNormInternal gradient kernel.
@@ -18,6 +19,7 @@ from mlspec.convert.forms import GraphForms
 
 ORT_FORMS = GraphForms(
     relu_mask=True,
+    relu_behind_max_pool=True,
     activation_rewrites=True,
     average_pool_as_conv=True,
     global_max_as_window=True,

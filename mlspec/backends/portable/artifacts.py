@@ -21,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from mlspec._proto import model_pb2
 from mlspec.backends.portable.autodiff import NotDifferentiable, add_gradients
+from mlspec.backends.portable.forms import PORTABLE_FORMS
 from mlspec.backends.portable.optimizer import (
     NEXT_PREFIX,
     STEP_INPUT,
@@ -32,7 +33,6 @@ from mlspec.backends.portable.optimizer import (
 from mlspec.backends.portable.state import write_state
 from mlspec.backends.shared import convert
 from mlspec.convert.artifacts import save_checked, staging_directory
-from mlspec.convert.forms import PLAIN
 from mlspec.convert.graph import build_graph, to_onnx
 from mlspec.convert.losses import build_losses
 from mlspec.convert.manifest import FILE_NAME, Manifest
@@ -55,7 +55,7 @@ class NotCoveredError(MlspecError):
 def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> Manifest:
     """Validate, build every file into a staging directory, check them, swap them into `out_dir`."""
     target = Path(out_dir)
-    conversion = convert(model, target, ARTIFACT_FILES, PLAIN)
+    conversion = convert(model, target, ARTIFACT_FILES, PORTABLE_FORMS)
     build, plan, trainable = conversion.build, conversion.plan, conversion.trainable
     losses = conversion.losses
     running = dict(build.running_stat_outputs)  # batch-norm running statistic -> its new value

@@ -71,14 +71,23 @@ def add_gradients(model: onnx.ModelProto, loss: str, wrt: Sequence[str]) -> onnx
         for name, grad, wanted in zip(node.input, results, needed, strict=False):
             if grad is not None and wanted:
                 grads.setdefault(name, []).append(grad)
+    produced = {output for node in ctx.nodes for output in node.output}
+    renamed: dict[str, str] = {}
     for name in wrt:
         grad = _accumulated(ctx, grads, name)
         if grad is None:  # the loss does not depend on it
             grad = ctx.op("Expand", [ctx.const(0.0, name), ctx.shape(name)], "zero", like=name)
+            produced.add(grad)
         output = f"{name}_grad"
-        ctx.nodes.append(helper.make_node("Identity", [grad], [output], name=output))
+        if grad in produced and grad not in renamed:
+            renamed[grad] = output  # the backward's own tensor becomes the output: no copy
+        else:  # a forward tensor, or the gradient of another tensor too
+            ctx.nodes.append(helper.make_node("Identity", [grad], [output], name=output))
         value = next(v for v in model.graph.input if v.name == name)
         graph.output.append(helper.make_value_info(output, value.type))
+    for node in ctx.nodes:
+        node.input[:] = [renamed.get(name, name) for name in node.input]
+        node.output[:] = [renamed.get(name, name) for name in node.output]
     graph.node.extend(ctx.nodes)
     return result
 

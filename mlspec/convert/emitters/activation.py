@@ -244,12 +244,12 @@ def emit_moved_relu(ctx: EmitContext, layer: layers_pb2.Layer, pooled: str, outp
     moved.CopyFrom(layer)  # an activation holds no weights, so the copy is small
     moved.inputs[:] = [pooled]
     moved.outputs[:] = [output]
-    _relu_rewrite(ctx, moved)
+    (_relu_rewrite if ctx.forms.relu_mask else _PLAIN[ActivationType.RELU])(ctx, moved)
 
 
 def emit_activation(ctx: EmitContext, layer: layers_pb2.Layer) -> None:
     kind = layer.activation.type
-    if ctx.forms.relu_mask and ctx.needs_gradient(layer) and _moves_behind_max_pool(ctx, layer):
+    if ctx.forms.relu_behind_max_pool and ctx.needs_gradient(layer) and _moves_behind_max_pool(ctx, layer):
         ctx.activations_after_pool[layer.outputs[0]] = layer
         return
     rewrite = ctx.forms.relu_mask if kind == ActivationType.RELU else ctx.forms.activation_rewrites

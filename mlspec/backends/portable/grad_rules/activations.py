@@ -25,9 +25,13 @@ def _dy(grads: Grads) -> str:
 
 
 def relu(g: GradContext, node: onnx.NodeProto, grads: Grads, needed: list[bool]) -> Grads:
+    """dy * Cast(x > 0): onnxruntime's CPU Where runs about 3x slower than Greater, Cast and Mul
+    together (measured at 200k elements). Equal to masking for finite values; an infinite or NaN
+    upstream gradient at x <= 0 gives NaN rather than 0, in a step that has already diverged."""
     x = node.input[0]
     positive = g.op("Greater", [x, g.const(0.0, x)], "positive")
-    return [g.op("Where", [positive, _dy(grads), g.const(0.0, x)], "relu_dx", like=x)]
+    mask = g.op("Cast", [positive], "mask", like=x, to=g.dtype(x))
+    return [g.op("Mul", [_dy(grads), mask], "relu_dx", like=x)]
 
 
 def leaky_relu(g: GradContext, node: onnx.NodeProto, grads: Grads, needed: list[bool]) -> Grads:
