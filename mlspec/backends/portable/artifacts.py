@@ -30,6 +30,7 @@ from mlspec.backends.portable.optimizer import (
     hyper_inputs,
     state_tensors,
 )
+from mlspec.backends.portable.simplify import drop_broadcast_expands
 from mlspec.backends.portable.state import write_state
 from mlspec.backends.shared import convert
 from mlspec.convert.artifacts import save_checked, staging_directory
@@ -70,6 +71,7 @@ def write_artifacts(model: model_pb2.Model, out_dir: str | os.PathLike[str]) -> 
         raise NotCoveredError(str(exc)) from None
     append_optimizer(step.graph, plan, trainable)
     _append_running_statistics(step.graph, running, parameters)
+    drop_broadcast_expands(step)
     evaluation = _eval_model(model, [*trainable, *running])
     target.parent.mkdir(parents=True, exist_ok=True)
     with staging_directory(target) as staging:

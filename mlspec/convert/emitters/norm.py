@@ -119,14 +119,19 @@ def _op(
 def _spelled_out(
     ctx: EmitContext, layer: layers_pb2.Layer, centered: str, batch_variance: str, rank: int
 ) -> None:
-    """y = (x - mean) / sqrt(var + eps) * gamma + beta, per channel, in standard ops."""
+    """y = (x - mean) * (gamma / sqrt(var + eps)) + beta, per channel, in standard ops.
+
+    The per-channel factor is formed on the C-sized statistics, so the full-sized tensor meets
+    one Mul and one Add (forward) and its gradient none of the Divs that normalising first
+    would put there.
+    """
     epsilon = ctx.constant(layer, "epsilon", layer.batch_norm.epsilon)
     std = _op(ctx, layer, "Sqrt", [_op(ctx, layer, "Add", [batch_variance, epsilon], "variance_eps")], "std")
-    normalised = _op(ctx, layer, "Div", [centered, std], "normalised")
     channel = ctx.constant(layer, "channel_shape", [-1, *([1] * (rank - 2))], dtype=np.int64)
     scale = _op(ctx, layer, "Reshape", [ctx.weight(layer, "gamma"), channel], "scale")
     shift = _op(ctx, layer, "Reshape", [ctx.weight(layer, "beta"), channel], "shift")
-    scaled = _op(ctx, layer, "Mul", [normalised, scale], "scaled")
+    factor = _op(ctx, layer, "Div", [scale, std], "factor")
+    scaled = _op(ctx, layer, "Mul", [centered, factor], "scaled")
     ctx.node(layer, "Add", [scaled, shift], [layer.outputs[0]], step="output")
 
 

@@ -121,6 +121,15 @@ class GradContext:
             return tensor
         return self.op("Mul", [tensor, self.const(factor, like)], "scaled", like=like)
 
+    @staticmethod
+    def _broadcast_axes(target_dims: Dims, out_dims: Dims, offset: int) -> list[int]:
+        """Axes (plus `offset`) where a size-1 target dim was broadcast to a larger output dim."""
+        return [
+            axis + offset
+            for axis, (t, o) in enumerate(zip(target_dims, out_dims, strict=True))
+            if t == 1 and o != 1
+        ]
+
     def reduce_to(self, grad: str, out_dims: Dims | None, target: str) -> str:
         """Sum a gradient of dims `out_dims` back to the shape of `target` (broadcast inverse).
 
@@ -136,17 +145,19 @@ class GradContext:
                 f"a broadcast gradient needs the rank of {target!r} and of its consumer's output"
             )
         leading = len(out_dims) - len(target_dims)
+        if leading > 0 and all(isinstance(d, int) for d in target_dims):
+            # One reduction over the leading and the broadcast axes, then a free Reshape.
+            axes = [*range(leading), *self._broadcast_axes(target_dims, out_dims[leading:], leading)]
+            summed = self.op("ReduceSum", [grad, self.ints(axes)], "sum_broadcast", like=target, keepdims=1)
+            shape = self.ints([int(d) for d in target_dims if d is not None])
+            return self.op("Reshape", [summed, shape], "reshape_sum", like=target)
         if leading > 0:
             grad = self.op(
                 "ReduceSum", [grad, self.ints(range(leading))], "sum_leading", like=target, keepdims=0
             )
         known = all(isinstance(d, int) for d in target_dims)
         if known:
-            axes = [
-                axis
-                for axis, (t, o) in enumerate(zip(target_dims, out_dims[leading:], strict=True))
-                if t == 1 and o != 1
-            ]
+            axes = self._broadcast_axes(target_dims, out_dims[leading:], 0)
             if axes:
                 grad = self.op("ReduceSum", [grad, self.ints(axes)], "sum_broadcast", like=target, keepdims=1)
             return grad

@@ -45,6 +45,9 @@ def mul(g: GradContext, node: onnx.NodeProto, grads: Grads, needed: list[bool]) 
     assert dy is not None
     out = _out_dims(g, node)
     a, b = node.input
+    if a == b:  # a square: 2 * dY * A, one contribution instead of two equal ones and their sum
+        doubled = g.op("Add", [g.op("Mul", [dy, a], "mul_da", like=a)] * 2, "square_dx", like=a)
+        return [g.reduce_to(doubled, out, a) if needed[0] else None, None]
     da = g.reduce_to(g.op("Mul", [dy, b], "mul_da", like=a), out, a) if needed[0] else None
     db = g.reduce_to(g.op("Mul", [dy, a], "mul_db", like=b), out, b) if needed[1] else None
     return [da, db]

@@ -49,10 +49,9 @@ def reduce_sum_or_mean(g: GradContext, node: onnx.NodeProto, grads: Grads, neede
         return [dy, None]
     if not attribute(node, "keepdims", 1):
         dy = g.op("Unsqueeze", [dy, g.ints(axes)], "unsqueeze", like=x)
-    dx = g.op("Expand", [dy, g.shape(x)], "expand", like=x)
-    if node.op_type == "ReduceMean":
-        dx = g.op("Div", [dx, count_ratio(g, x, node.output[0], x)], "mean_dx", like=x)
-    return [dx, None]
+    if node.op_type == "ReduceMean":  # divided while small: one pass over the input's size, not two
+        dy = g.op("Div", [dy, count_ratio(g, x, node.output[0], x)], "mean_dx", like=x)
+    return [g.op("Expand", [dy, g.shape(x)], "expand", like=x), None]
 
 
 def softmax_cross_entropy(g: GradContext, node: onnx.NodeProto, grads: Grads, needed: list[bool]) -> Grads:
