@@ -2,11 +2,11 @@
 
 Each step binds set A's parameters and optimizer state as inputs and set B's buffers as the
 outputs, runs the model once, and swaps the roles: the new values are written straight into
-ONNX Runtime's buffers and never copied. The two bindings are made once; a step rebinds only
-the batch. The scalars a step reads or writes (hyperparameters, the step count, the loss) are
-OrtValues over numpy scalars the session keeps, so changing the learning rate or reading the
-loss is a plain numpy access, with no call into ONNX Runtime (tools/bench/binding_overhead.py
-measures what a step costs beyond the run itself).
+ONNX Runtime's buffers and never copied. The two bindings are made once, the batch's input
+buffers included; a step copies the batch into those. The scalars a step reads or writes
+(hyperparameters, the step count, the loss) are OrtValues over numpy scalars the session
+keeps, so changing the learning rate or reading the loss is a plain numpy access, with no call
+into ONNX Runtime (tools/bench/binding_overhead.py measures what a step costs beyond the run).
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ class PortableSession(ArtifactSession):
             self._binding(self._spare, self._current),
         ]
         self._which = 0
+        self._batch: dict[str, npt.NDArray[Any]] = {}  # the bound input buffers a step copies into
+        self._batch_values: dict[str, Any] = {}
         # Trainable tensors, then batch-norm running statistics (carried too, but not trained).
         self._parameter_names = [ref.name for ref in (*self.manifest.trainable, *self.manifest.frozen)]
         self.learning_rate = float(values["learning_rate"])
@@ -117,14 +119,30 @@ class PortableSession(ArtifactSession):
         binding.bind_ortvalue_output(loop["loss_output"], self._scalar_values[LOSS])
         return binding
 
+    def _bind_batch(self, name: str, buffer: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        self._batch[name] = buffer
+        self._batch_values[name] = value = _ort_value(buffer)
+        for binding in self._bindings:
+            binding.bind_ortvalue_input(name, value)
+        return buffer
+
     def _use_learning_rate(self, value: float) -> None:
         self._scalars["learning_rate"][...] = value
 
     def train_step(self, feeds: Mapping[str, npt.NDArray[np.generic]]) -> float:
-        """One step: the bound buffers of the current set are read, the other set's are written."""
+        """One step: the bound buffers of the current set are read, the other set's are written.
+
+        The batch is copied into input buffers bound once (a copy of a batch costs less than
+        one call to rebind it, up to tens of kilobytes); a batch of another shape or dtype (the
+        last, shorter one of an epoch) gets buffers of its own, bound to both bindings.
+        """
+        for name, given in zip(self._feed_order, ordered_feeds(feeds, self._feed_order), strict=True):
+            value = np.asarray(given)
+            buffer = self._batch.get(name)
+            if buffer is None or buffer.shape != value.shape or buffer.dtype != value.dtype:
+                buffer = self._bind_batch(name, np.empty_like(value, order="C"))
+            np.copyto(buffer, value, casting="no")
         binding = self._bindings[self._which]
-        for name, value in zip(self._feed_order, ordered_feeds(feeds, self._feed_order), strict=True):
-            binding.bind_cpu_input(name, np.ascontiguousarray(value))
         self._steps += 1
         self._step_count[...] = self._steps
         self._session.run_with_iobinding(binding)

@@ -106,3 +106,29 @@ def test_portable_matches_ort_training(case: str, tmp_path: Path) -> None:
     ort_parameters = ort.parameters()
     for name, value in portable.parameters().items():
         np.testing.assert_allclose(value, ort_parameters[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.ort_training
+def test_a_shorter_batch_and_the_callers_reused_arrays_train_as_fresh_batches(tmp_path: Path) -> None:
+    """The step copies each batch into buffers bound once: a batch of another size gets its own,
+    and the caller may overwrite its arrays after the call without touching the next step."""
+    spec = mlp(CASES["adamw"][0])
+    to_training_artifacts(spec, tmp_path / "portable", backend="portable")
+    to_training_artifacts(spec, tmp_path / "ort", backend="ort-training")
+    portable = open_session(tmp_path / "portable")
+    ort = open_session(tmp_path / "ort")
+    rng = np.random.default_rng(3)
+    reused = {"x": np.empty((8, 6), dtype=np.float32), "y": np.empty(8, dtype=np.int64)}
+    for size in (8, 8, 3, 8, 3, 3, 8):
+        x = rng.normal(size=(size, 6)).astype(np.float32)
+        y = rng.integers(0, 3, size=size).astype(np.int64)
+        if size == 8:  # the same two arrays every time, refilled, as a loader's buffers would be
+            reused["x"][...], reused["y"][...] = x, y
+            feeds = reused
+        else:
+            feeds = {"x": x[::1], "y": list(y)}  # a list is taken as an array too
+        assert portable.train_step(feeds) == pytest.approx(ort.train_step({"x": x, "y": y}), rel=1e-5)
+        reused["x"][...] = np.nan  # overwritten after the call: the next step must not see it
+    ort_parameters = ort.parameters()
+    for name, value in portable.parameters().items():
+        np.testing.assert_allclose(value, ort_parameters[name], rtol=1e-5, atol=1e-6, err_msg=name)
