@@ -1,20 +1,24 @@
-"""Benchmark: training steps per second for the mlspec Trainer, a raw ORT loop and PyTorch eager.
+"""Benchmark: training steps per second of both mlspec backends, a raw ORT loop and PyTorch eager.
 
-The Trainer runs twice: over onnxruntime-training artifacts (mlspec) and over the portable
-backend's standard-ONNX step model on a stock InferenceSession (portable; n/a where that backend
-does not cover the network yet).
+The Trainer runs twice: over onnxruntime-training artifacts (the ort-training backend) and over
+the portable backend's standard-ONNX step model on a stock InferenceSession (portable; n/a
+where that backend does not cover the network). Both sessions use the same ONNX Runtime
+options (mlspec.backends.shared.session_options: graph optimisation ALL, the default intra-op
+thread count, no spinning), printed with the load average at the start and end of the run.
 
-Design targets: the Trainer within 5% of a hand-written onnxruntime-training loop over the same
-artifacts, and at least 1.5x PyTorch eager on the small MLP. Run with
+Goals (issue 13): the portable backend at least the ort-training backend's steps/s and at least
+2x PyTorch eager. Run with
 
-    .venv/bin/python tools/bench/train_throughput.py
+    .venv/bin/python tools/bench/train_throughput.py [--torch-python PATH]
 
-PyTorch is optional (the `bench` extra); without it the torch column says so. The contestants
-train the same network on the same data in alternating blocks of a few epochs, and each one's
-median block rate is reported, so load from other processes hits them alike. The Trainer's
-blocks include its per-call data checks. This is a measurement, not a test: it never fails on
-timing. With --profile it instead runs ORT's profiler over each case's training model and
-prints which nodes the step's time goes to.
+PyTorch never enters mlspec's venv: the torch column runs tools/bench/torch_worker.py in a
+Python that has torch 2.x (--torch-python, e.g. a side venv under ~/.cache/mlspec/), driven over
+a pipe so its blocks alternate with the others'; without one the column says n/a. The
+contestants train the same network on the same data in alternating blocks of a few epochs, and
+each one's median block rate is reported, so load from other processes hits them alike. The
+Trainer's blocks include its per-call data checks. This is a measurement, not a test: it never
+fails on timing. With --profile it instead runs ORT's profiler over each case's training model
+and prints which nodes the step's time goes to.
 """
 
 from __future__ import annotations
@@ -22,8 +26,12 @@ from __future__ import annotations
 import argparse
 import collections
 import importlib
+import importlib.util
 import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,6 +46,7 @@ import onnxruntime
 from mlspec._proto import model_pb2
 from mlspec.backends.ort_training.ort import training_session_options  # registers torch-free ORT training
 from mlspec.backends.portable.artifacts import NotCoveredError
+from mlspec.backends.shared import session_options
 from mlspec.builder import AdamWParams, NetworkBuilder
 from mlspec.convert.manifest import Manifest
 from mlspec.runtime import Trainer
@@ -58,7 +67,7 @@ class Case:
     blocks: int
     build: Callable[[], model_pb2.Model]
     data: Callable[[int], Arrays]
-    torch_model: Callable[[Any], Any]
+    torch_case: str  # the network's name in torch_worker.py
 
 
 def _finish(builder: NetworkBuilder, updatable: list[str], batch: int) -> model_pb2.Model:
@@ -100,21 +109,6 @@ def random_data(shape: tuple[int, ...]) -> Callable[[int], Arrays]:
         return rng.standard_normal((count, *shape), dtype=np.float32), rng.integers(0, 10, count)
 
     return make
-
-
-def torch_mlp(hidden: int) -> Callable[[Any], Any]:
-    return lambda nn: nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
-
-
-def torch_cnn(nn: Any) -> Any:
-    return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1),
-        nn.BatchNorm2d(8),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(8 * 14 * 14, 10),
-    )
 
 
 class MlspecContestant:
@@ -170,36 +164,29 @@ class RawOrtContestant:
 
 
 class TorchContestant:
-    """The same network and AdamW in PyTorch eager mode."""
+    """The same network and AdamW in PyTorch eager mode, in tools/bench/torch_worker.py's process."""
 
-    def __init__(self, torch: Any, case: Case, data: Arrays) -> None:
-        torch.manual_seed(0)
-        self.torch = torch
-        self.model = case.torch_model(torch.nn)
-        self.model.train()
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
-        self.x, self.y = torch.from_numpy(data[0]), torch.from_numpy(data[1])
-        self.batch = case.batch
+    def __init__(self, worker: subprocess.Popen[str], case: Case) -> None:
+        self.worker = worker
+        self._ask(f"new {case.torch_case}")
+
+    def _ask(self, command: str) -> str:
+        assert self.worker.stdin is not None and self.worker.stdout is not None
+        self.worker.stdin.write(command + "\n")
+        self.worker.stdin.flush()
+        answer = self.worker.stdout.readline()
+        if not answer:
+            raise SystemExit(f"torch worker stopped (exit code {self.worker.wait()}) after {command!r}")
+        return answer
 
     def warm_up(self) -> None:
-        self._epochs(EPOCHS_PER_BLOCK, self.batch)
+        pass  # `new` ran one epoch
 
     def block(self) -> int:
-        return self._epochs(EPOCHS_PER_BLOCK, len(self.x))
-
-    def _epochs(self, epochs: int, count: int) -> int:
-        cross_entropy = self.torch.nn.functional.cross_entropy
-        for _ in range(epochs):
-            for begin in range(0, count, self.batch):
-                self.optimizer.zero_grad(set_to_none=True)
-                end = begin + self.batch
-                loss = cross_entropy(self.model(self.x[begin:end]), self.y[begin:end])
-                loss.backward()
-                self.optimizer.step()
-        return epochs * count // self.batch
+        return int(self._ask("block"))
 
 
-def measure(case: Case, blocks: int, torch: Any | None, work: Path) -> dict[str, float]:
+def measure(case: Case, blocks: int, torch: subprocess.Popen[str] | None, work: Path) -> dict[str, float]:
     """Steps/s of each contestant over `blocks` blocks of a few epochs, taken in turn.
 
     Alternating short blocks (not long runs one after another) means a burst of load from other
@@ -224,7 +211,7 @@ def measure(case: Case, blocks: int, torch: Any | None, work: Path) -> dict[str,
     except NotCoveredError:
         pass
     if torch is not None:
-        factories["torch"] = lambda: TorchContestant(torch, case, data)
+        factories["torch"] = lambda: TorchContestant(torch, case)
     rates: dict[str, list[float]] = {name: [] for name in factories}
     for index in range(blocks):
         names = list(factories)
@@ -272,52 +259,83 @@ def profile(case: Case, work: Path, runs: int = 300) -> None:
         print(f"  {op_type:<24} {node[:48]:<48} {duration / runs:8.1f} us {duration / overall:6.1%}")
 
 
+def _torch_worker(python: str | None) -> subprocess.Popen[str] | None:
+    """torch_worker.py under `python`, or under this interpreter when it has torch (the `bench`
+    extra), else None."""
+    if python is None:
+        if importlib.util.find_spec("torch") is None:
+            return None
+        python = sys.executable
+    worker = Path(__file__).with_name("torch_worker.py")
+    return subprocess.Popen(
+        [python, os.fspath(worker)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+
+
+def _ratio(numerator: float | None, denominator: float | None, width: int) -> str:
+    if not numerator or not denominator:
+        return f"{'n/a':>{width}}"
+    return f"{numerator / denominator:{width - 1}.2f}x"
+
+
+def _rate(value: float | None) -> str:
+    return f"{value:9.0f}" if value else f"{'n/a':>9}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of blocks")
     parser.add_argument("--profile", action="store_true", help="per-node time breakdown instead")
+    parser.add_argument("--torch-python", help="a Python with torch 2.x for the torch column (a side venv)")
     args = parser.parse_args()
     onnxruntime.set_default_logger_severity(3)
-    try:
-        torch: Any | None = importlib.import_module("torch")
-    except ImportError:
-        torch = None
     mlp, images = random_data((784,)), random_data((1, 28, 28))
     cases = [
-        Case("MLP 784-128-10, batch 64", 64, 15, lambda: mlp_spec(128), mlp, torch_mlp(128)),
-        Case("MLP 784-512-10, batch 64", 64, 9, lambda: mlp_spec(512), mlp, torch_mlp(512)),
-        Case("BNNS CNN 1x28x28, batch 32", 32, 7, cnn_spec, images, torch_cnn),
+        Case("MLP 784-128-10, batch 64", 64, 15, lambda: mlp_spec(128), mlp, "mlp128"),
+        Case("MLP 784-512-10, batch 64", 64, 9, lambda: mlp_spec(512), mlp, "mlp512"),
+        Case("BNNS CNN 1x28x28, batch 32", 32, 7, cnn_spec, images, "cnn"),
     ]
     if args.profile:
         with tempfile.TemporaryDirectory(prefix="mlspec-profile-") as work:
             for case in cases:
                 profile(case, Path(work))
         return
+    torch = _torch_worker(args.torch_python)
+    options = session_options()
     steps = EPOCHS_PER_BLOCK * BATCHES_PER_EPOCH
     print(f"AdamW, steps/s: median over alternating blocks of {steps} steps ({EPOCHS_PER_BLOCK} epochs)")
+    threads = options.intra_op_num_threads or f"default (one per core, {os.cpu_count()} cores)"
     print(
-        f"{'model':<28} {'mlspec':>8} {'portable':>8} {'raw ORT':>8} {'ORT dflt':>8} {'torch':>8} "
-        f"{'mlspec/ORT':>11} {'portable/mlspec':>16} {'mlspec/torch':>13}"
+        f"ONNX Runtime {onnxruntime.__version__}, both backends: graph optimisation "
+        f"{options.graph_optimization_level.name}, intra-op threads {threads}, spinning off; "
+        f"load average {os.getloadavg()[0]:.2f} at the start"
     )
-    with tempfile.TemporaryDirectory(prefix="mlspec-bench-") as work:
-        for case in cases:
-            rates = measure(case, max(2, int(case.blocks * args.scale)), torch, Path(work))
-            ours, ort, theirs = rates["mlspec"], rates["ort"], rates.get("torch")
-            torch_text = f"{theirs:8.0f}" if theirs else f"{'n/a':>8}"
-            ratio = f"{ours / theirs:12.2f}x" if theirs else f"{'n/a':>13}"
-            mine = rates.get("portable")
-            portable_text = f"{mine:8.0f}" if mine else f"{'n/a':>8}"
-            portable_ratio = f"{mine / ours:15.2f}x" if mine else f"{'n/a':>16}"
-            print(
-                f"{case.name:<28} {ours:8.0f} {portable_text} {ort:8.0f} {rates['ort-defaults']:8.0f} "
-                f"{torch_text} {ours / ort:11.1%} {portable_ratio} {ratio}"
-            )
-    print("mlspec: the Trainer on ort-training artifacts; portable: the Trainer on portable artifacts")
-    print("raw ORT: the same session options as mlspec; ORT dflt: onnxruntime's default options")
+    print(
+        f"{'model':<28} {'ort-trn':>9} {'portable':>9} {'raw ORT':>9} {'ORT dflt':>9} {'torch':>9} "
+        f"{'portable/ort-trn':>17} {'portable/torch':>15} {'ort-trn/torch':>14} {'ort-trn/raw':>12}"
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="mlspec-bench-") as work:
+            for case in cases:
+                rates = measure(case, max(2, int(case.blocks * args.scale)), torch, Path(work))
+                ours, mine, theirs = rates["mlspec"], rates.get("portable"), rates.get("torch")
+                print(
+                    f"{case.name:<28} {_rate(ours)} {_rate(mine)} {_rate(rates['ort'])} "
+                    f"{_rate(rates['ort-defaults'])} {_rate(theirs)} {_ratio(mine, ours, 17)} "
+                    f"{_ratio(mine, theirs, 15)} {_ratio(ours, theirs, 14)} {ours / rates['ort']:12.1%}"
+                )
+    finally:
+        if torch is not None:
+            assert torch.stdin is not None
+            torch.stdin.close()
+            torch.wait()
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    print("ort-trn: the Trainer on ort-training artifacts; portable: the Trainer on portable artifacts")
+    print("raw ORT: a hand-written onnxruntime.training loop, same options; ORT dflt: ORT's default options")
     if torch is None:
-        print(
-            "torch is not installed: the torch column needs the `bench` extra (pip install 'mlspec[bench]')"
-        )
+        print("torch: n/a (no --torch-python given and no torch in this venv)")
+    else:
+        print("torch: PyTorch eager in tools/bench/torch_worker.py (torch's default thread count)")
 
 
 if __name__ == "__main__":
