@@ -31,8 +31,9 @@ def apply_state_command(
 ) -> None:
     """Write the trained tensors of a portable state file into a copy of the spec.
 
-    Every tensor must be an updatable tensor of the spec (or its optimizer state) with the
-    spec's shape, float32 and finite; anything else is refused and nothing is written.
+    Every tensor must be an updatable tensor of the spec, a running statistic of an updatable
+    batch norm, or an updatable tensor's optimizer state, with the spec's shape, float32 and
+    finite (running variances non-negative); anything else is refused and nothing is written.
 
     Example: mlspec apply-state updatable.mlspec trained.ckpt -o updated.mlspec
     """

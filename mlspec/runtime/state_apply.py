@@ -2,9 +2,11 @@
 
 A portable state file (docs/portable_state.md) comes from code mlspec does not control, so it
 is read like any hostile input: its size is bounded by what the spec's updatable tensors could
-need before a byte is read, every tensor name must be one of those tensors (or the optimizer
-state of one, which is checked and then left out), every shape must match, the dtype must be
-float32 and every value finite; anything else is refused by name before anything is written.
+need before a byte is read, every tensor name must be one of those tensors, the running
+statistics of an updatable batch norm (which training moves and the file carries), or the
+optimizer state of an updatable tensor (checked, then left out); every shape must match, the
+dtype must be float32, every value finite and every running variance non-negative; anything
+else is refused by name before anything is written.
 """
 
 from __future__ import annotations
@@ -44,18 +46,30 @@ def updatable_tensors(model: model_pb2.Model) -> dict[str, tensor_pb2.Tensor]:
     }
 
 
+def running_statistics(model: model_pb2.Model) -> dict[str, tensor_pb2.Tensor]:
+    """The running mean and variance of each updatable batch norm (moved by training, not trained)."""
+    return {
+        f"{layer.name}.{field}": getattr(layer.batch_norm, field)
+        for layer in updatable_layers(model)
+        if layer.WhichOneof("kind") == "batch_norm"
+        for field in ("running_mean", "running_variance")
+    }
+
+
 def read_trained(model: model_pb2.Model, path: Path) -> dict[str, npt.NDArray[np.float32]]:
-    """The trained values in `path` for each updatable tensor of `model`, every one checked."""
-    expected = updatable_tensors(model)
-    if not expected:
+    """The trained values in `path` for each updatable tensor of `model` and each running
+    statistic of its updatable batch norms, every one checked."""
+    updatable = updatable_tensors(model)
+    if not updatable:
         raise StateFileError("the spec has no updatable tensors; there is nothing a state file could update")
-    _check_size(path, expected)
+    expected = {**updatable, **running_statistics(model)}
+    _check_size(path, updatable, expected)
     tensors, _ = read_state(path)
     trained: dict[str, npt.NDArray[np.float32]] = {}
     for name, values in tensors.items():
         state = _OPTIMIZER_STATE.fullmatch(name)
         owner = state.group(2) if state else name
-        if owner not in expected:
+        if owner not in (updatable if state else expected):
             listed = ", ".join(sorted(expected))
             raise StateFileError(
                 f"{path}: tensor {name!r} is not an updatable tensor of this spec; it has: {listed}"
@@ -74,6 +88,11 @@ def read_trained(model: model_pb2.Model, path: Path) -> dict[str, npt.NDArray[np
                 f"{path}: tensor {name!r} holds {bad.size} NaN or infinite values (first at flat index "
                 f"{int(bad[0])}); nothing was written"
             )
+        if name.endswith(".running_variance") and name not in updatable and bool((values < 0).any()):
+            raise StateFileError(
+                f"{path}: tensor {name!r} holds a negative variance ({float(values.min())}); "
+                "nothing was written"
+            )
         if state is None:
             trained[name] = values
     missing = sorted(set(expected) - set(trained))
@@ -90,13 +109,16 @@ def apply_state(model: model_pb2.Model, path: Path) -> model_pb2.Model:
     return write_back(model, read_trained(model, Path(path)))
 
 
-def _check_size(path: Path, expected: dict[str, tensor_pb2.Tensor]) -> None:
+def _check_size(
+    path: Path, updatable: dict[str, tensor_pb2.Tensor], expected: dict[str, tensor_pb2.Tensor]
+) -> None:
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise StateFileError(f"{path}: cannot read the state file: {exc.strerror}") from exc
-    parameters = sum(4 * int(np.prod(tensor.shape)) for tensor in expected.values())
-    limit = _BUFFERS_PER_PARAMETER * parameters + _HEADER_ALLOWANCE
+    parameters = sum(4 * int(np.prod(tensor.shape)) for tensor in updatable.values())
+    statistics = sum(4 * int(np.prod(t.shape)) for name, t in expected.items() if name not in updatable)
+    limit = _BUFFERS_PER_PARAMETER * parameters + statistics + _HEADER_ALLOWANCE
     if size > limit:
         raise StateFileError(
             f"{path}: {size} bytes is more than this spec's state can take ({limit} bytes at most); "

@@ -17,7 +17,7 @@ from mlspec.backends.portable.state import read_state, write_state
 from mlspec.spec.io import load, save
 from tests.cli.conftest import assert_one_line_failure, invoke
 from tests.cli.specs import tensor_values
-from tests.support.artifact_specs import mlp
+from tests.support.artifact_specs import SpecMaker, mlp
 
 
 @pytest.fixture
@@ -144,3 +144,79 @@ def test_a_missing_state_file_is_named(trained: tuple[Path, Path, dict[str, Any]
     assert_one_line_failure(
         invoke("apply-state", spec_path, tmp_path / "nope.ckpt", "-o", tmp_path / "o.mlspec"), "nope.ckpt"
     )
+
+
+def _batch_norm_spec() -> Any:
+    """x[4] -> dense -> batch norm (updatable, so training moves its running statistics) -> ..."""
+    maker = SpecMaker("bn")
+    maker.input("x", [4])
+    maker.dense("fc1", "x", "h", (4, 8))
+    maker.batch_norm("bn", "h", "h_bn", 8)
+    maker.activation("relu", "h_bn", "h_relu")
+    maker.dense("fc2", "h_relu", "logits", (8, 3))
+    maker.softmax("softmax", "logits", "probs")
+    maker.output("probs")
+    maker.target("y", kind="int64")
+    maker.loss("ce", "categorical_cross_entropy", "probs", "y")
+    maker.adam()
+    return maker.spec()
+
+
+@pytest.fixture
+def trained_batch_norm(tmp_path: Path) -> tuple[Path, Path, dict[str, Any]]:
+    spec_path = tmp_path / "bn.mlspec"
+    save(_batch_norm_spec(), spec_path)
+    to_training_artifacts(load(spec_path), tmp_path / "art", backend="portable")
+    session = PortableSession(tmp_path / "art")
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        x = rng.normal(2.0, 3.0, size=(8, 4)).astype(np.float32)
+        session.train_step({"x": x, "y": rng.integers(0, 3, 8)})
+    session.save_checkpoint(tmp_path / "trained.ckpt", {})
+    return spec_path, tmp_path / "trained.ckpt", session.parameters()
+
+
+def test_batch_norm_running_statistics_are_written_back(
+    trained_batch_norm: tuple[Path, Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    spec_path, state, parameters = trained_batch_norm
+    result = invoke("apply-state", spec_path, state, "-o", tmp_path / "out.mlspec")
+    assert result.exit_code == 0, result.output
+    before, after = tensor_values(load(spec_path)), tensor_values(load(tmp_path / "out.mlspec"))
+    assert {"bn.running_mean", "bn.running_variance", "bn.gamma", "fc1.weights"} <= set(parameters)
+    for name, value in parameters.items():
+        np.testing.assert_array_equal(after[name], value, err_msg=name)
+        assert not np.array_equal(before[name], value), name
+
+
+BAD_STATISTICS = {
+    "negative running variance": (
+        lambda t: t["bn.running_variance"].__setitem__(2, -0.5),
+        ["'bn.running_variance'", "negative variance (-0.5)"],
+    ),
+    "optimizer state for a running statistic": (
+        lambda t: t.update({"state/exp_avg/bn.running_mean": np.zeros(8, np.float32)}),
+        ["'state/exp_avg/bn.running_mean'", "not an updatable tensor"],
+    ),
+    "running statistic missing": (lambda t: t.pop("bn.running_mean"), ["holds no value for bn.running_mean"]),
+    "running statistic of the wrong shape": (
+        lambda t: t.update({"bn.running_mean": np.zeros(3, np.float32)}),
+        ["'bn.running_mean'", "shape [3]"],
+    ),
+    "infinite running mean": (
+        lambda t: t["bn.running_mean"].__setitem__(0, np.inf),
+        ["'bn.running_mean'", "NaN or infinite"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_STATISTICS))
+def test_running_statistics_are_checked_like_the_rest(
+    trained_batch_norm: tuple[Path, Path, dict[str, Any]], tmp_path: Path, case: str
+) -> None:
+    spec_path, state, _ = trained_batch_norm
+    spoil, fragments = BAD_STATISTICS[case]
+    _rewrite(state, spoil)
+    out = tmp_path / "out.mlspec"
+    assert_one_line_failure(invoke("apply-state", spec_path, state, "-o", out), str(state), *fragments)
+    assert not out.exists()
