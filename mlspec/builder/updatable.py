@@ -275,7 +275,8 @@ class TrainingSetup(BuilderBase):
             raise SpecEditError(
                 f'{where}.input: "{tensor}" comes from {layer_ref(producer.name)}, not a softmax; '
                 "cross-entropy on probabilities needs a softmax output; "
-                "pass from_logits=True to train on logits"
+                "pass from_logits=True (mlspec make-updatable --from-logits) to train on logits, or add "
+                "a softmax after it (mlspec insert-layer --kind softmax)"
             )
         if from_logits and is_softmax:
             raise SpecEditError(

@@ -19,7 +19,7 @@ from onnx import TensorProto
 from PIL import Image
 
 from mlspec.spec.io import load
-from tests.cli.conftest import invoke
+from tests.cli.conftest import assert_one_line_failure, invoke
 from tests.importers.onnx_models import GraphBuilder, flatten_via_shape, run_onnx
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -157,3 +157,16 @@ def test_personalise_a_pytorch_image_classifier_through_the_cli(tmp_path: Path) 
     np.testing.assert_allclose(after, outputs["logits"], atol=1e-5)
     assert labels == [LABELS[i] for i in np.argmax(outputs["logits"], axis=1)]
     assert labels == [LABELS[n % 2] for n in range(4)]
+
+
+def test_a_classifier_left_on_logits_is_refused_naming_both_fixes(tmp_path: Path) -> None:
+    """Labels set on the export's logits (no softmax): cross-entropy on probabilities cannot
+    train; the refusal names the flag for logits and the command that adds a softmax."""
+    (tmp_path / "classifier.onnx").write_bytes(_torch_export().SerializeToString())
+    net, labelled = tmp_path / "net.mlspec", tmp_path / "labelled.mlspec"
+    _ok("import-onnx", tmp_path / "classifier.onnx", "-o", net)
+    _ok("set-labels", net, "--labels", ",".join(LABELS), "-o", labelled)
+    result = invoke("make-updatable", labelled, "-o", tmp_path / "u.mlspec")
+    assert_one_line_failure(result, "not a softmax", "--from-logits", "mlspec insert-layer --kind softmax")
+    assert not (tmp_path / "u.mlspec").exists()
+    _ok("make-updatable", labelled, "--from-logits", "-o", tmp_path / "u.mlspec")
