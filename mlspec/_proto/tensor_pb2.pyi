@@ -15,6 +15,9 @@ class DataType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INT64: _ClassVar[DataType]
     INT32: _ClassVar[DataType]
     DOUBLE: _ClassVar[DataType]
+    INT8: _ClassVar[DataType]
+    UINT8: _ClassVar[DataType]
+    BOOL: _ClassVar[DataType]
 
 class ColorSpace(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -28,6 +31,9 @@ FLOAT16: DataType
 INT64: DataType
 INT32: DataType
 DOUBLE: DataType
+INT8: DataType
+UINT8: DataType
+BOOL: DataType
 COLOR_SPACE_UNSPECIFIED: ColorSpace
 COLOR_SPACE_GRAY: ColorSpace
 COLOR_SPACE_RGB: ColorSpace

@@ -33,6 +33,9 @@ _ELEMENT_TYPES = {
     tensor_pb2.DOUBLE: onnx.TensorProto.DOUBLE,
     tensor_pb2.INT64: onnx.TensorProto.INT64,
     tensor_pb2.INT32: onnx.TensorProto.INT32,
+    tensor_pb2.INT8: onnx.TensorProto.INT8,
+    tensor_pb2.UINT8: onnx.TensorProto.UINT8,
+    tensor_pb2.BOOL: onnx.TensorProto.BOOL,
     STRING: onnx.TensorProto.STRING,
 }
 

@@ -208,11 +208,31 @@ def convert(feature: FeatureSpec, array: Array, where: str) -> Array:
             converted = np.ascontiguousarray(array, dtype=np.float32)
         _check_finite(feature, array, converted, where)
         return converted
-    if feature.dtype == np.int64:
-        if array.dtype.kind not in "iu":
-            raise DataError(f"{where}: {feature.name!r} has dtype {array.dtype}, expected an integer dtype")
-        return np.ascontiguousarray(array, dtype=np.int64)
+    if feature.dtype.kind in "iu":
+        return _integers(feature, array, where)
+    if feature.dtype == np.bool_:
+        if array.dtype.kind != "b" and not (array.dtype.kind in "iu" and np.isin(array, (0, 1)).all()):
+            raise DataError(
+                f"{where}: {feature.name!r} has dtype {array.dtype}, expected bool (or 0/1 integers)"
+            )
+        return np.ascontiguousarray(array, dtype=np.bool_)
     return np.ascontiguousarray(array)
+
+
+def _integers(feature: FeatureSpec, array: Array, where: str) -> Array:
+    """Integer data for an integer input, refused rather than wrapped when a value does not fit
+    (300 fed to a uint8 input would silently become 44)."""
+    if array.dtype.kind not in "iu":
+        raise DataError(f"{where}: {feature.name!r} has dtype {array.dtype}, expected an integer dtype")
+    bounds = np.iinfo(feature.dtype)
+    if array.size and not np.can_cast(array.dtype, feature.dtype):
+        low, high = int(array.min()), int(array.max())
+        if low < bounds.min or high > bounds.max:
+            raise DataError(
+                f"{where}: {feature.name!r} holds values {low}..{high}; the model's {feature.dtype} "
+                f"input takes {bounds.min}..{bounds.max}"
+            )
+    return np.ascontiguousarray(array, dtype=feature.dtype)
 
 
 def _check_finite(feature: FeatureSpec, original: Array, converted: Array, where: str) -> None:

@@ -19,12 +19,20 @@ from mlspec.spec.shapes import feature_info
 from mlspec.spec.tensor_info import DTYPE_NAMES
 
 Role = Literal["input", "target"]
-_FEEDS = {"int64": np.int64, "string": np.str_}
+_FEEDS = {
+    "int64": np.int64,
+    "int32": np.int32,
+    "int8": np.int8,
+    "uint8": np.uint8,
+    "bool": np.bool_,
+    "string": np.str_,
+}
 
 
 def feed_dtype(name: str) -> np.dtype[np.generic]:
     """The dtype a feature of dtype `name` (mlspec.spec.tensor_info.DTYPE_NAMES) is fed as:
-    int64 for integer ids and class indices, str for strings, float32 for the rest."""
+    integer and bool inputs as declared (token ids, uint8 pixels, masks; int64 for class
+    indices), str for strings, float32 for the rest."""
     return np.dtype(_FEEDS.get(name, np.float32))
 
 
@@ -34,7 +42,7 @@ class FeatureSpec:
 
     name: str
     role: Role
-    # The dtype the session is fed: float32, int64 (integers and class indices) or str.
+    # The dtype the session is fed: float32, an integer dtype (int64 for class indices), bool or str.
     dtype: np.dtype[np.generic]
     # Dims after the batch axis; None where the spec leaves a dim symbolic.
     example_shape: tuple[int | None, ...]
@@ -64,8 +72,8 @@ def features_from_manifest(manifest: Manifest) -> list[FeatureSpec]:
 
 
 def spec_input_features(model: model_pb2.Model) -> list[FeatureSpec]:
-    """A spec's model inputs as the feeds its first layers take: int64 for token ids (an
-    embedding's input), float32 for everything else numeric."""
+    """A spec's model inputs as the feeds its first layers take: integer and bool inputs as
+    declared (token ids, uint8 pixels, masks), float32 for everything else numeric."""
     features = []
     for feature in model.description.inputs:
         info = feature_info(feature)

@@ -28,6 +28,9 @@ DTYPE_NAMES: dict[int, str] = {
     tensor_pb2.DOUBLE: "float64",
     tensor_pb2.INT64: "int64",
     tensor_pb2.INT32: "int32",
+    tensor_pb2.INT8: "int8",
+    tensor_pb2.UINT8: "uint8",
+    tensor_pb2.BOOL: "bool",
     STRING: "string",
 }
 """A feature's dtype as the manifest and the runtime name it (numpy's spelling); the one table

@@ -21,6 +21,9 @@ NUMPY_DTYPES: dict[int, np.dtype[np.generic]] = {
     tensor_pb2.INT64: np.dtype("<i8"),
     tensor_pb2.INT32: np.dtype("<i4"),
     tensor_pb2.DOUBLE: np.dtype("<f8"),
+    tensor_pb2.INT8: np.dtype("i1"),
+    tensor_pb2.UINT8: np.dtype("u1"),
+    tensor_pb2.BOOL: np.dtype("bool"),
 }
 _SPEC_DTYPES = {dtype.newbyteorder("="): code for code, dtype in NUMPY_DTYPES.items()}
 

@@ -29,6 +29,9 @@ _SPEC_TYPES: dict[int, tensor_pb2.DataType] = {
     onnx.TensorProto.DOUBLE: tensor_pb2.DOUBLE,
     onnx.TensorProto.INT64: tensor_pb2.INT64,
     onnx.TensorProto.INT32: tensor_pb2.INT32,
+    onnx.TensorProto.INT8: tensor_pb2.INT8,
+    onnx.TensorProto.UINT8: tensor_pb2.UINT8,
+    onnx.TensorProto.BOOL: tensor_pb2.BOOL,
 }
 
 

@@ -30,7 +30,14 @@ from mlspec.convert.importers.onnx_graph import load_onnx, prepare
 from mlspec.convert.importers.onnx_ops import MAPPERS
 from mlspec.spec.io import SPEC_VERSION
 
-_INPUT_TYPES = (tensor_pb2.FLOAT32, tensor_pb2.INT64, tensor_pb2.INT32)
+_INPUT_TYPES = (
+    tensor_pb2.FLOAT32,
+    tensor_pb2.INT64,
+    tensor_pb2.INT32,
+    tensor_pb2.INT8,
+    tensor_pb2.UINT8,
+    tensor_pb2.BOOL,
+)
 
 
 def import_onnx(
@@ -82,8 +89,8 @@ def _describe_inputs(model: model_pb2.Model, session: MappingSession, where: str
         if not value.type.HasField("tensor_type") or spec_dtype_of(elem_type) not in _INPUT_TYPES:
             kind = onnx.TensorProto.DataType.Name(elem_type) if elem_type else "a non-tensor type"
             raise OnnxImportError(
-                f'{where}: input "{value.name}" is {kind}; mlspec imports float32, int64 and int32 '
-                "inputs (mlspec trains in float32: re-export a float64 or float16 model as float32)"
+                f'{where}: input "{value.name}" is {kind}; mlspec imports float32, int64, int32, int8, uint8 '
+                "and bool inputs (mlspec trains in float32: re-export a float64 or float16 model as float32)"
             )
         if declared is None:
             raise OnnxImportError(
