@@ -224,7 +224,7 @@ def _integers(feature: FeatureSpec, array: Array, where: str) -> Array:
     (300 fed to a uint8 input would silently become 44)."""
     if array.dtype.kind not in "iu":
         raise DataError(f"{where}: {feature.name!r} has dtype {array.dtype}, expected an integer dtype")
-    bounds = np.iinfo(feature.dtype)
+    bounds = np.iinfo(feature.dtype.name)
     if array.size and not np.can_cast(array.dtype, feature.dtype):
         low, high = int(array.min()), int(array.max())
         if low < bounds.min or high > bounds.max:
