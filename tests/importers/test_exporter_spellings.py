@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto
 
 from mlspec.builder import NetworkBuilder, SgdParams
@@ -75,3 +76,69 @@ def test_a_reshape_from_shape_onto_batch_times_heads_runs_at_every_batch() -> No
         q = image_batch(batch, 3, 4, 5, seed=batch)
         actual = assert_export_matches(original, spec, {"q": q})
         np.testing.assert_array_equal(actual["kt"], q.transpose(0, 1, 3, 2))
+
+
+@pytest.mark.parametrize(
+    ("opset", "axes", "keepdims", "kinds"),
+    [
+        (18, [-1, -2], 1, ["convolution", "pooling"]),  # dynamo: adaptive_avg_pool2d(x, 1)
+        (18, [-2, -1], 0, ["convolution", "pooling", "flatten"]),  # dynamo: x.mean((2, 3))
+        (13, [2, 3], 0, ["convolution", "pooling", "flatten"]),  # TorchScript: axes as an attribute
+        (13, [2, 3], 1, ["convolution", "pooling"]),
+    ],
+)
+def test_reduce_mean_over_the_spatial_axes_is_a_typed_global_average_pool(
+    opset: int, axes: list[int], keepdims: int, kinds: list[str]
+) -> None:
+    b = GraphBuilder(opset=opset)
+    conv = b.node("Conv", ["x", b.random("w", 2, 3, 1, 1)], name="conv")
+    if opset >= 18:
+        mean = b.node("ReduceMean", [conv, b.ints("axes", axes)], keepdims=keepdims, name="mean")
+    else:
+        mean = b.node("ReduceMean", [conv], axes=axes, keepdims=keepdims, name="mean")
+    original = b.build([("x", TensorProto.FLOAT, ["batch", 3, 5, 7])], [mean], output_names=["y"])
+    spec = import_onnx(original)
+    assert [layer.WhichOneof("kind") for layer in spec.network.layers] == kinds
+    assert getattr(spec.network.layers[1].pooling, "global")
+    assert_export_matches(original, spec, {"x": image_batch(2, 3, 5, 7)})
+
+
+def test_reduce_mean_over_channels_stays_a_generic_node() -> None:
+    b = GraphBuilder(opset=13)
+    conv = b.node("Conv", ["x", b.random("w", 2, 3, 1, 1)], name="conv")
+    mean = b.node("ReduceMean", [conv], axes=[1, 2, 3], keepdims=0, name="mean")
+    spec = import_onnx(b.build([("x", TensorProto.FLOAT, ["batch", 3, 5, 7])], [mean], output_names=["y"]))
+    assert [layer.WhichOneof("kind") for layer in spec.network.layers] == ["convolution", "onnx_node"]
+
+
+@pytest.mark.parametrize(("opset", "axis"), [(13, -1), (18, 1), (13, 2)])
+def test_a_softmax_spelled_from_reduce_max_is_one_softmax_layer(opset: int, axis: int) -> None:
+    """Exp(x - ReduceMax(x)) / ReduceSum(Exp(...)), keepdims 1: axes as an input from opset 18
+    (ReduceSum from 13), as an attribute before."""
+    b = GraphBuilder(opset=opset)
+    logits = b.node("Conv", ["x", b.random("w", 4, 3, 1, 1)], name="conv")
+
+    def reduce(op: str, source: str) -> str:
+        if op == "ReduceSum" or opset >= 18:
+            return b.node(op, [source, b.ints(f"{op}_axes", [axis])], keepdims=1)
+        return b.node(op, [source], axes=[axis], keepdims=1)
+
+    exp = b.node("Exp", [b.node("Sub", [logits, reduce("ReduceMax", logits)])])
+    out = b.node("Div", [exp, reduce("ReduceSum", exp)])
+    original = b.build([("x", TensorProto.FLOAT, ["batch", 3, 5, 6])], [out], output_names=["y"])
+    spec = import_onnx(original)
+    assert [layer.WhichOneof("kind") for layer in spec.network.layers] == ["convolution", "softmax"]
+    assert spec.network.layers[1].softmax.axis == (0 if axis == -1 else axis)
+    images = image_batch(2, 3, 5, 6) * 30  # large logits: the max subtraction matters
+    assert_export_matches(original, spec, {"x": images})
+
+
+def test_a_softmax_whose_parts_are_read_elsewhere_stays_spelled_out() -> None:
+    b = GraphBuilder(opset=13)
+    logits = b.node("Conv", ["x", b.random("w", 4, 3, 1, 1)], name="conv")
+    exp = b.node("Exp", [b.node("Sub", [logits, b.node("ReduceMax", [logits], axes=[1], keepdims=1)])])
+    out = b.node("Div", [exp, b.node("ReduceSum", [exp, b.ints("axes", [1])], keepdims=1)])
+    original = b.build([("x", TensorProto.FLOAT, ["batch", 3, 5, 6])], [out, exp], output_names=["y", "e"])
+    spec = import_onnx(original)
+    assert not any(layer.HasField("softmax") for layer in spec.network.layers)
+    assert_export_matches(original, spec, {"x": image_batch(2, 3, 5, 6)})

@@ -1,9 +1,10 @@
 """Generic nodes of differentiable ops (what exporters write between typed layers) pass gradients.
 
-torch's dynamo exporter writes global average pooling as ReduceMean over the trailing axes and
-timm's layer scale as a per-channel Mul; both import as frozen onnx_node layers. The conv before
-them must still train: its bias update after one SGD step is checked against central finite
-differences of the loss computed by the reference evaluator.
+torch's dynamo exporter writes global average pooling as ReduceMean over the trailing axes (a
+typed global average pool since) and timm's layer scale as a per-channel Mul, which imports as a
+frozen onnx_node layer. The conv before them must still train: its bias update after one SGD
+step is checked against central finite differences of the loss computed by the reference
+evaluator.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _trainable(activation: str) -> NetworkBuilder:
     b = _glued(activation)
     spec = import_onnx(b.build([("image", TensorProto.FLOAT, ["batch", 3, 6, 6])], [b.nodes[-1].output[0]]))
     kinds = {layer.name: layer.WhichOneof("kind") for layer in spec.network.layers}
-    assert kinds["scale_Mul"] == kinds["mean"] == "onnx_node"
+    assert kinds["scale_Mul"] == "onnx_node"
+    assert kinds["mean"] == "pooling"  # ReduceMean over H, W is a typed global average pool
     builder = NetworkBuilder.edit(spec)
     builder.make_updatable(["conv_Conv", "fc_Gemm"])
     builder.set_loss("mean_squared_error", "output_0")

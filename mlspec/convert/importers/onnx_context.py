@@ -144,6 +144,13 @@ class NodeContext:
             return None
         return readers[0]
 
+    def follow(self, tensor: str, op_type: str) -> onnx.NodeProto | None:
+        """The sole consumer of `tensor` when it is a default-domain `op_type` node, else None."""
+        node = self.sole_consumer(tensor)
+        return (
+            node if node is not None and node.op_type == op_type and node.domain in ("", "ai.onnx") else None
+        )
+
     def producer(self, tensor: str) -> onnx.NodeProto | None:
         return self.session.producers.get(tensor)
 

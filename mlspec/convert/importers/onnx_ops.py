@@ -21,4 +21,8 @@ MAPPERS: dict[str, Mapper] = {
     **onnx_ops_window.MAPPERS,
     **onnx_ops_activation.MAPPERS,
     **onnx_ops_shape.MAPPERS,
+    # A ReduceMean starts a spelled-out layer norm or is a global average pool.
+    "ReduceMean": lambda ctx: (
+        onnx_ops_norm.decomposed_layer_norm(ctx) or onnx_ops_window.mean_as_global_pool(ctx)
+    ),
 }

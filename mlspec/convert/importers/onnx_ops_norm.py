@@ -102,11 +102,6 @@ def _trailing(ctx: NodeContext, count: int) -> tuple[int, ...] | None:
     return tuple(int(d) for d in trailing if isinstance(d, int))
 
 
-def _follow(ctx: NodeContext, tensor: str, op_type: str) -> onnx.NodeProto | None:
-    node = ctx.sole_consumer(tensor)
-    return node if node is not None and node.op_type == op_type and node.domain in ("", "ai.onnx") else None
-
-
 def _constant_operand(ctx: NodeContext, node: onnx.NodeProto, other: str) -> FloatArray | None:
     """The float constant among `node`'s two inputs, the other being `other`."""
     if len(node.input) != 2 or other not in node.input:
@@ -115,7 +110,7 @@ def _constant_operand(ctx: NodeContext, node: onnx.NodeProto, other: str) -> Flo
     return None if value is None or value.dtype.kind != "f" else value.astype(np.float32)
 
 
-def _decomposed_layer_norm(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
+def decomposed_layer_norm(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
     """Match the exported LayerNorm from its first ReduceMean; None when the nodes differ."""
     source = ctx.input(0)
     axes = ctx.ints(1) if ctx.input(1) else None
@@ -126,7 +121,7 @@ def _decomposed_layer_norm(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
     if sorted(a % rank for a in axes) != list(range(rank - count, rank)):
         return None
     normalized = _trailing(ctx, count)
-    centred = _follow(ctx, ctx.node.output[0], "Sub")
+    centred = ctx.follow(ctx.node.output[0], "Sub")
     if normalized is None or centred is None or list(centred.input) != [source, ctx.node.output[0]]:
         return None
     readers = ctx.session.consumers.get(centred.output[0], [])
@@ -135,9 +130,9 @@ def _decomposed_layer_norm(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
     if len(readers) != 2 or square is None or divide is None or divide.input[0] != centred.output[0]:
         return None
     power = _constant_operand(ctx, square, centred.output[0])
-    variance = _follow(ctx, square.output[0], "ReduceMean")
-    plus_eps = _follow(ctx, variance.output[0], "Add") if variance is not None else None
-    root = _follow(ctx, plus_eps.output[0], "Sqrt") if plus_eps is not None else None
+    variance = ctx.follow(square.output[0], "ReduceMean")
+    plus_eps = ctx.follow(variance.output[0], "Add") if variance is not None else None
+    root = ctx.follow(plus_eps.output[0], "Sqrt") if plus_eps is not None else None
     if power is None or power.size != 1 or float(power.reshape(-1)[0]) != 2.0:
         return None
     if variance is None or plus_eps is None or root is None or divide.input[1] != root.output[0]:
@@ -151,9 +146,9 @@ def _decomposed_layer_norm(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
     if epsilon is None or epsilon.size != 1:
         return None
     chain = [centred, square, variance, plus_eps, root, divide]
-    scale_node = _follow(ctx, divide.output[0], "Mul")
+    scale_node = ctx.follow(divide.output[0], "Mul")
     scale = _constant_operand(ctx, scale_node, divide.output[0]) if scale_node is not None else None
-    shift_node = _follow(ctx, scale_node.output[0], "Add") if scale is not None and scale_node else None
+    shift_node = ctx.follow(scale_node.output[0], "Add") if scale is not None and scale_node else None
     shift = _constant_operand(ctx, shift_node, scale_node.output[0]) if shift_node and scale_node else None
     if scale is not None and scale_node is not None:
         chain.append(scale_node)
@@ -176,5 +171,4 @@ def _decomposed_layer_norm(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
 MAPPERS: dict[str, Mapper] = {
     "BatchNormalization": _batch_norm,
     "LayerNormalization": _layer_norm,
-    "ReduceMean": _decomposed_layer_norm,
 }

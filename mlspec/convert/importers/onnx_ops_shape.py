@@ -1,4 +1,5 @@
-"""Mappers for ops that move values around: Softmax, Flatten, Reshape, Transpose, Concat, Dropout.
+"""Mappers for ops that move values around: Softmax (also spelled out from ReduceMax), Flatten,
+Reshape, Transpose, Concat, Dropout.
 
 mlspec's kinds all keep the leading batch axis, while the ONNX ops may touch it. Each mapper
 accepts only the forms that leave axis 0 alone (Reshape's target must start with the batch: a
@@ -12,6 +13,8 @@ run time.
 from __future__ import annotations
 
 import math
+
+import onnx
 
 from mlspec._proto import layers_pb2
 from mlspec.convert.importers.onnx_context import Mapper, NodeContext
@@ -28,6 +31,50 @@ def _softmax(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
     layer = ctx.layer()
     last = axis == -1 or (rank is not None and resolved == rank - 1)
     layer.softmax.axis = 0 if last else resolved
+    return [layer]
+
+
+def _reduced_axes(ctx: NodeContext, node: onnx.NodeProto, rank: int) -> list[int] | None:
+    """A Reduce* node's axes, from its input (opset 13 ReduceSum, 18 others) or attribute,
+    resolved against `rank`; None unless it keeps the reduced dims."""
+    if not next((a.i for a in node.attribute if a.name == "keepdims"), 1):
+        return None
+    value = ctx.graph.constants.get(node.input[1]) if len(node.input) > 1 and node.input[1] else None
+    listed = (
+        value.reshape(-1).tolist()
+        if value is not None
+        else next((list(a.ints) for a in node.attribute if a.name == "axes"), None)
+    )
+    return sorted(int(axis) % rank for axis in listed) if listed else None
+
+
+def _spelled_softmax(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
+    """Exp(x - ReduceMax(x)) / ReduceSum(Exp(...)) over one axis, as hand-written softmaxes and
+    some exporters spell it: one softmax layer, matched from its ReduceMax; None otherwise."""
+    rank, x = ctx.rank(0), ctx.input(0)
+    axes = _reduced_axes(ctx, ctx.node, rank) if rank is not None else None
+    if rank is None or axes is None or len(axes) != 1 or axes[0] == 0 or not ctx.is_activation(0):
+        return None
+    shifted = ctx.follow(ctx.node.output[0], "Sub")
+    exp = ctx.follow(shifted.output[0], "Exp") if shifted is not None else None
+    if shifted is None or exp is None or list(shifted.input) != [x, ctx.node.output[0]]:
+        return None
+    readers = ctx.session.consumers.get(exp.output[0], [])
+    total = next((n for n in readers if n.op_type == "ReduceSum"), None)
+    divide = next((n for n in readers if n.op_type == "Div"), None)
+    if len(readers) != 2 or total is None or divide is None or exp.output[0] in ctx.graph.output_names():
+        return None
+    if _reduced_axes(ctx, total, rank) != axes:
+        return None
+    if (
+        list(divide.input) != [exp.output[0], total.output[0]]
+        or ctx.sole_consumer(total.output[0]) is not divide
+    ):
+        return None
+    for node in (shifted, exp, total, divide):
+        ctx.absorb(node)
+    layer = ctx.layer(outputs=[divide.output[0]])
+    layer.softmax.axis = 0 if axes[0] == rank - 1 else axes[0]
     return [layer]
 
 
@@ -147,6 +194,7 @@ def _dropout(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
 
 MAPPERS: dict[str, Mapper] = {
     "Softmax": _softmax,
+    "ReduceMax": _spelled_softmax,
     "Flatten": _flatten,
     "Reshape": _reshape,
     "Transpose": _transpose,

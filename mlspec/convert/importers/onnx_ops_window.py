@@ -99,6 +99,29 @@ def _global_pool(ctx: NodeContext, pool_type: int) -> list[layers_pb2.Layer] | N
     return [layer]
 
 
+def mean_as_global_pool(ctx: NodeContext) -> list[layers_pb2.Layer] | None:
+    """ReduceMean over every spatial axis of an [N, C, spatial...] tensor, as torch's dynamo
+    exporter writes adaptive_avg_pool2d(x, 1) (axes [-1, -2], keepdims 1) and timm's head and
+    PyTorch's `x.mean((2, 3))` (keepdims 0): a typed global average pool, so gradients pass in
+    every backend; keepdims 0 adds a flatten of the pooled [N, C, 1, 1]."""
+    rank = ctx.rank(0)
+    axes = ctx.ints(1) if len(ctx.node.input) > 1 and ctx.input(1) else ctx.attr("axes", None)
+    if rank is None or rank - 2 not in _SPATIAL_RANKS or not ctx.is_activation(0) or not axes:
+        return None
+    if sorted(int(axis) % rank for axis in axes) != list(range(2, rank)):
+        return None
+    keepdims = bool(ctx.attr("keepdims", 1))
+    pooled = ctx.node.output[0] if keepdims else f"{ctx.node.output[0]}_pooled"
+    layer = ctx.layer(outputs=[pooled])
+    layer.pooling.type = _AVERAGE
+    setattr(layer.pooling, "global", True)  # "global" is a Python keyword
+    if keepdims:
+        return [layer]
+    flatten = ctx.layer(inputs=[pooled], suffix="flatten")
+    flatten.flatten.axis = 1
+    return [layer, flatten]
+
+
 _MAX = layers_pb2.PoolingLayer.MAX
 _AVERAGE = layers_pb2.PoolingLayer.AVERAGE
 
