@@ -31,7 +31,14 @@ def import_onnx_command(
     output: OutputOpt,
     labels: Annotated[
         Names | None,
-        typer.Option("--labels", parser=Names.parse, metavar="A,B", help="Class labels, for a classifier."),
+        typer.Option(
+            "--labels",
+            parser=Names.parse,
+            metavar="A,B",
+            help="Class labels, for a classifier: a model ending in softmax, or in logits or log_softmax "
+            "as PyTorch models do (a softmax is added). All-integer labels (1,2,3) are integer class "
+            "labels, not indices.",
+        ),
     ] = None,
     image_input: image_opts.ImageInputOpt = None,
     color_layout: image_opts.ColorLayoutOpt = None,

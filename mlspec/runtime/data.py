@@ -272,6 +272,18 @@ def _check_shape(feature: FeatureSpec, array: Array, where: str) -> None:
         )
 
 
+def _integer_strings(feature: FeatureSpec, array: Array, where: str) -> Array:
+    """Strings naming integer class labels ("7" for the class 7, as a CSV column holds them)."""
+    try:
+        return np.array([int(value) for value in array], dtype=np.int64)
+    except ValueError:
+        bad = next(value for value in array if not value.strip().lstrip("-").isdigit())
+        raise DataError(
+            f"{where}: {feature.name!r} holds {bad!r}; this model's class labels are the integers "
+            f"{', '.join(map(str, (feature.labels or ())[:10]))}"
+        ) from None
+
+
 def _class_indices(feature: FeatureSpec, array: Array, where: str) -> Array:
     """Class-label strings, int indices (or int label values) or one-hot rows -> int64 indices."""
     labels = feature.labels
@@ -287,9 +299,12 @@ def _class_indices(feature: FeatureSpec, array: Array, where: str) -> Array:
             f"expected one label per example ([N]){one_hot}"
         )
     if array.dtype.kind in "US":
-        if labels is None or not isinstance(labels[0], str):
+        if labels and isinstance(labels[0], int):
+            array = _integer_strings(feature, array.astype(str), where)
+        elif labels is None:
             raise DataError(f"{where}: {feature.name!r} holds strings; this model takes integer class labels")
-        return _lookup(feature, array.astype(str), where)
+        else:
+            return _lookup(feature, array.astype(str), where)
     if labels and isinstance(labels[0], int):
         if array.dtype.kind not in "iu":
             raise DataError(

@@ -25,10 +25,10 @@ def test_paddleocr_classifier_widens_from_2_to_4_classes_and_trains() -> None:
     np.testing.assert_allclose(before, shipped, atol=1e-5)
 
     builder = NetworkBuilder.edit(spec)
-    head = builder.widen_classifier(4, labels=["90", "270"], seed=1)
+    head = builder.widen_classifier(4, labels=[90, 270], seed=1)
     after = evaluate(builder.spec, {"x": images}, outputs=[probabilities])[probabilities]
     assert after.shape == (6, 4)
-    assert class_labels(builder.spec) == ["0", "180", "90", "270"]
+    assert class_labels(builder.spec) == [0, 180, 90, 270]  # integer labels are labels, not indices
     # The old classes keep their probabilities relative to each other.
     np.testing.assert_allclose(after[:, :2] / after[:, :2].sum(axis=1, keepdims=True), shipped, atol=1e-5)
     assert np.all(after[:, 2:] > 1e-3)  # and the new ones take a real share

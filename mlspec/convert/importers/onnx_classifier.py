@@ -8,6 +8,14 @@ becomes the classifier's predicted feature instead of network layers, and its ta
 the labels. A model written by mlspec's own exporter (producer "mlspec") that has no label output
 was not a classifier, so its final Softmax stays a plain output.
 
+A model without such a Softmax is a classifier when class labels are given and its first output
+is [batch, classes] logits or their LogSoftmax, as PyTorch models end: a softmax layer over the
+logits adds the probabilities (the LogSoftmax node and its output are dropped, the logits output
+is replaced), and cross-entropy trains from the logits.
+
+Labels that are all decimal integers ("1,2,3", from the argument or metadata) are integer class
+labels, not indices: training data names classes by those values (or by strings of them).
+
 Label sources, first match wins: the `labels` argument; the model metadata key `class_labels`,
 holding a JSON array or a comma-separated list; the lookup table (Gather, or ai.onnx.ml's
 ArrayFeatureExtractor as skl2onnx writes it); the class labels of a ZipMap the import dropped
@@ -17,6 +25,7 @@ ArrayFeatureExtractor as skl2onnx writes it); the class labels of a ZipMap the i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +36,7 @@ from mlspec.convert.importers.onnx_checks import OnnxImportError
 from mlspec.convert.importers.onnx_graph import PreparedGraph
 
 LABELS_METADATA_KEY = "class_labels"
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 MLSPEC_PRODUCER = "mlspec"
 _DEFAULT_LABEL_NAMES = ("label", "classLabel", "predicted_label")
 MAX_CLASSES = 1_000_000
@@ -41,6 +51,10 @@ class ClassifierFinding:
     label_output: str
     # Nodes computing the label output from the probabilities; they are not mapped to layers.
     label_nodes: list[onnx.NodeProto] = field(default_factory=list)
+    # A model ending in logits or log_softmax: the tensor a new softmax layer turns into
+    # `probabilities`, and the graph output that the probabilities replace.
+    logits: str = ""
+    replaced_output: str = ""
 
 
 def find_classifier(
@@ -56,7 +70,7 @@ def find_classifier(
         None,
     )
     if softmax is None:
-        return None
+        return _from_logits(prepared, producers, labels, where) if labels is not None else None
     probabilities = softmax.output[0]
     dims = prepared.dims(probabilities)
     axis = next((int(a.i) for a in softmax.attribute if a.name == "axis"), -1)
@@ -81,6 +95,40 @@ def find_classifier(
     )
     name = label_output or _free_label_name(prepared)
     return ClassifierFinding(probabilities, classes, chosen, name, label_nodes)
+
+
+def _from_logits(
+    prepared: PreparedGraph, producers: dict[str, onnx.NodeProto], labels: Sequence[str], where: str
+) -> ClassifierFinding | None:
+    """A classifier the way PyTorch writes one: its first output is [batch, classes] logits, or
+    their log_softmax (whose node the import drops). A softmax layer over the logits gives the
+    probabilities; cross-entropy then trains from the logits (convert/losses.py)."""
+    output = next(iter(prepared.output_names()), None)
+    node = producers.get(output) if output is not None else None
+    dims = prepared.dims(output) if output is not None else None
+    if output is None or node is None or dims is None or len(dims) != 2:
+        return None
+    if prepared.elem_type(output) != onnx.TensorProto.FLOAT:
+        return None
+    axis = next((int(a.i) for a in node.attribute if a.name == "axis"), -1)
+    log_softmax = node.op_type == "LogSoftmax" and node.domain == "" and axis in (-1, 1)
+    classes = dims[1] if isinstance(dims[1], int) else len(labels)
+    chosen = _checked(list(labels), classes, where, "labels argument")
+    taken = _taken_names(prepared)
+    probabilities = next(
+        name
+        for name in ("probabilities", *(f"probabilities_{i}" for i in range(1, len(taken) + 2)))
+        if name not in taken
+    )
+    return ClassifierFinding(
+        probabilities,
+        classes,
+        chosen,
+        _free_label_name(prepared),
+        label_nodes=[node] if log_softmax else [],
+        logits=node.input[0] if log_softmax else output,
+        replaced_output=output,
+    )
 
 
 def _label_chain(
@@ -133,7 +181,9 @@ def _choose_labels(
     return [str(index) for index in range(classes)]
 
 
-def _checked(values: list[str], classes: int, where: str, source: str) -> list[str]:
+def _checked(values: list[str], classes: int, where: str, source: str) -> list[str] | list[int]:
+    """The given labels, checked; when every one is a decimal integer ("1", "-3", not "01"),
+    integer class labels: `--labels 1,2,3` names the classes 1, 2 and 3, not indices."""
     if len(values) != classes:
         raise OnnxImportError(
             f"{where}: {source} lists {len(values)} labels, but the softmax yields {classes} classes; "
@@ -141,6 +191,8 @@ def _checked(values: list[str], classes: int, where: str, source: str) -> list[s
         )
     if len(set(values)) != len(values):
         raise OnnxImportError(f"{where}: {source} repeats a label; class labels must be unique")
+    if all(_INTEGER.fullmatch(value) for value in values):
+        return [int(value) for value in values]
     return values
 
 
@@ -171,9 +223,14 @@ def _lookup_table(
     return None
 
 
-def _free_label_name(prepared: PreparedGraph) -> str:
+def _taken_names(prepared: PreparedGraph) -> set[str]:
     taken = set(prepared.types) | set(prepared.input_names())
     taken.update(name for node in prepared.nodes for name in node.output)
+    return taken
+
+
+def _free_label_name(prepared: PreparedGraph) -> str:
+    taken = _taken_names(prepared)
     for candidate in _DEFAULT_LABEL_NAMES:
         if candidate not in taken:
             return candidate

@@ -57,11 +57,19 @@ def _import(raw: onnx.ModelProto, where: str, labels: Sequence[str] | None) -> m
     classifier = find_classifier(prepared, labels, where)
     if classifier is None and labels is not None:
         raise OnnxImportError(
-            f"{where}: class labels were given, but no graph output is a Softmax over [batch, classes], "
-            "so the model is not a classifier; import it without labels"
+            f"{where}: class labels were given, but no graph output is a Softmax over [batch, classes] "
+            "and the first output is not [batch, classes] float logits (or their LogSoftmax), so the "
+            "model is not a classifier; import it without labels"
         )
     skipped = {id(node) for node in classifier.label_nodes} if classifier else set()
     _map_nodes(model, session, skipped)
+    if classifier is not None and classifier.logits:
+        softmax = model.network.layers.add(
+            name=session.names.take("softmax", "softmax"),
+            inputs=[classifier.logits],
+            outputs=[classifier.probabilities],
+        )
+        softmax.softmax.SetInParent()
     _describe_outputs(model, session, classifier)
     _copy_metadata(model, raw)
     return model
@@ -103,7 +111,16 @@ def _describe_inputs(model: model_pb2.Model, session: MappingSession, where: str
 def _describe_outputs(
     model: model_pb2.Model, session: MappingSession, classifier: ClassifierFinding | None
 ) -> None:
+    if classifier is not None and classifier.logits:
+        probabilities = model.description.outputs.add(
+            name=classifier.probabilities, short_description="Class probabilities (softmax of the logits)"
+        )
+        probabilities.type.tensor.dtype = tensor_pb2.FLOAT32
+        probabilities.type.tensor.shape.add(symbol="batch")
+        probabilities.type.tensor.shape.add(size=classifier.classes)
     for value in session.graph.graph.output:
+        if classifier is not None and value.name == classifier.replaced_output:
+            continue
         feature = model.description.outputs.add(name=value.name, short_description=value.doc_string)
         if classifier is not None and value.name == classifier.label_output:
             continue
