@@ -61,11 +61,12 @@ def test_labels_argument_wins_and_must_match_the_class_count() -> None:
         import_onnx(model, labels=["x", "y"])
 
 
-def test_labels_for_a_model_without_a_final_softmax_are_refused() -> None:
+def test_labels_for_a_model_without_softmax_or_logits_are_refused() -> None:
+    """A feature map [batch, 3, 2, 2] is neither probabilities nor [batch, classes] logits."""
     b = GraphBuilder()
-    out = b.node("Relu", [b.node("Gemm", ["x", b.random("w", 3, 4)], transB=1)])
-    with pytest.raises(OnnxImportError, match="no graph output is a Softmax"):
-        import_onnx(b.build([("x", FLOAT, ["batch", 4])], [out]), labels=["a", "b", "c"])
+    out = b.node("Relu", [b.node("Conv", ["x", b.random("w", 3, 4, 1, 1)])])
+    with pytest.raises(OnnxImportError, match="no graph output is a Softmax.*logits"):
+        import_onnx(b.build([("x", FLOAT, ["batch", 4, 2, 2])], [out]), labels=["a", "b", "c"])
 
 
 def test_tf2onnx_style_nhwc_input_and_squeeze_stay_typed() -> None:
