@@ -45,7 +45,9 @@ Columns:
 - **Typed / frozen layers**: layers of a typed kind / frozen `onnx_node` layers.
 - **Head trains**: the last convolution/dense/embedding layer made updatable, {epochs} epochs on
   random data with Adam (cross-entropy for classifiers, mean squared error on the first output
-  otherwise);
+  otherwise, or on its logits when it is a sigmoid map), on the default backend
+  (onnxruntime-training) unless an op on the path has a gradient only in the portable backend:
+  then with `--backend auto`, and the cell names the backend it took;
   ✅ when the training loss fell. A chosen layer without a bias first gets a zero one that trains
   (`make-updatable --add-bias`): torch's dynamo exporter drops all-zero biases, and a bias-less
   head on the tiny features of a random-weight network cannot move the loss.
@@ -56,12 +58,21 @@ Columns:
 
 
 FINDINGS = """
-## Why the red cells are red (open work of issue 12)
+## Notes on particular rows
 
-- `paddleocr_det`: the layers before its `ConvTranspose` upsampling cannot train with
-  onnxruntime-training, which has no CPU kernel for ConvTranspose's gradient; the cell names it.
-- `paddleocr_cls`, block column: onnxruntime-training's gradient of the Mul in its hard-swish
-  blocks fails to broadcast at run time.
+- `paddleocr_det`: its upsampling is `ConvTranspose`, for whose gradient onnxruntime-training
+  has no CPU kernel. The default backend refuses it, naming the layer and `--backend auto`; with
+  that flag the portable backend, which differentiates ConvTranspose, trains both columns. The
+  loss goes on the logits of its sigmoid map: on random images the shipped detector's map is
+  saturated at 0 (at most 1e-4), where no gradient moves anything.
+- `paddleocr_cls`: its input is `[batch, 3, ?, ?]`, so the spatial sizes are unknown when the
+  training graph is built; onnxruntime-training's MaxPoolGrad sized its result from them as 0
+  ("Can broadcast 0 by 0 or 1"), so on that backend such a max pool trains as a Gather at
+  MaxPool's indices.
+- Layer names come from the weights the exporter kept (`fc2.weight` → `fc2`), so both torch
+  exporters name a model's layers alike where they keep a module's own weights; BatchNorm folded
+  into a convolution by TorchScript leaves an anonymous weight, and that layer keeps the node's
+  name.
 """
 
 
