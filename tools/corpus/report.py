@@ -69,10 +69,6 @@ FINDINGS = """
   training graph is built; onnxruntime-training's MaxPoolGrad sized its result from them as 0
   ("Can broadcast 0 by 0 or 1"), so on that backend such a max pool trains as a Gather at
   MaxPool's indices.
-- Layer names come from the weights the exporter kept (`fc2.weight` → `fc2`), so both torch
-  exporters name a model's layers alike where they keep a module's own weights; BatchNorm folded
-  into a convolution by TorchScript leaves an anonymous weight, and that layer keeps the node's
-  name.
 """
 
 
