@@ -65,7 +65,7 @@ def test_labels_for_a_model_without_softmax_or_logits_are_refused() -> None:
     """A feature map [batch, 3, 2, 2] is neither probabilities nor [batch, classes] logits."""
     b = GraphBuilder()
     out = b.node("Relu", [b.node("Conv", ["x", b.random("w", 3, 4, 1, 1)])])
-    with pytest.raises(OnnxImportError, match="no graph output is a Softmax.*logits"):
+    with pytest.raises(OnnxImportError, match=r"no graph output is a Softmax.*logits"):
         import_onnx(b.build([("x", FLOAT, ["batch", 4, 2, 2])], [out]), labels=["a", "b", "c"])
 
 
