@@ -26,7 +26,7 @@ import numpy.typing as npt
 from mlspec.runtime.data_error import DataError
 from mlspec.runtime.features import FeatureSpec
 from mlspec.runtime.images import ImageFolder
-from mlspec.runtime.npz import load_npz
+from mlspec.runtime.npz import budget_bytes, load_npz, regular_data_file
 
 Array = npt.NDArray[np.generic]
 DataFormat = Literal["npz", "csv", "images"]
@@ -111,6 +111,14 @@ def read_csv(
 
 
 def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    # A CSV is held as text and then as rows of strings, many times its size: a sixteenth of the
+    # .npz budget keeps that within it.
+    size, limit = regular_data_file(path, "a CSV file"), budget_bytes() // 16
+    if size > limit:
+        raise DataError(
+            f"{path}: {size:,} bytes; mlspec reads a CSV whole and at most {limit:,} bytes of it; "
+            "convert larger data to an .npz archive"
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:

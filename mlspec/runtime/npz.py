@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ import numpy.typing as npt
 
 from mlspec.runtime.data_error import DataError, missing_keys_error
 from mlspec.runtime.features import FeatureSpec
+from mlspec.spec.files import file_kind
 
 Array = npt.NDArray[np.generic]
 NPZ_HINT = "write one with np.savez(path, {keys})"
@@ -54,10 +56,9 @@ def load_npz(path: Path, features: Sequence[FeatureSpec] = ()) -> dict[str, Arra
 
     The hint for a wrong file names the keys this model needs, so following it works.
     """
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
     if path.is_dir():
         raise DataError(f"{path}: is a folder, not an .npz file; give --data-format images for images")
+    regular_data_file(path, "an .npz file")
     head = _head(path)
     if head == b"\x93NUMPY":
         raise DataError(
@@ -79,6 +80,23 @@ def load_npz(path: Path, features: Sequence[FeatureSpec] = ()) -> dict[str, Arra
     if not arrays:
         raise DataError(f"{path}: the .npz file holds no arrays; {npz_hint(features)}")
     return arrays
+
+
+def regular_data_file(path: Path, what: str) -> int:
+    """The size of `path` if it is a regular file; otherwise a DataError saying what it is.
+
+    A FIFO given as data blocked the first read forever and /dev/zero as a CSV read until memory
+    ran out; neither is opened. (A symbolic link to a regular file is fine: data is only read.)
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read {what}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"{path}: is {file_kind(info.st_mode)}, not {what}; give the path of a regular file")
+    return info.st_size
 
 
 def _head(path: Path) -> bytes:

@@ -26,7 +26,8 @@ _KINDS = (
 )
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is not regular is, in words ("a FIFO (named pipe)"), for messages."""
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
@@ -57,7 +58,7 @@ def open_regular(path: Path, what: str, *, follow_symlinks: bool = True) -> Bina
     mode = os.fstat(descriptor).st_mode
     if not stat.S_ISREG(mode):
         os.close(descriptor)
-        raise SpecLoadError(f"{path}: is {_kind(mode)}, not {what}; give the path of a regular file")
+        raise SpecLoadError(f"{path}: is {file_kind(mode)}, not {what}; give the path of a regular file")
     return os.fdopen(descriptor, "rb")
 
 

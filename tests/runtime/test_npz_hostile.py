@@ -4,6 +4,9 @@ it, and a member the model needs is refused by its declared size before it is re
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import tracemalloc
 import zipfile
 from pathlib import Path
@@ -97,3 +100,46 @@ def test_npz_missing_key_names_every_member_even_unread_ones(tmp_path: Path) -> 
     np.savez(path, x=np.ones((5, 4), np.float32), features=np.ones((5, 4)))
     with pytest.raises(DataError, match=r"missing 'label'; expected keys: x, label \(got: features, x\)"):
         npz.load_npz(path, [X, LABEL])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(), reason="POSIX")
+@pytest.mark.parametrize("data_format", ["npz", "csv"])
+def test_dev_zero_and_a_fifo_as_data_are_refused_at_once(data_format: str, tmp_path: Path) -> None:
+    """In a child with a timeout and a memory limit: a FIFO blocked the first read forever and
+    /dev/zero as a CSV read until memory ran out."""
+    fifo = tmp_path / f"train.{data_format}"
+    os.mkfifo(fifo)
+    code = (
+        "import resource, sys\nfrom pathlib import Path\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "from tests.runtime.test_npz_hostile import X, LABEL\n"
+        "from mlspec.runtime.data import DataError, DataFile\n"
+        "for path in sys.argv[2:]:\n"
+        "    try:\n        DataFile(Path(path), sys.argv[1]).read([X, LABEL])\n"
+        "    except DataError as e:\n        print(e)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, data_format, "/dev/zero", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    what = "an .npz file" if data_format == "npz" else "a CSV file"
+    assert done.stdout.splitlines() == [
+        f"/dev/zero: is a character device, not {what}; give the path of a regular file",
+        f"{fifo}: is a FIFO (named pipe), not {what}; give the path of a regular file",
+    ]
+
+
+def test_a_csv_past_its_budget_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "train.csv"
+    path.write_text("x,label\n" + "1.0,0\n" * 1000)
+    monkeypatch.setattr(npz, "budget_bytes", lambda: 16 * 1000)
+    monkeypatch.setattr("mlspec.runtime.data_files.budget_bytes", lambda: 16 * 1000)
+    with pytest.raises(
+        DataError, match=r"train\.csv: 6,008 bytes; mlspec reads a CSV whole and at most 1,000"
+    ):
+        DataFile(path).read([X, LABEL])

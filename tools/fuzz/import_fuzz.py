@@ -30,6 +30,7 @@ import os
 import random
 import resource
 import selectors
+import signal
 import subprocess
 import sys
 import tempfile
@@ -145,10 +146,13 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     tally = Tally(deadline=started + args.seconds if args.seconds else float("inf"))
     counts, examples, peak = tally.counts, tally.examples, tally.peak
-    seeds = seeds_for(args.kind)
     next_index, end = args.start, args.start + args.count
+    signal.signal(signal.SIGTERM, _stop)  # `kill PID` ends the run with its summary so far
     while next_index < end:
-        last = _run_worker(args, next_index, end, tally)
+        try:
+            last = _run_worker(args, next_index, end, tally)
+        except _StopError:
+            tally.out_of_time = True
         if tally.out_of_time:
             break
         if last + 1 < end:  # the worker died on input last + 1 (or stalled there)
@@ -156,14 +160,14 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
             label = examples.pop("_last_failure", (failed, "hang"))[1]
             counts[label] += 1
             examples.setdefault(label, (failed, ""))
-            _keep(args, failed, seeds)
+            _keep(args, failed, None)
         next_index = last + 2
     elapsed = time.monotonic() - started
     bad = {k: v for k, v in counts.items() if not k.startswith(GOOD)}
     return {
         "kind": args.kind,
         "seed": args.seed,
-        "stopped_by_time_budget": tally.out_of_time,
+        "stopped_early": tally.out_of_time,  # time budget or SIGTERM
         "inputs": sum(counts.values()),
         "seconds": round(elapsed, 1),
         "inputs_per_second": round(sum(counts.values()) / max(elapsed, 1e-9), 1),
@@ -175,13 +179,30 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+class _StopError(Exception):
+    """SIGTERM or Ctrl-C: stop, kill the worker, print what ran."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _StopError
+
+
 def _run_worker(args: argparse.Namespace, start: int, end: int, tally: Tally) -> int:
     """Run one worker from `start`; the index of the last input it finished (start - 1 if none)."""
-    counts, examples, peak = tally.counts, tally.examples, tally.peak
     command = [sys.executable, "-m", "tools.fuzz.import_fuzz", "--worker", "--kind", args.kind]
     command += ["--seed", str(args.seed), "--start", str(start), "--count", str(end - start)]
     command += ["--memory-limit-mib", str(args.memory_limit_mib)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        return _follow(args, process, start, tally)
+    except (_StopError, KeyboardInterrupt):
+        process.kill()
+        process.wait()
+        raise _StopError from None
+
+
+def _follow(args: argparse.Namespace, process: subprocess.Popen[bytes], start: int, tally: Tally) -> int:
+    counts, examples, peak = tally.counts, tally.examples, tally.peak
     assert process.stdout is not None
     selector = selectors.DefaultSelector()
     selector.register(process.stdout, selectors.EVENT_READ)
@@ -219,8 +240,6 @@ def _run_worker(args: argparse.Namespace, start: int, end: int, tally: Tally) ->
             )
     code = process.wait()
     if code < 0:
-        import signal  # noqa: PLC0415
-
         examples["_last_failure"] = (last + 1, f"signal:{signal.Signals(-code).name}")
     elif code != 0:
         examples["_last_failure"] = (last + 1, f"exit:{code}")
