@@ -6,6 +6,7 @@ they showed; here everything is returned as plain dicts, lists, strings, numbers
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -22,23 +23,19 @@ def inspect_model(model: model_pb2.Model) -> dict[str, Any]:
     shapes = infer_shapes(model)
     layers = []
     for layer in model.network.layers:
-        kind = layer.WhichOneof("kind")
         info = shapes.get(layer.outputs[0]) if layer.outputs else None
+        tensors = list(kinds.layer_tensors(layer))  # walked once: this loop runs per layer
         layers.append(
             {
                 "name": layer.name,
-                "kind": kind,
+                "kind": layer.WhichOneof("kind"),
                 "inputs": list(layer.inputs),
                 "outputs": list(layer.outputs),
                 "output_shape": None if info is None or info.dims is None else list(info.dims),
-                "parameter_count": kinds.parameter_count(layer),
+                "parameter_count": sum(math.prod(t.shape) for _, t in tensors),
                 "is_updatable": layer.is_updatable,
-                "updatable_tensors": [
-                    f for f, t in kinds.layer_tensors(layer) if layer.is_updatable and t.is_updatable
-                ],
-                "tensor_dtypes": {
-                    f: weights.dtype_name(t.dtype).lower() for f, t in kinds.layer_tensors(layer)
-                },
+                "updatable_tensors": [f for f, t in tensors if layer.is_updatable and t.is_updatable],
+                "tensor_dtypes": {f: weights.dtype_name(t.dtype).lower() for f, t in tensors},
             }
         )
     update = model.update_parameters

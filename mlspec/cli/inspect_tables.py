@@ -6,16 +6,26 @@ Kept apart from the command so that rich is imported only when tables are printe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from rich.table import Table
 from rich.text import Text
 
 from mlspec.spec.text import printable
 
+T = TypeVar("T")
+
 _SHOWN_SET = 12
 """Allowed-value sets longer than this show their first values and their size."""
+
+_HEAD_ROWS, _TAIL_ROWS = 30, 10
+"""A table of more rows than these two together shows its first and last rows and one row counting
+the rest (`inspect --json` lists every row). rich lays out every row it is given: a spec of 1,000
+layers took 5 s to print, 100,000 would take minutes and a terminal no one reads."""
+
+_SHOWN_LABELS = 50
+"""Class labels past this many are counted, not listed."""
 
 
 def render(summary: dict[str, Any], *, title: str) -> list[Table | Text]:
@@ -45,8 +55,10 @@ def render(summary: dict[str, Any], *, title: str) -> list[Table | Text]:
         parts.append(_features("Training inputs", summary["training_inputs"]))
     if summary["class_labels"]:
         labels = summary["class_labels"]
-        shown_labels = ", ".join(str(label) for label in labels)
-        parts.append(Text(printable(f"Class labels ({len(labels)}): {shown_labels}")))
+        shown_labels = ", ".join(str(label) for label in labels[:_SHOWN_LABELS])
+        if len(labels) > _SHOWN_LABELS:
+            shown_labels += f", ... {len(labels) - _SHOWN_LABELS:,} more (--json lists all)"
+        parts.append(Text(printable(f"Class labels ({len(labels):,}): {shown_labels}")))
     return parts
 
 
@@ -75,6 +87,28 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
+def _shown(items: Sequence[T]) -> Iterator[T | int]:
+    """The items a table shows: all of a short list; else the first and last rows, and between them
+    the number left out (for the caller's "... N more" row)."""
+    if len(items) <= _HEAD_ROWS + _TAIL_ROWS:
+        yield from items
+        return
+    yield from items[:_HEAD_ROWS]
+    yield len(items) - _HEAD_ROWS - _TAIL_ROWS
+    yield from items[-_TAIL_ROWS:]
+
+
+def _more(table: Table, left_out: int) -> None:
+    table.add_row(Text(f"... {left_out:,} more", style="italic"), *([""] * (len(table.columns) - 1)))
+
+
+def _titled(title: str, items: Sequence[object]) -> str:
+    """A table's title, with its row count and where to find every row when rows are left out."""
+    if len(items) <= _HEAD_ROWS + _TAIL_ROWS:
+        return title
+    return f"{title} ({len(items):,}; --json lists all)"
+
+
 def _row(table: Table, *cells: str) -> None:
     """Cells as plain text: shapes such as [batch, 4] would otherwise be read as rich markup.
 
@@ -90,8 +124,11 @@ def _shape(dims: Sequence[int | str | None] | None) -> str:
 
 
 def _features(title: str, features: list[dict[str, Any]]) -> Table:
-    table = _table(title, "name", "type", "dtype", "shape")
-    for feature in features:
+    table = _table(_titled(title, features), "name", "type", "dtype", "shape")
+    for feature in _shown(features):
+        if isinstance(feature, int):
+            _more(table, feature)
+            continue
         kind = "image" if feature.get("image") else feature["type"]
         _row(table, feature["name"], kind, feature["dtype"], _shape(feature["shape"]))
     return table
@@ -120,8 +157,11 @@ def _values(values: list[float]) -> str:
 
 
 def _layers(layers: list[dict[str, Any]]) -> Table:
-    table = _table("Layers", "name", "kind", "output shape", "parameters", "updatable")
-    for layer in layers:
+    table = _table(_titled("Layers", layers), "name", "kind", "output shape", "parameters", "updatable")
+    for layer in _shown(layers):
+        if isinstance(layer, int):
+            _more(table, layer)
+            continue
         trained = ", ".join(layer["updatable_tensors"]) if layer["is_updatable"] else ""
         _row(
             table,
@@ -135,8 +175,11 @@ def _layers(layers: list[dict[str, Any]]) -> Table:
 
 
 def _losses(losses: list[dict[str, Any]]) -> Table:
-    table = _table("Losses", "name", "kind", "input", "target", "weight", "options")
-    for loss in losses:
+    table = _table(_titled("Losses", losses), "name", "kind", "input", "target", "weight", "options")
+    for loss in _shown(losses):
+        if isinstance(loss, int):
+            _more(table, loss)
+            continue
         common = {"name", "kind", "input", "target", "weight"}
         options = ", ".join(f"{key}={value}" for key, value in loss.items() if key not in common)
         _row(table, loss["name"], loss["kind"], loss["input"], loss["target"], f"{loss['weight']:g}", options)
