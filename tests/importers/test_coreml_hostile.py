@@ -15,9 +15,9 @@ from tests.importers.coreml_models import cnn_classifier
 from tests.importers.refusals import assert_refused
 
 
-def _refused(spec: Any, path: Path, *fragments: str) -> None:
+def _refused(spec: Any, path: Path, *fragments: str) -> str:
     save_spec(spec, str(path))
-    assert_refused(import_coreml, CoreMLImportError, path, *fragments)
+    return assert_refused(import_coreml, CoreMLImportError, path, *fragments)
 
 
 def test_import_coreml_layer_without_inputs_is_an_error(tmp_path: Path) -> None:
@@ -63,3 +63,20 @@ def test_import_coreml_loss_layer_without_a_type_names_the_file_and_the_types(tm
         f'updateParams.lossLayers["{loss.name}"] has no loss type',
         "categoricalCrossEntropyLossLayer and meanSquaredErrorLossLayer",
     )
+
+
+@pytest.mark.parametrize("which", ["pipeline", "pipelineClassifier"])
+def test_import_coreml_pipeline_of_other_models_names_the_stages(which: str, tmp_path: Path) -> None:
+    """Fuzz input coreml seed 2026 #397 (248 of 100,000): a plain Pipeline was read as if it wrapped
+    one like PipelineClassifier does, an AttributeError caught only at the import boundary."""
+    spec, _ = cnn_classifier(tmp_path / "cnn.mlmodel")
+    stage = type(spec)()
+    stage.CopyFrom(spec)
+    spec.ClearField("neuralNetworkClassifier")
+    pipeline = getattr(spec, which)
+    models = pipeline.models if which == "pipeline" else pipeline.pipeline.models
+    models.add().CopyFrom(stage)
+    message = _refused(
+        spec, tmp_path / "pipe.mlmodel", "a pipeline of neuralNetworkClassifier; mlspec imports"
+    )
+    assert "malformed" not in message

@@ -33,7 +33,8 @@ def import_knn(coreml: Any, source: Path, network: NetworkImport) -> model_pb2.M
     which = coreml.WhichOneof("Type")
     if which == "kNearestNeighborsClassifier":
         return _knn(coreml, coreml, None, source)
-    stages = list(getattr(coreml, which).pipeline.models)
+    container = getattr(coreml, which)  # a Pipeline holds its models; the classifier wraps one
+    stages = list((container if which == "pipeline" else container.pipeline).models)
     kinds = [stage.WhichOneof("Type") for stage in stages]
     if len(stages) != 2 or kinds[0] not in _EXTRACTOR_TYPES or kinds[1] != "kNearestNeighborsClassifier":
         raise CoreMLImportError(
