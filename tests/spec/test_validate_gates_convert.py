@@ -20,6 +20,10 @@ from tools.fuzz.spec_fuzz import ValidButUnconvertibleError, load_validate_conve
 ACTIVATIONS = "RELU, LEAKY_RELU, SIGMOID, TANH, GELU, ELU, SOFTPLUS, HARD_SIGMOID, HARD_SWISH, LINEAR, CLIP"
 # Inputs of the spec fuzzer (seed 100) that validated but did not convert before the fix.
 FOUND = [664, 2844, 3640, 4258, 6000, 8601, 8980, 9716, 20230]
+# Seed 2026 (the 100,000-input run): a cross-entropy loss on a softmax over axis 2^31 (16590), a
+# reshape of a scalar input (an IndexError in shape inference, 25500), a softmax output declared
+# [batch] where an imported node hid the shapes (28402).
+FOUND_2026 = [16590, 25500, 28402]
 
 
 def _texts(model: model_pb2.Model) -> list[str]:
@@ -58,14 +62,25 @@ def test_onnx_node_in_a_domain_mlspec_does_not_import_is_a_validation_problem() 
     ]
 
 
-@pytest.mark.parametrize("index", [*FOUND, *range(20)])
-def test_fuzzed_spec_that_validates_also_converts(tmp_path: Path, index: int) -> None:
+def test_reshape_of_a_scalar_input_is_a_problem_not_an_index_error() -> None:
+    model = model_pb2.Model(spec_version=1)
+    model.description.inputs.add(name="x").type.tensor.dtype = 1  # type: ignore[assignment]
+    layer = model.network.layers.add(name="r", inputs=["x"], outputs=["y"])
+    layer.reshape.target_shape.extend([-1])
+    assert any('layers["r"]' in text and "reshape needs [batch, ...]" in text for text in _texts(model))
+
+
+@pytest.mark.parametrize(
+    ("seed", "index"),
+    [*((100, i) for i in FOUND), *((2026, i) for i in FOUND_2026), *((100, i) for i in range(20))],
+)
+def test_fuzzed_spec_that_validates_also_converts(tmp_path: Path, seed: int, index: int) -> None:
     path = tmp_path / "input.mlspec"
-    path.write_bytes(make_input("spec", 100, index, seeds_for("spec")))
+    path.write_bytes(make_input("spec", seed, index, seeds_for("spec")))
     try:
         load_validate_convert(path)
     except ValidButUnconvertibleError as exc:
-        pytest.fail(f"spec fuzz seed 100 input {index}: {exc}")
+        pytest.fail(f"spec fuzz seed {seed} input {index}: {exc}")
     except MlspecError:  # refused by load or validate naming the field: the other good end
         pass
 

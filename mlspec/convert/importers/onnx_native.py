@@ -27,6 +27,11 @@ _OK, _FAILED = 0, 1
 
 Step = Callable[[], list[bytes]]
 
+ISOLATED = True
+"""Whether run_isolated forks. Only a process that is itself a disposable child may turn it off:
+the fuzzer's worker (tools/fuzz), which runs under resource limits and whose death by a signal
+its parent counts against mlspec; there a fork per input cost five sixths of the import rate."""
+
 
 def run_isolated(step: Step, what: str, where: str) -> list[bytes]:
     """Run `step` (returning serialized protos) in a child; its death becomes an OnnxImportError.
@@ -34,7 +39,7 @@ def run_isolated(step: Step, what: str, where: str) -> list[bytes]:
     An exception inside the step comes back as the RuntimeError text onnx gives, for the caller
     to word; a signal or an exit without an answer is reported here.
     """
-    if not hasattr(os, "fork"):
+    if not ISOLATED or not hasattr(os, "fork"):
         return step()
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():  # fork in a threaded process: the child only runs onnx C++

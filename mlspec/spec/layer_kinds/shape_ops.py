@@ -7,7 +7,7 @@ import math
 from mlspec._proto import layers_pb2
 from mlspec.spec.errors import ShapeError
 from mlspec.spec.layer_kinds.base import KindInfo
-from mlspec.spec.layer_kinds.rules import describe, dims_of, product, resolve_axis, same_dtype
+from mlspec.spec.layer_kinds.rules import describe, dims_of, min_rank, product, resolve_axis, same_dtype
 from mlspec.spec.tensor_info import Dim, TensorInfo
 
 
@@ -35,7 +35,7 @@ def _reshape_check(layer: layers_pb2.Layer) -> None:
 
 
 def _reshape_shape(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> TensorInfo:
-    dims = dims_of(inputs[0])
+    dims = min_rank(layer, inputs, 1, "[batch, ...]")  # a scalar input was an IndexError
     target = list(layer.reshape.target_shape)
     have = product(dims[1:])
     known = math.prod(d for d in target if d != -1)

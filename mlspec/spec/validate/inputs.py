@@ -33,6 +33,10 @@ def _declared_outputs(context: Context) -> list[Problem]:
         if feature.name not in context.producer_index or feature.name == label:
             continue
         declared, computed = feature_info(feature), context.info(feature.name)
+        if computed.dims is None and declared.dims and len(declared.dims) < 2:
+            problems += _softmax_rank(
+                context, feature.name, f"{feature_where('outputs', feature.name, index)}"
+            )
         if not declared.dims or computed.dims is None:
             continue  # an empty declared shape is reported on its own
         dtype_differs = (
@@ -51,6 +55,23 @@ def _declared_outputs(context: Context) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _softmax_rank(context: Context, name: str, where: str) -> list[Problem]:
+    """Where the network's shapes are unknown (after an imported node), a softmax output declared
+    as [batch] still contradicts the softmax, which needs [batch, classes]: validate passed such a
+    spec and ONNX's shape inference refused it in convert (spec fuzz seed 2026 #28402)."""
+    producer = context.producer(name)
+    if producer is None or producer.WhichOneof("kind") != "softmax":
+        return []
+    return [
+        Problem(
+            f"{where}.type",
+            "is declared with the batch axis alone, but it is a softmax output, which has the batch "
+            "and at least one more axis",
+            "declare it [batch, classes]",
+        )
+    ]
 
 
 def _features(section: str, features: Sequence[tensor_pb2.FeatureDescription]) -> list[Problem]:

@@ -106,6 +106,18 @@ def _input(context: Context, loss: training_pb2.LossLayer, where: str) -> list[P
                     "set from_logits or put the loss on the softmax output",
                 )
             )
+        axis = int(producer.softmax.axis) if from_softmax else -1
+        last = axis in (0, -1) or (info.rank is not None and axis == info.rank - 1)
+        if from_softmax and not loss.categorical_cross_entropy.from_logits and not last:
+            # convert reads the softmax's input as the logits only for a softmax over the classes
+            problems.append(
+                Problem(
+                    at,
+                    f'"{name}" is a softmax over axis {axis} ({producer_at}); cross-entropy needs the '
+                    "softmax over the last axis, the classes",
+                    "set the softmax's axis to -1",
+                )
+            )
         if loss.categorical_cross_entropy.from_logits and from_softmax:
             problems.append(
                 Problem(

@@ -129,67 +129,99 @@ def _flagged_tensor(
     return []
 
 
-# Updatable layers no gradient reaches get a search for what blocks them (linear each); past
-# this many the rest are reported without naming the blockers, so validation stays linear.
-_BLOCKER_SEARCHES = 20
+_NAMED_BLOCKERS = 8
+"""A cut-off layer's message names at most this many blockers (the first in layer order)."""
 
 
 def _backprop_paths(context: Context) -> list[Problem]:
     """Each updatable layer needs a path to some loss input through layers that pass gradients.
 
     Which tensors have such a path is found once, backwards from the loss inputs (a search
-    forwards from every updatable layer took quadratic time: 86 s for 1,000 dense layers)."""
+    forwards from every updatable layer took quadratic time: 86 s for 1,000 dense layers), and
+    what blocks the others once, backwards through the layers (_blockers_by_tensor)."""
     layers = context.model.network.layers
     loss_inputs = {loss.input for loss in context.model.update_parameters.loss_layers if loss.input}
     if not loss_inputs:
         return []  # the missing loss is reported on its own
-    readers: dict[str, list[int]] = defaultdict(list)
-    for index, layer in enumerate(layers):
-        for name in set(layer.inputs):
-            readers[name].append(index)
     reaching = _tensors_reaching(layers, loss_inputs)
-    feeds_loss = _tensors_feeding(context, loss_inputs)
+    cut_off = [
+        index
+        for index, layer in enumerate(layers)
+        if layer.is_updatable
+        and layer.WhichOneof("kind") is not None
+        and KINDS[layer.WhichOneof("kind")].trainable  # an untrainable one is reported by _layer_level
+        and not any(out in reaching for out in layer.outputs)
+    ]
+    if not cut_off:
+        return []
+    blockers_of = _blockers_by_tensor(layers, _tensors_feeding(context, loss_inputs))
     problems: list[Problem] = []
-    searches = 0
-    for index, layer in enumerate(layers):
-        kind = layer.WhichOneof("kind")
-        if not layer.is_updatable or kind is None or not KINDS[kind].trainable:
-            continue  # an untrainable updatable layer is reported once, by _layer_level
-        if any(out in reaching for out in layer.outputs):
-            continue
-        where = layer_where(layer, index)
-        searched = searches < _BLOCKER_SEARCHES
-        blockers = _blockers(layers, readers, list(layer.outputs), feeds_loss) if searched else []
-        searches += 1
-        if blockers:
-            named = ", ".join(f"{layer_where(layers[b], b)} ({kind_label(layers[b])})" for b in blockers)
+    for index in cut_off:
+        layer = layers[index]
+        blockers, more = _merged([blockers_of.get(out, ([], False)) for out in layer.outputs])
+        if not blockers:
             problems.append(
                 Problem(
-                    where,
-                    f"is updatable, but no loss gradient reaches it: the path to the loss is blocked by "
-                    f"{named}, which passes no gradient",
-                    "train only layers after it (mlspec make-updatable --layers A,B; make_updatable in "
-                    "Python), or put the loss on a tensor computed without it (--loss-input)",
-                )
-            )
-        elif searched or not any(out in feeds_loss for out in layer.outputs):
-            problems.append(
-                Problem(
-                    where,
+                    layer_where(layer, index),
                     "is updatable, but no loss depends on its output",
                     "add a loss on a tensor computed from this layer, or clear its is_updatable",
                 )
             )
-        else:
-            problems.append(
-                Problem(
-                    where,
-                    "is updatable, but no loss gradient reaches it: a layer that passes no gradient "
-                    "stands between it and the loss",
-                    "replace that layer with a typed kind that passes gradients, or clear is_updatable",
-                )
+            continue
+        named = ", ".join(f"{layer_where(layers[b], b)} ({kind_label(layers[b])})" for b in blockers)
+        problems.append(
+            Problem(
+                layer_where(layer, index),
+                f"is updatable, but no loss gradient reaches it: the path to the loss is blocked by "
+                f"{named}{' and others' if more else ''}, which passes no gradient",
+                "train only layers after it (mlspec make-updatable --layers A,B; make_updatable in "
+                "Python), or put the loss on a tensor computed without it (--loss-input)",
             )
+        )
     return problems
+
+
+Blockers = tuple[list[int], bool]
+"""The first _NAMED_BLOCKERS blocking layers (indices, ascending) and whether there are more."""
+
+
+def _merged(parts: Sequence[Blockers]) -> Blockers:
+    found = sorted({index for indices, _ in parts for index in indices})
+    more = any(more for _, more in parts) or len(found) > _NAMED_BLOCKERS
+    return found[:_NAMED_BLOCKERS], more
+
+
+def _blockers_by_tensor(layers: Sequence[layers_pb2.Layer], feeds_loss: set[str]) -> dict[str, Blockers]:
+    """For every tensor, the layers that pass no gradient yet lead to a loss, reached from it
+    forward through gradient-passing layers: what blocks a layer that writes it from the loss.
+
+    One pass from the last layer to the first (readers come after the layer that writes what
+    they read); each tensor keeps only the first few blockers, so the pass stays linear however
+    many layers are cut off (a forward search per cut-off layer was quadratic, and capping the
+    searches at 20 left the rest unnamed)."""
+    readers: dict[str, list[int]] = defaultdict(list)
+    for index, layer in enumerate(layers):
+        for name in set(layer.inputs):
+            readers[name].append(index)
+    found: dict[str, Blockers] = {}
+    for index in range(len(layers) - 1, -1, -1):
+        for out in layers[index].outputs:
+            if out not in found:
+                found[out] = _merged([_through(layers, r, found, feeds_loss) for r in readers.get(out, [])])
+    return found
+
+
+def _through(
+    layers: Sequence[layers_pb2.Layer], reader: int, found: dict[str, Blockers], feeds_loss: set[str]
+) -> Blockers:
+    """What blocks a gradient arriving from `reader`: the reader itself when it passes none
+    (and leads to a loss), else whatever blocks its outputs."""
+    layer = layers[reader]
+    if layer.WhichOneof("kind") is None:
+        return [], False
+    if not passes_gradient(layer):
+        return ([reader] if any(out in feeds_loss for out in layer.outputs) else []), False
+    return _merged([found.get(out, ([], False)) for out in layer.outputs])
 
 
 def _tensors_reaching(layers: Sequence[layers_pb2.Layer], loss_inputs: set[str]) -> set[str]:
@@ -223,30 +255,3 @@ def _tensors_feeding(context: Context, targets: set[str]) -> set[str]:
                 found.add(name)
                 pending.append(name)
     return found
-
-
-def _blockers(
-    layers: Sequence[layers_pb2.Layer],
-    readers: dict[str, list[int]],
-    start: list[str],
-    feeds_loss: set[str],
-) -> list[int]:
-    """Walk forward through gradient-passing readers from a layer no gradient reaches; the layers
-    that pass no gradient yet lead to a loss are what blocks it."""
-    seen = set(start)
-    pending = list(start)
-    blockers: list[int] = []
-    while pending:
-        for index in readers.get(pending.pop(), []):
-            layer = layers[index]
-            if layer.WhichOneof("kind") is None:
-                continue
-            if not passes_gradient(layer):
-                if any(out in feeds_loss for out in layer.outputs) and index not in blockers:
-                    blockers.append(index)
-                continue
-            for out in layer.outputs:
-                if out not in seen:
-                    seen.add(out)
-                    pending.append(out)
-    return sorted(blockers)
