@@ -21,9 +21,11 @@ ACTIVATIONS = "RELU, LEAKY_RELU, SIGMOID, TANH, GELU, ELU, SOFTPLUS, HARD_SIGMOI
 # Inputs of the spec fuzzer (seed 100) that validated but did not convert before the fix.
 FOUND = [664, 2844, 3640, 4258, 6000, 8601, 8980, 9716, 20230]
 # Seed 2026 (the 100,000-input run): a cross-entropy loss on a softmax over axis 2^31 (16590), a
-# reshape of a scalar input (an IndexError in shape inference, 25500), a softmax output declared
-# [batch] where an imported node hid the shapes (28402).
-FOUND_2026 = [16590, 25500, 28402]
+# reshape of a scalar input (an IndexError in shape inference: 25500, 39015, 43628), a softmax
+# output declared [batch] where an imported node hid the shapes (28402), an int64 scalar input
+# read by an onnx_node (49698), an input of [batch, 1, 2^63 - 1, 4] that hung onnxruntime's
+# gradient builder (51630), a float16 model input (76590).
+FOUND_2026 = [16590, 25500, 28402, 39015, 43628, 49698, 51630, 76590]
 
 
 def _texts(model: model_pb2.Model) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 
@@ -10,6 +11,7 @@ from mlspec.spec.errors import Problem
 from mlspec.spec.images import augmentation_problems, image_problems
 from mlspec.spec.tensor_info import UNKNOWN_DTYPE, feature_info
 from mlspec.spec.validate.context import Context, feature_where, layer_where
+from mlspec.spec.validate.tensors import MAX_ELEMENTS
 from mlspec.spec.weights import NUMPY_DTYPES, dtype_name
 
 
@@ -19,6 +21,7 @@ def check(context: Context) -> list[Problem]:
     for section in ("inputs", "outputs", "training_inputs"):
         problems += _features(section, getattr(description, section))
     problems += _declared_outputs(context)
+    problems += _scalar_inputs_read(context)
     problems += _training_inputs(context)
     problems += _classifier(context)
     problems += augmentation_problems(context.model)
@@ -54,6 +57,28 @@ def _declared_outputs(context: Context) -> list[Problem]:
                     f"declare {computed}",
                 )
             )
+    return problems
+
+
+def _scalar_inputs_read(context: Context) -> list[Problem]:
+    """Layers read tensors: a string or int64 scalar feature fed to a generic ONNX node validated
+    and then failed ONNX's shape inference in convert (spec fuzz seed 2026 #49698)."""
+    scalars = {
+        feature.name: str(feature.type.WhichOneof("kind")).removesuffix("_type")
+        for feature in context.model.description.inputs
+        if feature.type.WhichOneof("kind") in ("string_type", "int64_type")
+    }
+    problems: list[Problem] = []
+    for index, layer in enumerate(context.model.network.layers):
+        for name in dict.fromkeys(layer.inputs):
+            if name in scalars:
+                problems.append(
+                    Problem(
+                        layer_where(layer, index),
+                        f'reads "{name}", a scalar {scalars[name]} feature; layers read tensors',
+                        f'declare "{name}" as a tensor with the batch first, e.g. ["batch", 1]',
+                    )
+                )
     return problems
 
 
@@ -98,6 +123,17 @@ def _features(section: str, features: Sequence[tensor_pb2.FeatureDescription]) -
                         f"use {allowed}",
                     )
                 )
+            elif section == "inputs" and tensor.dtype in (tensor_pb2.FLOAT16, tensor_pb2.DOUBLE):
+                # the rule convert applies (its weights are float32, which a float16 or double input
+                # would meet in its first op); validate passed these (spec fuzz seed 2026 #76590)
+                problems.append(
+                    Problem(
+                        f"{where}.type",
+                        f"dtype {dtype_name(tensor.dtype)} is not supported for a model input; converted "
+                        "networks compute in float32",
+                        "declare the input FLOAT32",
+                    )
+                )
             if not tensor.shape:
                 problems.append(
                     Problem(
@@ -111,6 +147,15 @@ def _features(section: str, features: Sequence[tensor_pb2.FeatureDescription]) -
                 problems.append(
                     Problem(
                         f"{where}.type", f"has sizes {bad} <= 0", "use positive sizes or symbolic dimensions"
+                    )
+                )
+            elif math.prod(d.size for d in tensor.shape if d.WhichOneof("value") == "size") > MAX_ELEMENTS:
+                # [batch, 1, 2^63 - 1, 4] validated and then hung onnxruntime's gradient builder
+                problems.append(
+                    Problem(
+                        f"{where}.type",
+                        f"holds more than {MAX_ELEMENTS:,} elements per example, the limit",
+                        "declare the sizes of one example (the batch stays symbolic)",
                     )
                 )
     for name, count in Counter(f.name for f in features if f.name).items():
