@@ -20,6 +20,7 @@ from mlspec.convert.importers.onnx_classifier import MAX_CLASSES
 from mlspec.convert.importers.onnx_native import run_isolated
 from tests.cli.subprocesses import mlspec
 from tests.importers.refusals import assert_refused
+from tools.fuzz.import_fuzz import make_input, seeds_for
 
 FLOAT, INT64 = TensorProto.FLOAT, TensorProto.INT64
 
@@ -329,3 +330,11 @@ def test_import_folding_through_a_python_loop_is_bounded() -> None:
     spec = import_onnx(model)
     assert time.monotonic() - started < 20
     assert spec.network.layers[0].onnx_node.op_type == "ScatterND"  # kept, not folded
+
+
+def test_import_required_input_left_empty_is_an_error(tmp_path: Path) -> None:
+    """Fuzz input onnx seed 2026 #27020: an Identity reading "" (an absent input) killed the import
+    worker with SIGSEGV in onnx's version converter; import-onnx's fork made it a crash message."""
+    path = tmp_path / "empty_input.onnx"
+    path.write_bytes(make_input("onnx", 2026, 27020, seeds_for("onnx")))
+    assert_refused(import_onnx, OnnxImportError, path, 'node #4 (Identity) input 0 ("input") is empty')

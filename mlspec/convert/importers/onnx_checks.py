@@ -200,6 +200,7 @@ def _check_schema(node: onnx.NodeProto, opset: int, label: str, where: str) -> N
         if not low <= count <= high:
             allowed = f"{low} or more" if high >= 2**31 - 1 else f"{low} to {high}"
             raise OnnxImportError(f"{where}: {label} has {count} {kind}; {node.op_type} takes {allowed}")
+    _check_empty_inputs(node, schema, label, where)
     for attr in node.attribute:
         wanted = schema.attributes.get(attr.name)
         if wanted is None:
@@ -210,6 +211,21 @@ def _check_schema(node: onnx.NodeProto, opset: int, label: str, where: str) -> N
         if attr.ref_attr_name or attr.type != expected:
             kind = onnx.AttributeProto.AttributeType.Name(expected).lower()
             raise OnnxImportError(f'{where}: {label} attribute "{attr.name}" must be of type {kind}')
+
+
+def _check_empty_inputs(node: onnx.NodeProto, schema: defs.OpSchema, label: str, where: str) -> None:
+    """An empty input name leaves out an optional input; onnx's version converter crashed
+    (SIGSEGV) on an Identity whose one, required, input was empty (fuzz onnx seed 2026 #27020)."""
+    params = list(schema.inputs)
+    for index, name in enumerate(node.input):
+        if name or not params:
+            continue
+        param = params[min(index, len(params) - 1)]  # inputs past the list fill the variadic last one
+        if param.option != defs.OpSchema.FormalParameterOption.Optional:
+            raise OnnxImportError(
+                f'{where}: {label} input {index} ("{param.name}") is empty; {node.op_type} requires it, '
+                "only optional inputs may be left out"
+            )
 
 
 def _check_attributes(node: onnx.NodeProto, label: str, scope: set[str], opset: int, where: str) -> None:
