@@ -42,6 +42,10 @@ def federate(
     lr: Annotated[float | None, typer.Option("--lr", help="Clients' learning rate.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Clients' mini-batch size.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the partition.")] = 0,
+    round_timeout: Annotated[
+        float,
+        typer.Option("--round-timeout", help="Seconds a round may take before the run is stopped."),
+    ] = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the rounds as JSON.")] = False,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write loss and accuracy per round to this SVG file.")
@@ -78,6 +82,7 @@ def federate(
         strategy=strategy,
         config=config,
         seed=seed,
+        round_timeout=round_timeout,
     )
     scored_on = "validation data" if val is not None else "all training data"
     if plot is not None:

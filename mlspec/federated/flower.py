@@ -10,7 +10,7 @@ stopped at any point leaves the last finished round on disk.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,13 @@ class RunLog:
 
     rounds: list[RoundRecord] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    on_round: Callable[[RoundRecord], None] | None = None
+    """Told of each round as it finishes (the simulation's watchdog hears progress through it)."""
+
+    def add(self, record: RoundRecord) -> None:
+        self.rounds.append(record)
+        if self.on_round is not None:
+            self.on_round(record)
 
 
 def train_reply(message: Message, spec: model_pb2.Model, names: Sequence[str], data: Data) -> Message:
@@ -115,7 +122,7 @@ def run_rounds(
         loss, accuracy = evaluate_global(spec, names, weights, plan.evaluation)
         if server_round > 0:
             save(with_weights(spec, names, weights), plan.output)
-        log.rounds.append(RoundRecord(server_round, loss, accuracy, time.monotonic() - log.started))
+        log.add(RoundRecord(server_round, loss, accuracy, time.monotonic() - log.started))
         metrics: dict[str, int | float | list[int] | list[float]] = {"loss": loss}
         if accuracy is not None:
             metrics["accuracy"] = accuracy

@@ -5,7 +5,12 @@ spec's own settings and allowed values, and returns the exchanged tensors; a Flo
 combines them. Flower runs the clients in worker processes (Ray). The whole simulation runs in
 a fresh child process: Flower's simulation runtime cannot be started twice in one process (the
 second run waits forever), and the caller's process, a notebook or a test session, should not
-inherit Ray either. The child sends back the record of every round.
+inherit Ray either. The child sends back the record of every round as it finishes.
+
+A watchdog limits each round: on a loaded machine Ray's raylet crashed ("Timed out waiting") in
+15 of 154 sessions and the run then waited forever. The child leads its own process group (Ray's
+processes start inside it); when no round finishes within the limit, the parent kills that group
+and fails naming the round and the limit.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Mapping, Sequence
+import signal
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -34,6 +40,10 @@ class FederatedError(MlspecError):
     """A federated run that cannot start or did not finish its rounds."""
 
 
+ROUND_TIMEOUT = 600.0
+"""Seconds a round may take (round 0: starting Flower and Ray and scoring the starting weights)."""
+
+
 @dataclass(frozen=True)
 class FederatedResult:
     rounds: list[RoundRecord]  # round 0 scores the starting weights
@@ -52,11 +62,15 @@ def federate(
     strategy: str = "fedavg",
     config: Mapping[str, Any] | None = None,
     seed: int = 0,
+    round_timeout: float = ROUND_TIMEOUT,
 ) -> FederatedResult:
     """Run `rounds` rounds over `clients` simulated clients; the global spec goes to `output`
     after every round. `config` holds hyperparameter overrides sent to every client, each
-    checked against the spec's allowed values here and again by every client."""
+    checked against the spec's allowed values here and again by every client. A round that does
+    not finish within `round_timeout` seconds stops the run (see the module's docstring)."""
     validate(spec)
+    if not round_timeout > 0:
+        raise FederatedError(f"--round-timeout {round_timeout}: give a number of seconds above 0")
     if not spec.is_updatable:
         raise FederatedError("the spec is not updatable; run mlspec make-updatable first")
     if strategy not in STRATEGIES:
@@ -81,7 +95,7 @@ def federate(
         settings,
         output,
     )
-    records = _in_child(job)
+    records = supervise(_child_main, (job,), rounds=rounds, limit=round_timeout)
     if len(records) != rounds + 1:
         raise FederatedError(
             f"the run ended after {max(len(records) - 1, 0)} of {rounds} rounds: clients failed "
@@ -105,26 +119,61 @@ class _Job:
     output: Path
 
 
-def _in_child(job: _Job) -> list[RoundRecord]:
+def supervise(
+    target: Callable[..., None], args: tuple[Any, ...], *, rounds: int, limit: float
+) -> list[RoundRecord]:
+    """Run target(*args, sender) in a spawned child leading its own process group, collecting
+    the ("round", record) messages it sends until ("done", records) or ("failed", text).
+
+    No message within `limit` seconds of the last (or of the start) kills the child's whole
+    process group and raises FederatedError naming the round that stalled."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child_main, args=(job, sender), name="mlspec-federate")
+    child = context.Process(target=_own_group, args=(target, args, sender), name="mlspec-federate")
     child.start()
     sender.close()
+    finished: list[RoundRecord] = []
     try:
-        outcome = receiver.recv()
-    except EOFError:
-        outcome = ("failed", f"the simulation process died (exit code {child.exitcode})")
+        while True:
+            if not receiver.poll(limit):
+                _kill_group(child)
+                raise FederatedError(
+                    f"round {len(finished)} of {rounds} made no progress in {limit:g} s "
+                    "(--round-timeout); the simulation and its workers were stopped"
+                )
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                child.join()
+                kind, payload = "failed", f"the simulation process died (exit code {child.exitcode})"
+            if kind != "round":
+                break
+            finished.append(payload)
     finally:
+        receiver.close()
         child.join()
-    kind, payload = outcome
     if kind != "done":
         raise FederatedError(str(payload))
     return list(payload)
 
 
+def _own_group(target: Callable[..., None], args: tuple[Any, ...], sender: Connection) -> None:
+    """The child's entry: lead a process group that whatever it starts (Ray) joins, then run."""
+    if hasattr(os, "setpgrp"):
+        os.setpgrp()
+    target(*args, sender)
+
+
+def _kill_group(child: Any) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):  # gone, or no process groups
+        child.kill()
+    child.join()
+
+
 def _child_main(job: _Job, sender: Connection) -> None:
-    log = RunLog()
+    log = RunLog(on_round=lambda record: sender.send(("round", record)))
     try:
         plan = ServerPlan(job.strategy, job.clients, job.rounds, job.settings, job.evaluation, job.output)
         server = server_app(job.spec_bytes, job.names, plan, log)

@@ -12,12 +12,15 @@ from tests.support.chains import updatable_dense_chain
 
 
 def _seconds(layers: int) -> float:
+    """The faster of two runs: on a shared machine one run can lose seconds to other work."""
     model = updatable_dense_chain(layers)
-    started = time.perf_counter()
-    problems = find_problems(model)
-    elapsed = time.perf_counter() - started
-    assert problems == []  # a valid spec: every rule ran to the end
-    return elapsed
+    timings = []
+    for _ in range(2):
+        started = time.perf_counter()
+        problems = find_problems(model)
+        timings.append(time.perf_counter() - started)
+        assert problems == []  # a valid spec: every rule ran to the end
+    return min(timings)
 
 
 def test_validate_time_is_linear_in_layers() -> None:
