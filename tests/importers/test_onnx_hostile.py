@@ -332,9 +332,11 @@ def test_import_folding_through_a_python_loop_is_bounded() -> None:
     assert spec.network.layers[0].onnx_node.op_type == "ScatterND"  # kept, not folded
 
 
-def test_import_required_input_left_empty_is_an_error(tmp_path: Path) -> None:
-    """Fuzz input onnx seed 2026 #27020: an Identity reading "" (an absent input) killed the import
-    worker with SIGSEGV in onnx's version converter; import-onnx's fork made it a crash message."""
+@pytest.mark.parametrize("index", [27020, 72172, 97604])
+def test_import_required_input_left_empty_is_an_error(tmp_path: Path, index: int) -> None:
+    """Fuzz inputs onnx seed 2026 #27020, #72172, #97604 (the run's 3 signals of 100,000): an
+    Identity reading "" (an absent input) killed the import worker with SIGSEGV in onnx's version
+    converter; import-onnx's fork had made it a crash message."""
     path = tmp_path / "empty_input.onnx"
-    path.write_bytes(make_input("onnx", 2026, 27020, seeds_for("onnx")))
+    path.write_bytes(make_input("onnx", 2026, index, seeds_for("onnx")))
     assert_refused(import_onnx, OnnxImportError, path, 'node #4 (Identity) input 0 ("input") is empty')
