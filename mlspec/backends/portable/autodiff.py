@@ -57,6 +57,8 @@ def add_gradients(model: onnx.ModelProto, loss: str, wrt: Sequence[str]) -> onnx
             f"ops: {', '.join(sorted(DIFFERENTIABLE_OPS))}"
         )
     carries = _carries_gradient(graph, set(wrt), types)
+    # Built once: scanning the graph inputs for each parameter was quadratic in parameters.
+    input_types = {value.name: value.type for value in model.graph.input}
     ctx = GradContext(types, _constants(graph))
     grads: dict[str, list[str]] = {loss: [_seed(ctx, loss)]}
     for node in reversed(path):
@@ -83,8 +85,7 @@ def add_gradients(model: onnx.ModelProto, loss: str, wrt: Sequence[str]) -> onnx
             renamed[grad] = output  # the backward's own tensor becomes the output: no copy
         else:  # a forward tensor, or the gradient of another tensor too
             ctx.nodes.append(helper.make_node("Identity", [grad], [output], name=output))
-        value = next(v for v in model.graph.input if v.name == name)
-        graph.output.append(helper.make_value_info(output, value.type))
+        graph.output.append(helper.make_value_info(output, input_types[name]))
     for node in ctx.nodes:
         node.input[:] = [renamed.get(name, name) for name in node.input]
         node.output[:] = [renamed.get(name, name) for name in node.output]
