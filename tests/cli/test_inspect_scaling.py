@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.cli import specs
 from tests.cli.conftest import invoke
-from tests.support.chains import updatable_dense_chain
+from tests.support.chains import updatable_chain
 
 
 def _layer_rows(stdout: str) -> list[str]:
@@ -28,7 +28,7 @@ def _inspect_seconds(path: Path) -> float:
 
 
 def test_inspect_of_thousands_of_layers_shows_first_and_last_rows_and_the_count(tmp_path: Path) -> None:
-    path = specs.write(updatable_dense_chain(2_000), tmp_path / "chain.mlspec")
+    path = specs.write(updatable_chain(2_000), tmp_path / "chain.mlspec")
     result = invoke("inspect", path)
     assert result.exit_code == 0, result.output
     shown = [f"l{i}" for i in range(30)] + ["... 1,960 more"] + [f"l{i}" for i in range(1_990, 2_000)]
@@ -40,15 +40,15 @@ def test_inspect_of_thousands_of_layers_shows_first_and_last_rows_and_the_count(
 
 
 def test_inspect_of_a_small_spec_lists_every_layer(tmp_path: Path) -> None:
-    path = specs.write(updatable_dense_chain(40), tmp_path / "chain.mlspec")
+    path = specs.write(updatable_chain(40), tmp_path / "chain.mlspec")
     result = invoke("inspect", path)
     assert "Layers (" not in result.stdout
     assert _layer_rows(result.stdout) == [f"l{i}" for i in range(40)]
 
 
 def test_inspect_time_is_linear_in_layers(tmp_path: Path) -> None:
-    small = specs.write(updatable_dense_chain(2_000), tmp_path / "small.mlspec")
-    large = specs.write(updatable_dense_chain(16_000), tmp_path / "large.mlspec")
+    small = specs.write(updatable_chain(2_000), tmp_path / "small.mlspec")
+    large = specs.write(updatable_chain(16_000), tmp_path / "large.mlspec")
     _inspect_seconds(small)  # warm-up: imports
     ratio = _inspect_seconds(large) / _inspect_seconds(small)
     assert ratio < 20, ratio  # linear is 8x; quadratic 64x

@@ -8,12 +8,12 @@ import time
 
 from mlspec._proto import model_pb2
 from mlspec.spec.validate import find_problems
-from tests.support.chains import updatable_dense_chain
+from tests.support.chains import updatable_chain
 
 
 def _seconds(layers: int) -> float:
     """The faster of two runs: on a shared machine one run can lose seconds to other work."""
-    model = updatable_dense_chain(layers)
+    model = updatable_chain(layers)
     timings = []
     for _ in range(2):
         started = time.perf_counter()
@@ -32,7 +32,7 @@ def test_validate_time_is_linear_in_layers() -> None:
 
 def _blocked_chain(layers: int) -> model_pb2.Model:
     """The dense chain with a Resize node (no backend has its gradient) before the loss."""
-    model = updatable_dense_chain(layers)
+    model = updatable_chain(layers)
     model.network.layers[-1].outputs[0] = "h"
     node = model.network.layers.add(name="frozen", inputs=["h"], outputs=[f"l{layers - 1}"]).onnx_node
     node.op_type = "Resize"  # no backend has its gradient
@@ -56,7 +56,7 @@ def test_every_cut_off_layer_names_its_blocker_in_linear_time() -> None:
 
 
 def test_a_layer_behind_many_blockers_names_the_first_eight_and_says_there_are_others() -> None:
-    model = updatable_dense_chain(3)
+    model = updatable_chain(3)
     model.network.layers[-1].outputs[0] = "h"  # l2 now only feeds ten blocking nodes and an Add
     parts = []
     for index in range(10):
@@ -74,7 +74,7 @@ def test_a_layer_behind_many_blockers_names_the_first_eight_and_says_there_are_o
 def test_an_updatable_layer_cut_off_from_the_loss_is_still_named_past_the_search_budget() -> None:
     """25 cut-off layers whose outputs nothing reads: each is reported (the blocker searches were
     capped at 20; past them layers were reported differently)."""
-    model = updatable_dense_chain(30)
+    model = updatable_chain(30)
     for index in range(1, 26):  # 25 dense layers, each reading x, whose outputs nothing reads
         model.network.layers[index].inputs[0] = "x"
     texts = [str(p) for p in find_problems(model)]

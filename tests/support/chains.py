@@ -1,13 +1,14 @@
-"""Long layer chains for the scaling tests (validate, inspect): size is the point, not the maths."""
+"""Long layer chains for the scaling tests and tools/bench/scaling.py: size is the point, not the maths."""
 
 from __future__ import annotations
 
-from mlspec._proto import model_pb2
+from mlspec._proto import layers_pb2, model_pb2
 from mlspec.builder import SgdParams
 
 
-def updatable_dense_chain(layers: int) -> model_pb2.Model:
-    """x [2] -> `layers` updatable 2x2 dense layers in a chain -> MSE on the last."""
+def updatable_chain(layers: int, kind: str = "dense") -> model_pb2.Model:
+    """x [2] -> `layers` layers in a chain -> MSE on the last: updatable 2x2 dense layers, or for
+    kind "relu" one updatable dense layer followed by ReLU layers."""
     model = model_pb2.Model(spec_version=1, is_updatable=True)
     feature = model.description.inputs.add(name="x")
     feature.type.tensor.dtype = 1  # type: ignore[assignment]
@@ -16,6 +17,9 @@ def updatable_dense_chain(layers: int) -> model_pb2.Model:
     for index in range(layers):
         source = "x" if index == 0 else f"l{index - 1}"
         layer = model.network.layers.add(name=f"l{index}", inputs=[source], outputs=[f"l{index}"])
+        if kind == "relu" and index > 0:
+            layer.activation.type = layers_pb2.ActivationLayer.RELU
+            continue
         dense = layer.inner_product
         dense.input_channels = dense.output_channels = 2
         dense.weights.dtype = 1  # type: ignore[assignment]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,13 +32,15 @@ from onnx import TensorProto, helper, shape_inference
 from rich.console import Console
 
 from mlspec import load, save
-from mlspec._proto import layers_pb2, model_pb2
 from mlspec.backends import to_training_artifacts
-from mlspec.builder import SgdParams, inspect_model
+from mlspec.builder import inspect_model
 from mlspec.cli.inspect_tables import render
 from mlspec.convert.importers import import_onnx
 from mlspec.spec.graph import class_labels
 from mlspec.spec.validate import validate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for tests.support
+from tests.support.chains import updatable_chain
 
 
 @dataclass(frozen=True)
@@ -75,38 +78,11 @@ def _onnx_floor(path: Path) -> object:
 
 
 def _chain_spec(kind: str) -> Callable[[int, Path], Path]:
-    """An updatable spec: input x [2] -> n layers (2x2 dense, or ReLU after one dense) -> MSE."""
+    """Writes the scaling tests' chain (tests/support/chains.py) of n layers of `kind` to a file."""
 
     def build(layers: int, folder: Path) -> Path:
-        model = model_pb2.Model(spec_version=1, is_updatable=True)
-        feature = model.description.inputs.add(name="x")
-        feature.type.tensor.dtype = 1  # type: ignore[assignment]
-        feature.type.tensor.shape.add(symbol="batch")
-        feature.type.tensor.shape.add(size=2)
-        weights = bytes(16)
-        for index in range(layers):
-            source = "x" if index == 0 else f"l{index - 1}"
-            layer = model.network.layers.add(name=f"l{index}", inputs=[source], outputs=[f"l{index}"])
-            if kind == "dense" or index == 0:
-                dense = layer.inner_product
-                dense.input_channels = dense.output_channels = 2
-                dense.weights.dtype = 1  # type: ignore[assignment]
-                dense.weights.shape.extend([2, 2])
-                dense.weights.raw_data = weights
-                layer.is_updatable = dense.weights.is_updatable = True
-            else:
-                layer.activation.type = layers_pb2.ActivationLayer.RELU
-        output = model.description.outputs.add(name=f"l{layers - 1}")
-        output.type.CopyFrom(feature.type)
-        model.description.training_inputs.add(name="x").type.CopyFrom(feature.type)
-        model.description.training_inputs.add(name="y").type.CopyFrom(feature.type)
-        loss = model.update_parameters.loss_layers.add(name="loss", input=f"l{layers - 1}", target="y")
-        loss.mean_squared_error.SetInParent()
-        model.update_parameters.optimizer.CopyFrom(SgdParams(lr=0.1, batch=2).to_proto())
-        model.update_parameters.epochs.default_value = 1
-        model.update_parameters.epochs.set.values.append(1)
         path = folder / f"{kind}-{layers}.mlspec"
-        save(model, path)
+        save(updatable_chain(layers, kind), path)
         return path
 
     return build
