@@ -27,6 +27,8 @@ from mlspec.spec.io import load, save
 
 ROOT = Path(__file__).resolve().parents[1]
 FEATURES = 6
+FLOWER = sys.version_info >= (3, 11)
+"""Flower 1.42 needs Python 3.11 or later (pyproject's marker): on 3.10 `federate` must refuse."""
 
 
 def walkthrough() -> list[str]:
@@ -78,6 +80,9 @@ def test_readme_command_line_walkthrough_runs_verbatim(tmp_path: Path) -> None:
             text=True,
             timeout=900,  # federate starts Ray: minutes on a loaded 2-core machine
         )
+        if command.startswith("mlspec federate") and not FLOWER:
+            assert result.returncode == 1 and "Python 3.11 or later" in result.stderr, result.stderr
+            continue
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
     # What the walkthrough promises, judged by the numpy reference rather than the runtime.
     trained, updatable = load(tmp_path / "trained.mlspec"), load(tmp_path / "updatable.mlspec")
@@ -93,7 +98,8 @@ def test_readme_command_line_walkthrough_runs_verbatim(tmp_path: Path) -> None:
     truth = np.array([labels.index(label) for label in data["label"]])
     assert np.mean(np.argmax(after, axis=1) == truth) > np.mean(np.argmax(before, axis=1) == truth) + 0.2
     assert (tmp_path / "artifacts" / "manifest.json").is_file() and (tmp_path / "trained.onnx").is_file()
-    assert (tmp_path / "Updatable.mlmodel").is_file() and (tmp_path / "global.mlspec").is_file()
+    assert (tmp_path / "Updatable.mlmodel").is_file()
+    assert (tmp_path / "global.mlspec").is_file() == FLOWER
     assert any((tmp_path / "ckpt").iterdir())
     remaining = load(tmp_path / "knn3.mlspec")
     names = spec_knn.label_values(remaining)

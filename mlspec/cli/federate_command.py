@@ -53,7 +53,7 @@ def federate(
 ) -> None:
     """Train one spec on many simulated clients with Flower; only trained tensors leave a client.
 
-    Needs the optional extra: pip install 'mlspec[federated]'.
+    Needs the optional extra: pip install 'mlspec[federated]' (Flower 1.42, Python 3.11 or later).
 
     Example: mlspec federate updatable.mlspec --data train.npz --clients 3 --rounds 2 -o global.mlspec
     """
@@ -62,7 +62,9 @@ def federate(
     try:
         from mlspec.federated import federate as run
     except ImportError as exc:
-        raise MlspecError("federate needs Flower; install mlspec[federated]") from exc
+        raise MlspecError(
+            "federate needs Flower 1.42 (Python 3.11 or later); install mlspec[federated]"
+        ) from exc
     from mlspec.runtime.data import load_npz
 
     inputs = (model, data) if val is None else (model, data, val)
