@@ -8,6 +8,7 @@ so that one mistake does not hide the ones after it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
@@ -50,8 +51,15 @@ class ShapeReport:
     problems: list[Problem] = field(default_factory=list)
 
 
-def check_shapes(model: model_pb2.Model) -> ShapeReport:
-    """Infer shapes in layer order, turning each misfit into a Problem instead of an exception."""
+UndeclaredOutputs = Callable[[layers_pb2.Layer, list[TensorInfo]], list[TensorInfo] | None]
+"""Outputs of a generic node that declares none (validate asks onnx), or None when unknown."""
+
+
+def check_shapes(model: model_pb2.Model, undeclared: UndeclaredOutputs | None = None) -> ShapeReport:
+    """Infer shapes in layer order, turning each misfit into a Problem instead of an exception.
+
+    `undeclared` infers the outputs of an onnx_node without output_types; without it they are
+    unknown and the layers after it are checked only as far as unknown shapes allow."""
     report = ShapeReport()
     inputs_by_name = {feature.name: feature_info(feature) for feature in model.description.inputs}
     report.tensors.update(inputs_by_name)
@@ -61,7 +69,10 @@ def check_shapes(model: model_pb2.Model) -> ShapeReport:
         outputs: list[TensorInfo] = []
         try:
             if all(info is not None for info in inputs):
-                outputs = infer_layer(layer, [info for info in inputs if info is not None])
+                known = [info for info in inputs if info is not None]
+                outputs = infer_layer(layer, known)
+                if undeclared is not None and layer.HasField("onnx_node"):
+                    outputs = undeclared(layer, known) or outputs
             else:
                 check_attributes(layer)
         except ShapeError as error:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlspec._proto import layers_pb2, model_pb2
+from mlspec.backends import to_training_artifacts
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.validate import find_problems
 from tests.spec.test_onnx_node_gate import _pooled
@@ -24,8 +25,9 @@ FOUND = [664, 2844, 3640, 4258, 6000, 8601, 8980, 9716, 20230]
 # reshape of a scalar input (an IndexError in shape inference: 25500, 39015, 43628), a softmax
 # output declared [batch] where an imported node hid the shapes (28402), an int64 scalar input
 # read by an onnx_node (49698), an input of [batch, 1, 2^63 - 1, 4] that hung onnxruntime's
-# gradient builder (51630), a float16 model input (76590).
-FOUND_2026 = [16590, 25500, 28402, 39015, 43628, 49698, 51630, 76590]
+# gradient builder (51630), a float16 model input (76590), a dense layer after an onnx_node that
+# declares no output types, reading a [batch, 1, 2, 2] tensor with input_channels 4 (52522).
+FOUND_2026 = [16590, 25500, 28402, 39015, 43628, 49698, 51630, 52522, 76590]
 
 
 def _texts(model: model_pb2.Model) -> list[str]:
@@ -96,4 +98,43 @@ def test_classifier_probabilities_of_rank_four_are_a_validation_problem() -> Non
         'classifier.predicted_probabilities_name: "pool" has 4 dimensions; class probabilities are '
         "[batch, classes]. Fix: name the softmax output over the classes (flatten before the last "
         "dense layer)"
+    ]
+
+
+def _undeclared_pool(**attributes: object) -> model_pb2.Model:
+    """x [1, 4, 4] -> onnx_node MaxPool without output_types -> flatten -> dense -> softmax."""
+    model = _pooled(**attributes)
+    del model.network.layers[0].onnx_node.output_types[:]
+    return model
+
+
+def test_spec_fuzz_52522_dense_after_an_onnx_node_without_output_types_is_checked() -> None:
+    """Spec fuzz seed 2026 #52522: the flatten between the undeclared MaxPool and the dense layer
+    became a dropout; validate knew no shape past the node and accepted the spec, and onnx's shape
+    inference in convert found the MatMul's sizes incompatible. validate now asks onnx for the
+    node's outputs, so the dense layer is checked against [batch, 1, 2, 2]."""
+    model = _undeclared_pool(kernel_shape=[2, 2], strides=[2, 2])
+    flat = model.network.layers[1]
+    flat.ClearField("flatten")
+    flat.dropout.SetInParent()
+    assert _texts(model) == [
+        'layers["fc"].input_channels: input "flat" [batch, 1, 2, 2] has 2 features on its last axis, '
+        "but input_channels is 4. Fix: set input_channels to 2 (and resize the weights) or "
+        "flatten/reshape the input"
+    ]
+
+
+def test_onnx_node_without_output_types_that_fits_validates_and_converts(tmp_path: Path) -> None:
+    model = _undeclared_pool(kernel_shape=[2, 2], strides=[2, 2])
+    assert _texts(model) == []
+    to_training_artifacts(model, tmp_path / "artifacts")
+    assert (tmp_path / "artifacts" / "manifest.json").is_file()
+
+
+def test_onnx_node_without_output_types_that_onnx_refuses_names_the_layer() -> None:
+    """A window of three axes over a 2-D image: onnx's inference refuses it, in validate now."""
+    assert _texts(_undeclared_pool(kernel_shape=[2, 2, 2], strides=[2, 2])) == [
+        """layers["pool"].onnx_node: ONNX's shape inference refuses the node: [ShapeInferenceError] """
+        "Attribute kernel_shape has incorrect size. Fix: fix the node's inputs or attributes, or the "
+        "layers that feed it"
     ]

@@ -31,11 +31,11 @@ def test_validate_time_is_linear_in_layers() -> None:
 
 
 def _blocked_chain(layers: int) -> model_pb2.Model:
-    """The dense chain with a Resize node (no backend has its gradient) before the loss."""
+    """The dense chain with a Round node (no backend has its gradient) before the loss."""
     model = updatable_chain(layers)
     model.network.layers[-1].outputs[0] = "h"
     node = model.network.layers.add(name="frozen", inputs=["h"], outputs=[f"l{layers - 1}"]).onnx_node
-    node.op_type = "Resize"  # no backend has its gradient
+    node.op_type = "Round"  # no backend has its gradient
     node.node_inputs.append("h")
     return model
 
@@ -51,7 +51,7 @@ def test_every_cut_off_layer_names_its_blocker_in_linear_time() -> None:
         timings.append(time.perf_counter() - started)
         assert len(problems) == layers, problems[:3]
         for problem in problems:
-            assert 'blocked by layers["frozen"] (onnx_node Resize), which passes no gradient' in str(problem)
+            assert 'blocked by layers["frozen"] (onnx_node Round), which passes no gradient' in str(problem)
     assert timings[1] / timings[0] < 10, timings  # linear is 4x; quadratic 16x
 
 
@@ -61,12 +61,12 @@ def test_a_layer_behind_many_blockers_names_the_first_eight_and_says_there_are_o
     parts = []
     for index in range(10):
         node = model.network.layers.add(name=f"frozen{index}", inputs=["h"], outputs=[f"p{index}"]).onnx_node
-        node.op_type = "Resize"  # no backend has its gradient
+        node.op_type = "Round"  # no backend has its gradient
         node.node_inputs.append("h")
         parts.append(f"p{index}")
     model.network.layers.add(name="sum", inputs=parts, outputs=["l2"]).add.SetInParent()
     texts = [str(p) for p in find_problems(model)]
-    named = [f'layers["frozen{i}"] (onnx_node Resize)' for i in range(8)]
+    named = [f'layers["frozen{i}"] (onnx_node Round)' for i in range(8)]
     assert any(", ".join(named) + " and others, which passes no gradient" in t for t in texts), texts
     assert not any("frozen8" in t for t in texts), texts
 

@@ -9,6 +9,7 @@ from mlspec.spec.errors import layer_ref
 from mlspec.spec.shapes import ShapeReport, TensorInfo, check_shapes, feature_info
 from mlspec.spec.tensor_info import UNKNOWN
 from mlspec.spec.text import shown
+from mlspec.spec.validate.onnx_shapes import undeclared_outputs
 
 
 def layer_where(layer: layers_pb2.Layer, index: int) -> str:
@@ -41,7 +42,7 @@ class Context:
                     producer_index.setdefault(name, index)
         return cls(
             model=model,
-            shapes=check_shapes(model),
+            shapes=check_shapes(model, undeclared_outputs),
             producer_index=producer_index,
             input_names=inputs,
             training_input_names={f.name for f in model.description.training_inputs},
