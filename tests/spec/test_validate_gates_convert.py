@@ -138,3 +138,10 @@ def test_onnx_node_without_output_types_that_onnx_refuses_names_the_layer() -> N
         "Attribute kernel_shape has incorrect size. Fix: fix the node's inputs or attributes, or the "
         "layers that feed it"
     ]
+
+
+def test_onnx_node_without_op_type_or_output_types_is_a_problem_not_a_schema_error() -> None:
+    """Spec fuzz seed 11 #7: onnx was asked for the schema of the empty op type (a SchemaError)."""
+    model = _undeclared_pool(kernel_shape=[2, 2], strides=[2, 2])
+    model.network.layers[0].onnx_node.op_type = ""
+    assert 'layers["pool"].onnx_node.op_type: is empty. Fix: give the ONNX operator type' in _texts(model)

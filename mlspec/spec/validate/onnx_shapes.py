@@ -46,7 +46,9 @@ def undeclared_outputs(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> lis
     oversized inputs, a node validate will refuse anyway, no schema). Raises ShapeError when
     onnx's inference refuses the node, so the problem names this layer."""
     node = layer.onnx_node
-    if node.output_types or node.domain not in ("", "ai.onnx") or check_onnx_node(layer, ""):
+    if not node.op_type or node.output_types or node.domain not in ("", "ai.onnx"):
+        return None
+    if check_onnx_node(layer, ""):
         return None
     import onnx  # noqa: PLC0415 (check_onnx_node imported it already)
 
