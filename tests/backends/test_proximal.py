@@ -20,8 +20,8 @@ from mlspec.runtime import HyperparameterError, Trainer
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.hyper import double_parameter
 from tests.support import optim_reference as ref
-from tests.support.artifact_specs import SpecMaker, dense_mse
 from tests.support.backends import BACKENDS
+from tests.support.specs import SpecMaker, dense_mse
 
 LR, MU = 0.1, 0.3
 rng = np.random.default_rng(11)

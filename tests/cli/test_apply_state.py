@@ -17,7 +17,7 @@ from mlspec.backends.portable.state import read_state, write_state
 from mlspec.spec.io import load, save
 from tests.cli.conftest import assert_one_line_failure, invoke
 from tests.cli.specs import tensor_values
-from tests.support.artifact_specs import SpecMaker, mlp
+from tests.support.specs import SpecMaker, mlp
 
 
 @pytest.fixture

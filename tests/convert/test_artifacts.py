@@ -19,7 +19,7 @@ from mlspec.backends.ort_training import artifacts
 from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.convert.artifact_graphs import checkable_training_model
 from mlspec.convert.manifest import Manifest
-from tests.support.artifact_specs import SpecMaker, mlp
+from tests.support.specs import SpecMaker, mlp
 
 ONNX_FILES = ("training_model.onnx", "eval_model.onnx", "optimizer_model.onnx", "inference_model.onnx")
 

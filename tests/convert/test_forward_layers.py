@@ -14,7 +14,7 @@ import pytest
 from mlspec._proto import layers_pb2, tensor_pb2
 from mlspec.convert import to_onnx
 from tests.convert.forward_check import assert_forward_matches
-from tests.convert.spec_factory import layer, network, padding
+from tests.support.specs import layer, network, padding
 
 F32 = np.float32
 MAX, AVERAGE = layers_pb2.PoolingLayer.MAX, layers_pb2.PoolingLayer.AVERAGE

@@ -20,7 +20,7 @@ from mlspec.backends.ort_training.forms import ORT_FORMS
 from mlspec.convert import build_graph
 from mlspec.reference import evaluate
 from tests.convert.forward_check import assert_close, assert_forward_matches, check_contract, run_onnx
-from tests.convert.spec_factory import add_loss, layer, network, padding
+from tests.support.specs import add_loss, layer, network, padding
 
 F32 = np.float32
 Activation = layers_pb2.ActivationLayer.ActivationType

@@ -11,7 +11,7 @@ import pytest
 from mlspec._proto import layers_pb2
 from mlspec.spec.weights import make_tensor
 from tests.convert.forward_check import assert_forward_matches
-from tests.convert.spec_factory import layer, network, tensor_type
+from tests.support.specs import layer, network, tensor_type
 
 F32 = np.float32
 ActivationType = layers_pb2.ActivationLayer.ActivationType

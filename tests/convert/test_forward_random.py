@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mlspec._proto import layers_pb2
 from tests.convert.forward_check import assert_forward_matches
-from tests.convert.spec_factory import layer, network, padding
+from tests.support.specs import layer, network, padding
 
 F32 = np.float32
 EXAMPLES = settings(max_examples=30, deadline=None, derandomize=True)

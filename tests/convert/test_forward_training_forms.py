@@ -19,7 +19,7 @@ from mlspec.convert import GraphBuild, build_graph
 from mlspec.reference import evaluate
 from mlspec.spec.weights import to_numpy
 from tests.convert.forward_check import assert_close, check_contract, run_onnx
-from tests.convert.spec_factory import add_loss, layer, network, padding
+from tests.support.specs import add_loss, layer, network, padding
 
 F32 = np.float32
 ActivationType = layers_pb2.ActivationLayer.ActivationType

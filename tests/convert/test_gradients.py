@@ -18,7 +18,7 @@ from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
 from mlspec.backends import to_training_artifacts
 from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.reference import evaluate
-from tests.support.artifact_specs import SpecMaker, merge_paths
+from tests.support.specs import SpecMaker, merge_paths
 
 TANH = layers_pb2.ActivationLayer.TANH
 SIGMOID = layers_pb2.ActivationLayer.SIGMOID

@@ -11,7 +11,7 @@ from mlspec import MlspecError
 from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
 from mlspec.backends.ort_training.forms import ORT_FORMS
 from mlspec.convert import backprop_layers, build_graph
-from tests.convert.spec_factory import add_loss, layer, network, tensor_type
+from tests.support.specs import add_loss, layer, network, tensor_type
 
 F32 = np.float32
 RELU = layers_pb2.ActivationLayer.RELU

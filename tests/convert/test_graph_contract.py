@@ -16,8 +16,7 @@ from mlspec.convert.emitters import EMITTERS
 from mlspec.reference import evaluate
 from mlspec.spec.kinds import KINDS
 from tests.convert.forward_check import assert_forward_matches, check_contract, run_onnx
-from tests.convert.spec_factory import add_loss, layer, network, padding
-from tests.spec.factories import tensor_feature
+from tests.support.specs import add_loss, layer, network, padding, tensor_feature
 
 F32 = np.float32
 

@@ -25,8 +25,7 @@ from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.convert import build_graph
 from mlspec.reference import evaluate
 from mlspec.spec.hyper import double_parameter, int_parameter
-from tests.convert.spec_factory import add_loss, layer, network, padding
-from tests.spec.factories import tensor_feature
+from tests.support.specs import add_loss, layer, network, padding, tensor_feature
 
 F32 = np.float32
 Activation = layers_pb2.ActivationLayer

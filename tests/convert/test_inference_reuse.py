@@ -19,7 +19,7 @@ from mlspec.backends import to_training_artifacts
 from mlspec.backends.ort_training.forms import ORT_FORMS
 from mlspec.convert import build_graph, to_onnx
 from mlspec.spec.weights import set_tensor, to_numpy
-from tests.support.artifact_specs import SpecMaker, mlp
+from tests.support.specs import SpecMaker, mlp
 
 
 def _conv_bn_dropout() -> model_pb2.Model:

@@ -18,7 +18,7 @@ from mlspec.backends import to_training_artifacts
 from mlspec.backends.ort_training.ort import build_optimizer_model, ort_api
 from mlspec.backends.ort_training.session import TrainingSession
 from tests.support import optim_reference as ref
-from tests.support.artifact_specs import SpecMaker, dense_mse
+from tests.support.specs import SpecMaker, dense_mse
 
 STEPS = 3
 RNG = np.random.default_rng(3)

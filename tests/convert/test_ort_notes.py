@@ -253,7 +253,7 @@ def test_eval_on_a_module_without_an_eval_model_kills_the_process(tmp_path: Path
 def test_generation_logs_are_kept_off_stderr(tmp_path: Path) -> None:
     """ORT prints ~20 native info lines per generation; the adapter swallows them."""
     code = (
-        "import sys; from pathlib import Path; from tests.support.artifact_specs import mlp; "
+        "import sys; from pathlib import Path; from tests.support.specs import mlp; "
         "from mlspec.backends import to_training_artifacts; to_training_artifacts(mlp(), Path(sys.argv[1]))"
     )
     result = subprocess.run(

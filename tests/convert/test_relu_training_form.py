@@ -25,9 +25,8 @@ from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.convert import build_graph
 from mlspec.convert.emitters.activation import restore_relu_nodes
 from tests.convert.forward_check import run_onnx
-from tests.convert.spec_factory import layer, padding
 from tests.convert.test_graph_rewrite_gradients import assert_gradients_match, trainable_model
-from tests.spec.factories import tensor_feature
+from tests.support.specs import layer, padding, tensor_feature
 
 F32 = np.float32
 ActivationType = layers_pb2.ActivationLayer.ActivationType

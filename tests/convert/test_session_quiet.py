@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mlspec.backends import to_training_artifacts
-from tests.support.artifact_specs import mlp
+from tests.support.specs import mlp
 
 CHILD = """
 import sys

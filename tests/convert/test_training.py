@@ -20,7 +20,7 @@ from mlspec.reference import evaluate
 from mlspec.spec.graph import find_layer
 from mlspec.spec.kinds import kind_message
 from mlspec.spec.weights import set_tensor
-from tests.support.artifact_specs import SpecMaker, merge_paths, mlp
+from tests.support.specs import SpecMaker, merge_paths, mlp
 
 RNG = np.random.default_rng(21)
 

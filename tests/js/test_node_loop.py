@@ -23,7 +23,7 @@ from mlspec.runtime.hyperparams import HyperparameterError, table_from_manifest
 from tests.backends.portable.test_portable_session import mlp
 from tests.js.node_runner import TRAIN_NODE, events, node, settings_options, train_node, write_data
 from tests.js.replay import js_epoch_order, python_run
-from tests.support.artifact_specs import SpecMaker
+from tests.support.specs import SpecMaker
 
 EXAMPLES = 53  # not a multiple of any batch size below: the last batch of each epoch is smaller
 

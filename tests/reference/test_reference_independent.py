@@ -17,7 +17,7 @@ from mlspec import MlspecError
 from mlspec._proto import layers_pb2
 from mlspec.reference import LAYER_FUNCTIONS, evaluate
 from mlspec.spec.kinds import KINDS
-from tests.convert.spec_factory import layer, network, padding
+from tests.support.specs import layer, network, padding
 
 F64 = np.float64
 Array = np.ndarray[Any, Any]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from mlspec.spec.hyper import double_parameter, int_parameter
 from mlspec.spec.validate import find_problems
+from tests.support.specs import classifier
 
-from .factories import classifier
 from .helpers import assert_problem, problems_at
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from mlspec.spec.errors import MlspecError, Problem, SpecEditError, layer_ref
 from mlspec.spec.validate import find_problems
-
-from .factories import classifier
+from tests.support.specs import classifier
 
 
 def test_an_error_is_spelled_like_a_problem() -> None:

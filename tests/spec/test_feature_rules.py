@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from mlspec._proto import tensor_pb2
 from mlspec.spec.validate import find_problems
+from tests.support.specs import classifier, regressor, string_feature, tensor_feature
 
-from .factories import classifier, regressor, string_feature, tensor_feature
 from .helpers import assert_problem
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlspec._proto import model_pb2
 from mlspec.spec.validate import find_problems
-from tests.spec.factories import dense
+from tests.support.specs import dense
 
 
 def _weights_with_shape(shape: list[int]) -> model_pb2.Model:

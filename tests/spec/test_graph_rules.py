@@ -7,8 +7,8 @@ import pytest
 import mlspec
 from mlspec._proto import layers_pb2
 from mlspec.spec.validate import find_problems, validate
+from tests.support.specs import activation, classifier, layer, regressor
 
-from .factories import activation, classifier, regressor, simple_layer
 from .helpers import assert_problem
 
 
@@ -76,7 +76,7 @@ def test_kind_not_set() -> None:
 )
 def test_input_count(kind: str, inputs: list[str], expected: str) -> None:
     model = classifier(updatable=False)
-    model.network.layers.append(simple_layer(kind, "extra", inputs, "extra_out"))
+    model.network.layers.append(layer(kind, "extra", inputs, outputs=["extra_out"]))
     assert_problem(model, 'layers["extra"].inputs', expected, "got")
 
 
@@ -112,7 +112,7 @@ def test_layer_reading_a_training_only_input() -> None:
 def test_cycle_is_reported_once_with_its_members() -> None:
     model = classifier(updatable=False)
     layers = model.network.layers
-    layers.append(simple_layer("add", "loop_a", ["a1", "loop_b_out"], "loop_a_out"))
+    layers.append(layer("add", "loop_a", ["a1", "loop_b_out"], outputs=["loop_a_out"]))
     layers.append(activation("loop_b", "loop_a_out", "loop_b_out"))
     problem = assert_problem(model, 'layers["loop_a"]', "cycle", 'layers["loop_b"]')
     assert problem.message.count("->") == 2
@@ -120,7 +120,7 @@ def test_cycle_is_reported_once_with_its_members() -> None:
 
 def test_self_loop_is_a_cycle() -> None:
     model = classifier(updatable=False)
-    model.network.layers.append(simple_layer("add", "selfish", ["a1", "selfish_out"], "selfish_out"))
+    model.network.layers.append(layer("add", "selfish", ["a1", "selfish_out"], outputs=["selfish_out"]))
     assert_problem(model, 'layers["selfish"]', "cycle")
 
 

@@ -7,8 +7,8 @@ import pytest
 from mlspec._proto import model_pb2
 from mlspec.spec.hyper import double_parameter, int_parameter
 from mlspec.spec.validate import find_problems
+from tests.support.specs import classifier
 
-from .factories import classifier
 from .helpers import assert_problem
 
 SGD = "update_parameters.optimizer.sgd"

@@ -14,8 +14,7 @@ import pytest
 from onnx import helper, numpy_helper
 
 import mlspec
-
-from .factories import classifier
+from tests.support.specs import classifier
 
 HEADER = 16  # magic (8 bytes) + payload length (8 bytes), see mlspec/spec/io.py
 

@@ -6,8 +6,8 @@ import pytest
 
 from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.spec.validate import find_problems
+from tests.support.specs import classifier, int64_feature, regressor, string_feature, tensor_feature
 
-from .factories import classifier, int64_feature, regressor, string_feature, tensor_feature
 from .helpers import assert_problem
 
 CE = 'update_parameters.loss_layers["ce"]'

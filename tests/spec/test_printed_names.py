@@ -14,7 +14,7 @@ from mlspec._proto import model_pb2
 from mlspec.spec.text import printable, shown
 from mlspec.spec.validate import find_problems
 from tests.cli.subprocesses import mlspec as run
-from tests.spec.factories import dense, tensor_feature
+from tests.support.specs import dense, tensor_feature
 
 CLEAR_SCREEN = "\x1b[2J"
 SET_TITLE = "\x1b]0;pwned\x07"

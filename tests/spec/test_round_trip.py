@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import mlspec
 from mlspec._proto import layers_pb2, model_pb2, parameters_pb2, training_pb2
+from tests.support.specs import classifier
 
-from .factories import classifier
 from .proto_strategies import filled
 
 SUFFIXES = (".mlspec", ".pbtxt")

@@ -6,8 +6,7 @@ import pytest
 
 import mlspec
 from mlspec.spec.hyper import int_parameter
-
-from .factories import classifier, weights
+from tests.support.specs import classifier, weights
 
 
 def test_every_independent_problem_is_reported() -> None:

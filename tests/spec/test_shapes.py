@@ -18,8 +18,7 @@ from onnx import helper
 
 from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
 from mlspec.spec.shapes import STRING, TensorInfo, check_shapes, infer_shapes
-
-from .factories import int64_feature, string_feature, tensor_feature
+from tests.support.specs import int64_feature, string_feature, tensor_feature
 
 Dims = Sequence[int | str]
 

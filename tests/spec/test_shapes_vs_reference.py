@@ -16,8 +16,7 @@ from mlspec.reference import evaluate
 from mlspec.spec.shapes import infer_shapes
 from mlspec.spec.validate import find_problems
 from mlspec.spec.weights import make_tensor
-
-from .factories import tensor_feature, weights
+from tests.support.specs import tensor_feature, weights
 
 BATCH = 3
 

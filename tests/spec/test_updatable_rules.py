@@ -9,18 +9,18 @@ from mlspec._proto import layers_pb2, model_pb2
 from mlspec.spec.kinds import TRAINABLE_KINDS
 from mlspec.spec.validate import find_problems
 from mlspec.spec.weights import make_tensor, to_numpy
+from tests.support.specs import activation, classifier, dense, layer, regressor, tensor_feature, weights
 
-from .factories import activation, classifier, dense, regressor, simple_layer, tensor_feature, weights
 from .helpers import assert_problem
 
 
 def test_updatable_model_without_updatable_layers() -> None:
     model = classifier()
-    for layer in model.network.layers:
-        layer.is_updatable = False
+    for each in model.network.layers:
+        each.is_updatable = False
         for field in ("weights", "bias"):
-            if layer.HasField("inner_product"):
-                getattr(layer.inner_product, field).is_updatable = False
+            if each.HasField("inner_product"):
+                getattr(each.inner_product, field).is_updatable = False
     assert_problem(model, "is_updatable", "none of its layers")
 
 
@@ -85,7 +85,7 @@ def two_branch_model(joiner: str) -> model_pb2.Model:
         [
             dense("fc_a", "x", "a", 4, 2, updatable=True),
             dense("fc_b", "x", "b", 4, 2),
-            simple_layer(joiner, "join", ["a", "b"], "joined"),
+            layer(joiner, "join", ["a", "b"], outputs=["joined"]),
         ]
     )
     if joiner == "concat":
@@ -103,14 +103,14 @@ def test_gradients_pass_joining_layers(joiner: str) -> None:
 def test_gradients_pass_reshape_flatten_dropout_transpose() -> None:
     model = regressor()
     model.network.layers[0].outputs[0] = "h"
-    reshape = simple_layer("reshape", "reshape", ["h"], "t0")
+    reshape = layer("reshape", "reshape", ["h"], outputs=["t0"])
     reshape.reshape.target_shape.extend([2, 1])
-    transpose = simple_layer("transpose", "transpose", ["t0"], "t1")
+    transpose = layer("transpose", "transpose", ["t0"], outputs=["t1"])
     transpose.transpose.perm.extend([0, 2, 1])
-    dropout = simple_layer("dropout", "dropout", ["t1"], "t2")
+    dropout = layer("dropout", "dropout", ["t1"], outputs=["t2"])
     dropout.dropout.rate = 0.1
     model.network.layers.extend(
-        [reshape, transpose, dropout, simple_layer("flatten", "flatten", ["t2"], "y")]
+        [reshape, transpose, dropout, layer("flatten", "flatten", ["t2"], outputs=["y"])]
     )
     assert find_problems(model) == []
 

@@ -9,8 +9,8 @@ from mlspec._proto import layers_pb2, model_pb2
 from mlspec.spec.errors import Problem
 from mlspec.spec.text import shown
 from mlspec.spec.validate import find_problems
+from tests.support.specs import classifier
 
-from .factories import classifier
 from .proto_strategies import filled
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,8 +8,8 @@ import pytest
 from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
 from mlspec.spec.validate import find_problems
 from mlspec.spec.weights import make_tensor
+from tests.support.specs import classifier, tensor_feature, weights
 
-from .factories import classifier, tensor_feature, weights
 from .helpers import assert_problem
 
 

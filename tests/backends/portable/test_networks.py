@@ -17,7 +17,6 @@ from mlspec.backends import to_training_artifacts
 from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.backends.portable.autodiff import DIFFERENTIABLE_OPS
 from tests.backends.portable.networks import portable_gradients
-from tests.convert.spec_factory import layer
 from tests.convert.test_gradients import KIND_CASES, LOSS_FORMULAS, Case, _dense_head
 from tests.convert.test_graph_rewrite_gradients import (
     PLAIN_PATHS,
@@ -27,6 +26,7 @@ from tests.convert.test_graph_rewrite_gradients import (
     trainable_model,
 )
 from tests.convert.test_training import _bnns_cnn
+from tests.support.specs import layer
 
 
 def _compare(case: Case, tmp_path: Path) -> None:

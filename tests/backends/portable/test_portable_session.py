@@ -18,7 +18,7 @@ from mlspec._proto import model_pb2
 from mlspec.backends import open_session, to_training_artifacts
 from mlspec.convert.manifest import Manifest
 from tests.support import optim_reference as ref
-from tests.support.artifact_specs import SpecMaker
+from tests.support.specs import SpecMaker
 
 STEPS = 30
 

@@ -22,8 +22,8 @@ from mlspec.backends import to_training_artifacts
 from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.reference import evaluate
 from tests.backends.portable.networks import portable_gradients
-from tests.convert.spec_factory import layer
 from tests.convert.test_graph_rewrite_gradients import trainable_model
+from tests.support.specs import layer
 
 Kind = layers_pb2.ActivationLayer.ActivationType
 BOUNDARIES = np.array(
