@@ -123,22 +123,40 @@ def padding(kind: str, *, pads: Sequence[int] = (), lower: bool = False) -> laye
 _padding = padding  # for SpecMaker.conv, whose keyword `padding` hides the function
 
 
-def dense(
-    name: str, source: str, output: str, n_in: int, n_out: int, *, updatable: bool = False
+def weighted(
+    kind: str,
+    name: str,
+    source: str,
+    output: str,
+    *,
+    kernel: npt.NDArray[np.float32],
+    bias: npt.NDArray[np.float32],
+    updatable: bool,
+    **fields: FieldValue,
 ) -> layers_pb2.Layer:
-    """An inner product with bias, standard-normal weights from `RNG`."""
+    """An inner product or convolution with bias, holding `kernel` [out, in, ...] and `bias` [out]."""
     return layer(
-        "inner_product",
+        kind,
         name,
         [source],
         outputs=[output],
         updatable=updatable,
-        input_channels=n_in,
-        output_channels=n_out,
+        input_channels=kernel.shape[1],
+        output_channels=kernel.shape[0],
         has_bias=True,
-        weights=RNG.standard_normal((n_out, n_in)).astype(np.float32),
-        bias=RNG.standard_normal((n_out,)).astype(np.float32),
+        weights=kernel,
+        bias=bias,
+        **fields,
     )
+
+
+def dense(
+    name: str, source: str, output: str, n_in: int, n_out: int, *, updatable: bool = False
+) -> layers_pb2.Layer:
+    """An inner product with bias, standard-normal weights from `RNG`."""
+    kernel = RNG.standard_normal((n_out, n_in)).astype(np.float32)
+    bias = RNG.standard_normal(n_out).astype(np.float32)
+    return weighted("inner_product", name, source, output, kernel=kernel, bias=bias, updatable=updatable)
 
 
 def activation(
@@ -278,20 +296,9 @@ class SpecMaker:
 
     def dense(self, name: str, x: str, y: str, sizes: tuple[int, int], *, updatable: bool = True) -> None:
         n_in, n_out = sizes
-        self._add(
-            layer(
-                "inner_product",
-                name,
-                [x],
-                outputs=[y],
-                updatable=updatable,
-                input_channels=n_in,
-                output_channels=n_out,
-                has_bias=True,
-                weights=self._normal((n_out, n_in), 1.0 / np.sqrt(n_in)),
-                bias=self._normal((n_out,), 0.1),
-            )
-        )
+        kernel = self._normal((n_out, n_in), 1.0 / np.sqrt(n_in))
+        bias = self._normal((n_out,), 0.1)
+        self._add(weighted("inner_product", name, x, y, kernel=kernel, bias=bias, updatable=updatable))
 
     def conv(
         self,
@@ -306,20 +313,20 @@ class SpecMaker:
         """padding: valid or same."""
         c_in, c_out = channels
         fan_in = c_in * int(np.prod(kernel))
+        weights = self._normal((c_out, c_in, *kernel), 1.0 / np.sqrt(fan_in))
+        bias = self._normal((c_out,), 0.1)
+        made = _padding("same" if padding == "same" else "valid")
         self._add(
-            layer(
+            weighted(
                 "convolution",
                 name,
-                [x],
-                outputs=[y],
+                x,
+                y,
+                kernel=weights,
+                bias=bias,
                 updatable=True,
-                input_channels=c_in,
-                output_channels=c_out,
-                has_bias=True,
                 kernel_shape=kernel,
-                padding=_padding("same" if padding == "same" else "valid"),
-                weights=self._normal((c_out, c_in, *kernel), 1.0 / np.sqrt(fan_in)),
-                bias=self._normal((c_out,), 0.1),
+                padding=made,
             )
         )
 
