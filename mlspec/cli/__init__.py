@@ -1,24 +1,20 @@
 """The `mlspec` command line: thin typer commands over the library.
 
-Importing a command module registers its commands on the shared app, in import order. `main`
-imports only the module of the command it was asked for (see COMMAND_MODULES), so a quick
-command does not pay for the other twenty-five; `mlspec.cli.app` (the attribute) and `--help`
-load them all.
+Importing a command module registers its commands on the shared app (typer_app.py), in import
+order. `main` runs `validate`, `dump` and `inspect` on the quick path (quick.py) when their command
+line is plain, without importing typer; otherwise it imports only the module of the command it was
+asked for (see COMMAND_MODULES), so a command does not pay for the other twenty-five.
+`mlspec.cli.app` (the attribute) and `--help` load them all. This package imports no typer itself.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from typing import TYPE_CHECKING
 
-import typer
-
-# The shared app lives in the submodule mlspec/cli/app.py, whose first import binds this package's
-# attribute `app` to that module. Load it now and drop that binding, so that `mlspec.cli.app` (the
-# attribute) always goes through __getattr__ below and is the Typer with every command registered.
-from mlspec.cli import app as _app_module
-
-globals().pop("app")
+if TYPE_CHECKING:
+    import typer
 
 MODULES: tuple[str, ...] = (
     "spec_commands",
@@ -73,7 +69,9 @@ def load(modules: tuple[str, ...] = MODULES) -> typer.Typer:
     """Import the command modules (registering their commands) and return the shared app."""
     for name in modules:
         importlib.import_module(f"mlspec.cli.{name}")
-    return _app_module.app
+    from mlspec.cli.typer_app import app
+
+    return app
 
 
 def __getattr__(name: str) -> typer.Typer:
@@ -84,6 +82,11 @@ def __getattr__(name: str) -> typer.Typer:
 
 
 def main() -> None:
+    from mlspec.cli import quick
+
+    code = quick.run(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
     command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
     module = COMMAND_MODULES.get(command or "")
     load((module,) if module else MODULES)(prog_name="mlspec")

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import BackendOpt, ModelArg, check_output_file, same_file
+from mlspec.cli.typer_app import app
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import MlspecError
 

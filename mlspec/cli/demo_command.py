@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mlspec._proto import model_pb2
-from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
+from mlspec.cli.typer_app import app
 from mlspec.spec.atomic import atomic_writer, write_bytes_atomic
 from mlspec.spec.errors import MlspecError
 

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import InPlaceOpt, ModelArg, Names, OutputSpecOpt, SeedOpt, check_output_file
+from mlspec.cli.typer_app import app
 from mlspec.spec.errors import MlspecError, layer_ref
 
 if TYPE_CHECKING:

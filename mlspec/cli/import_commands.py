@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mlspec.cli import image_options as image_opts
-from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import Names, check_output_file
+from mlspec.cli.typer_app import app
 
 if TYPE_CHECKING:
     from mlspec._proto import model_pb2

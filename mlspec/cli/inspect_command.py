@@ -2,19 +2,19 @@
 
 The JSON is the builder's `inspect_model` summary plus top-level `class_labels`, so scripts read
 the same facts the tables show; the tables (inspect_tables.py) are a rendering of that one dictionary.
+reports.py prints them, for this command and for the quick path (quick.py).
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
 
-from mlspec.cli.app import app
-from mlspec.cli.errors import echo_stdout, one_line_errors
+from mlspec.cli import reports
+from mlspec.cli.errors import one_line_errors
 from mlspec.cli.options import ModelArg
+from mlspec.cli.typer_app import app
 
 
 @app.command()
@@ -28,19 +28,4 @@ def inspect(
 
     Example: mlspec inspect updatable.mlspec --json
     """
-    from mlspec.builder.inspect import inspect_model
-    from mlspec.spec import graph
-    from mlspec.spec.io import load
-
-    spec = load(model)
-    summary = {**inspect_model(spec), "class_labels": graph.class_labels(spec)}
-    if as_json:
-        echo_stdout(json.dumps(summary, indent=2))
-        return
-    from rich.console import Console
-
-    from mlspec.cli.inspect_tables import render
-
-    console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
-    for renderable in render(summary, title=str(model)):
-        console.print(renderable)
+    reports.inspect(model, as_json=as_json)

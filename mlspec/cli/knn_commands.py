@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import InPlaceOpt, ModelArg, Names, OutputSpecOpt, check_output_file
+from mlspec.cli.typer_app import app
 
 
 @app.command("add-examples")

@@ -1,16 +1,18 @@
 """Commands that read a spec and report on it without changing anything.
 
 Like every command module, this one imports the library inside each command: `mlspec --help`
-imports every command module, and should cost no more than typer itself.
+imports every command module, and should cost no more than typer itself. What the commands do is
+in reports.py, which the quick path (quick.py) also runs, without typer.
 """
 
 from __future__ import annotations
 
 import typer
 
-from mlspec.cli.app import app
-from mlspec.cli.errors import echo_stdout, one_line_errors
+from mlspec.cli import reports
+from mlspec.cli.errors import one_line_errors
 from mlspec.cli.options import ModelArg
+from mlspec.cli.typer_app import app
 
 
 @app.command()
@@ -22,18 +24,8 @@ def validate(model: ModelArg) -> None:
 
     Example: mlspec validate classifier.mlspec
     """
-    from mlspec.spec.io import load
-    from mlspec.spec.validate import find_problems
-
-    spec = load(model)
-    problems = find_problems(spec)
-    if not problems:
-        echo_stdout(f"{model}: valid")
-        return
-    echo_stdout(f"{model}: {len(problems)} problem{'s' if len(problems) != 1 else ''}")
-    for problem in problems:
-        echo_stdout(f"  - {problem}")
-    raise typer.Exit(1)
+    if code := reports.validate(model):
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -43,8 +35,4 @@ def dump(model: ModelArg) -> None:
 
     Example: mlspec dump classifier.mlspec > classifier.pbtxt
     """
-    from google.protobuf import text_format
-
-    from mlspec.spec.io import load
-
-    echo_stdout(text_format.MessageToString(load(model)))
+    reports.dump(model)

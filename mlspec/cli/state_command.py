@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
-from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import ModelArg, check_output_file
+from mlspec.cli.typer_app import app
 
 StateArg = Annotated[
     Path, typer.Argument(help="Portable state file (docs/portable_state.md), e.g. a page's download.")

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from mlspec.builder import NetworkBuilder
 
 from mlspec.cli import image_options as image_opts
-from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import InPlaceOpt, ModelArg, Names, OutputSpecOpt, check_output_file
+from mlspec.cli.typer_app import app
 from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.kind_names import PROTO_KINDS
 

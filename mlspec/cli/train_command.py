@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlspec.cli.app import app
 from mlspec.cli.errors import EXIT_INTERRUPTED, echo_stdout, fail, one_line_errors
 from mlspec.cli.options import (
     BackendOpt,
@@ -34,6 +33,7 @@ from mlspec.cli.options import (
     check_output_file,
     data_file,
 )
+from mlspec.cli.typer_app import app
 
 if TYPE_CHECKING:
     from mlspec.runtime import Trainer, TrainingResult

@@ -17,7 +17,6 @@ import typer
 
 from mlspec._proto import model_pb2
 from mlspec.cli import image_options as image_opts
-from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.options import (
     Beta1Opt,
@@ -37,6 +36,7 @@ from mlspec.cli.options import (
     WeightDecayOpt,
     check_output_file,
 )
+from mlspec.cli.typer_app import app
 from mlspec.spec.errors import MlspecError
 
 if TYPE_CHECKING:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlspec.cli.app import app
 from mlspec.cli.errors import echo_stdout, one_line_errors
 from mlspec.cli.evaluate_report import text_report
 from mlspec.cli.options import (
@@ -26,6 +25,7 @@ from mlspec.cli.options import (
     check_output_file,
     data_file,
 )
+from mlspec.cli.typer_app import app
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import MlspecError
 

@@ -14,7 +14,6 @@ live run holds (`sweep_beside`).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import glob
 import os
@@ -147,8 +146,11 @@ def replace_directory(new: Path, target: Path) -> None:
 
 def _exchange(first: Path, second: Path) -> bool:
     """Swap two paths atomically; False where the system or filesystem has no such call."""
-    libc = _libc()
-    if libc is None:
+    import ctypes  # noqa: PLC0415 (only a swap needs it; reading a spec should not load it)
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
         return False
     if hasattr(libc, "renameat2"):  # Linux: renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE)
         result = libc.renameat2(-100, os.fsencode(first), -100, os.fsencode(second), 2)
@@ -162,13 +164,6 @@ def _exchange(first: Path, second: Path) -> bool:
     if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
         return False
     raise OSError(code, os.strerror(code), str(second))
-
-
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:
-        return None
 
 
 @contextlib.contextmanager

@@ -11,7 +11,6 @@ mlspec needs to know where the bytes were kept.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import os
 import re
@@ -46,6 +45,8 @@ def externalize(model: model_pb2.Model, spec_path: Path, min_bytes: int) -> mode
     ]
     if not chosen:
         return result
+    import hashlib  # noqa: PLC0415 (OpenSSL loads in ~5 ms; only sidecar weights need it)
+
     digest = hashlib.sha256()
     for _, data in chosen:
         digest.update(data)

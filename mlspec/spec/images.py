@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from mlspec._proto import model_pb2, tensor_pb2
 from mlspec.spec.errors import MlspecError, Problem
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 COLOR_SPACES = {
     "gray": tensor_pb2.COLOR_SPACE_GRAY,
@@ -81,6 +82,8 @@ class ImageInput:
 
     def preprocess(self, pixels: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """[N, C, H, W] pixels 0..255 in this colour space's channel order -> the network's tensor."""
+        import numpy as np  # noqa: PLC0415 (`mlspec --help` reads this module's names, not pixels)
+
         scale = np.asarray(self.scale, np.float32).reshape(1, -1, 1, 1)
         bias = np.asarray(self.bias, np.float32).reshape(1, -1, 1, 1)
         return np.ascontiguousarray(pixels * scale + bias, dtype=np.float32)

@@ -46,6 +46,18 @@ def test_quick_commands_import_neither_onnx_nor_onnxruntime(command: list[str], 
     assert loaded_heavy_modules(*args) == []
 
 
+@pytest.mark.parametrize("command", [["validate"], ["dump"], ["inspect", "--json"], ["inspect"]])
+def test_quick_commands_load_no_command_line_parser(command: list[str], tmp_path: Path) -> None:
+    """`validate`, `dump` and `inspect` run on the quick path (mlspec/cli/quick.py): neither typer nor
+    click is imported, and rich only to draw inspect's tables."""
+    spec = specs.write(specs.updatable_classifier(), tmp_path / "updatable.mlspec")
+    parsers = ("typer", "click", "rich")
+    expected = ["rich"] if command == ["inspect"] else []
+    assert loaded_heavy_modules(command[0], str(spec), *command[1:], heavy=parsers) == expected
+    # The same command asked for its help goes to typer, and the probe sees it.
+    assert {"typer", "click"} <= set(loaded_heavy_modules(command[0], "--help", heavy=parsers))
+
+
 def test_the_probe_sees_a_command_that_loads_them(tmp_path: Path) -> None:
     spec = specs.write(specs.updatable_classifier(), tmp_path / "updatable.mlspec")
     loaded = loaded_heavy_modules("convert", str(spec), "-o", str(tmp_path / "artifacts"))
