@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from onnx import helper
 
+from mlspec.backends.portable.autodiff import add_gradients
 from tests.backends.portable.gradcheck import analytic_gradients, check_gradients, forward_model, rand
 
 F32 = {"rtol": 2e-3, "atol": 2e-3}
@@ -104,6 +105,10 @@ def test_conv_transpose_2d() -> None:
         ((7,), (3,), (2,), (1, 1)),
         ((6, 5), (2, 2), (2, 2), (0, 0, 0, 0)),
         ((7, 5), (3, 2), (2, 1), (1, 0, 1, 1)),
+        # Windows that tile the input: the ArgMax route, without MaxPool's Indices output.
+        ((8,), (2,), (2,), (0, 0)),
+        ((6, 4), (2, 2), (2, 2), (0, 0, 0, 0)),
+        ((6, 6), (3, 2), (3, 2), (0, 0, 0, 0)),
     ],
 )
 def test_max_pool(
@@ -116,14 +121,20 @@ def test_max_pool(
     check_gradients([node], {"x": x}, ["x"], symbolic_batch=["x"])
 
 
-def test_max_pool_ties_go_to_the_first_cell() -> None:
-    """A window of equal values sends all its gradient to its first cell, as PyTorch's CPU kernel."""
-    x = np.zeros((1, 1, 2, 4), dtype=np.float32)
-    node = helper.make_node("MaxPool", ["x"], ["y", "indices"], kernel_shape=[2, 2], strides=[2, 2])
+@pytest.mark.parametrize("outputs", [["y", "indices"], ["y"]], ids=["indices", "tiled"])
+def test_max_pool_ties_go_to_the_first_cell(outputs: list[str]) -> None:
+    """A window of equal values sends all its gradient to its first cell, as PyTorch's CPU kernel,
+    whether the rule reads MaxPool's Indices or takes the ArgMax of tiling windows; a window tied
+    in its second row only sends it to that row's first cell."""
+    x = np.zeros((1, 1, 2, 6), dtype=np.float32)
+    x[0, 0, 0, 4:] = -1.0
+    node = helper.make_node("MaxPool", ["x"], outputs, kernel_shape=[2, 2], strides=[2, 2])
     model = forward_model([node], {"x": x}, "y")
+    (pool,) = (n for n in add_gradients(model, "loss", ["x"]).graph.node if n.op_type == "MaxPool")
+    assert len(pool.output) == len(outputs)  # the tiled route adds no Indices output
     (grad,) = analytic_gradients(model, {"x": x}, ["x"]).values()
-    assert np.count_nonzero(grad) == 2
-    assert grad[0, 0, 0, 0] != 0 and grad[0, 0, 0, 2] != 0
+    assert np.count_nonzero(grad) == 3
+    assert grad[0, 0, 0, 0] != 0 and grad[0, 0, 0, 2] != 0 and grad[0, 0, 1, 4] != 0
 
 
 @pytest.mark.parametrize("count_include_pad", [0, 1])
