@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from mlspec.cli.errors import echo_stdout, one_line_errors
-from mlspec.cli.options import BackendOpt, ModelArg, check_output_file, same_file
+from mlspec.cli.options import BackendOpt, ModelArg, check_output_file, note_large_graph, same_file
 from mlspec.cli.typer_app import app
 from mlspec.spec.atomic import write_bytes_atomic
 from mlspec.spec.errors import MlspecError
@@ -35,9 +35,9 @@ def convert(
 
     if same_file(model, output):
         raise MlspecError(f"{output}: -o names the input spec; give a directory for the artifacts")
-    manifest = to_training_artifacts(
-        load(model), output, backend=backend.value if backend is not None else None
-    )
+    spec = load(model)
+    note_large_graph(len(spec.network.layers), backend)
+    manifest = to_training_artifacts(spec, output, backend=backend.value if backend is not None else None)
     trained = ", ".join(ref.name for ref in manifest.trainable)
     if manifest.backend == "portable":
         echo_stdout(

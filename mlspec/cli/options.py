@@ -31,13 +31,23 @@ class Backend(str, Enum):
     ort_training = "ort-training"
 
 
+def note_large_graph(layers: int, backend: Backend | None) -> None:
+    """Tell, on stderr, who asked for ort-training on a graph it converts in quadratic time."""
+    from mlspec.backends import large_graph_note  # here: --help loads no backend code
+
+    note = large_graph_note(layers, backend.value if backend is not None else None)
+    if note is not None:
+        typer.echo(note, err=True)
+
+
 BackendOpt = Annotated[
     Backend | None,
     typer.Option(
         "--backend",
         help="Training backend: portable (standard ONNX ops, any ONNX Runtime), ort-training "
         "(onnxruntime-training), or auto (portable when it covers the model, else ort-training). "
-        "Default: ort-training where onnxruntime-training is installed, else auto.",
+        "Default: ort-training where onnxruntime-training is installed and the spec has at most "
+        "2,000 layers, else auto.",
         show_default=False,
     ),
 ]

@@ -32,6 +32,7 @@ from mlspec.cli.options import (
     WeightDecayOpt,
     check_output_file,
     data_file,
+    note_large_graph,
 )
 from mlspec.cli.typer_app import app
 
@@ -162,7 +163,9 @@ def train(
     console = Console(file=sys.stdout, highlight=False)
     # Refusals name train's flags and the make-updatable option that widens each, not the spec's
     # field names; checked here, before any conversion work.
-    table_from_spec(load(model)).resolve(overrides, source=str(model), wording=FLAG_WORDING)
+    spec = load(model)
+    table_from_spec(spec).resolve(overrides, source=str(model), wording=FLAG_WORDING)
+    note_large_graph(len(spec.network.layers), backend)
     with Trainer.from_spec(
         model,
         backend=backend.value if backend is not None else None,

@@ -59,3 +59,37 @@ def test_cli_asking_for_ort_training_without_it_fails_in_one_line(tmp_path: Path
     assert not (tmp_path / "artifacts").exists() and not (tmp_path / "out.mlspec").exists()
     trained = invoke("train", spec_path, "--data", data, "-o", tmp_path / "out.mlspec")
     assert trained.exit_code == 0, trained.output
+
+
+def test_past_the_layer_limit_the_default_is_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime-training's graph passes are quadratic in nodes (ORT_LAYER_LIMIT's docstring has
+    the figures), so a caller naming no backend gets the linear portable one for big specs."""
+    monkeypatch.setattr(backends, "ort_training_installed", lambda: True)
+    assert default_backend(backends.ORT_LAYER_LIMIT) == "ort-training"
+    assert default_backend(backends.ORT_LAYER_LIMIT + 1) == "auto"
+
+
+def test_the_default_for_a_spec_past_the_limit_converts_with_portable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = classifier(hidden=3)
+    monkeypatch.setattr(backends, "ort_training_installed", lambda: True)
+    monkeypatch.setattr(backends, "ORT_LAYER_LIMIT", len(model.network.layers) - 1)
+    assert to_training_artifacts(model, tmp_path / "artifacts").backend == "portable"
+
+
+@pytest.mark.usefixtures("without_ort_training")
+def test_asking_for_ort_training_on_a_spec_past_the_limit_prints_a_note_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec_path = tmp_path / "model.mlspec"
+    model = classifier(hidden=3)
+    mlspec.save(model, spec_path)
+    monkeypatch.setattr(backends, "ORT_LAYER_LIMIT", len(model.network.layers) - 1)
+    result = invoke("convert", spec_path, "-o", tmp_path / "artifacts", "--backend", "ort-training")
+    note, error = result.stderr.strip().splitlines()
+    assert note.startswith(f"note: this spec has {len(model.network.layers)} layers; onnxruntime-training")
+    assert "--backend portable or auto converts it much faster" in note
+    assert error.startswith("error: backend 'ort-training': onnxruntime-training is not installed")
+    portable = invoke("convert", spec_path, "-o", tmp_path / "portable", "--backend", "portable")
+    assert portable.exit_code == 0 and "note:" not in portable.stderr, portable.output

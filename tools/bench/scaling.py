@@ -12,6 +12,9 @@ Printed per size: seconds, microseconds per layer, the growth of time per layer 
 previous size (1.0 = linear; a quadratic step shows as ~10 for 10x the layers), and the ratio to
 the floor.
 
+Each case and size runs in a fresh process, as each CLI command does, so no case inherits the
+heap of the one before and each gets its own peak RSS (building the input included).
+
 Run with `.venv/bin/python tools/bench/scaling.py [--max 100000]`. A measurement, not a test: it
 prints figures and never fails on timing.
 """
@@ -20,6 +23,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -174,6 +180,26 @@ def _seconds(action: Callable[[Path], object], path: Path) -> float:
     return time.perf_counter() - started
 
 
+def _measure_one(name: str, layers: int) -> None:
+    """In a fresh process: build the input, time the case and its floor, print them as JSON."""
+    case = next(case for case in CASES if case.name == name)
+    with tempfile.TemporaryDirectory() as folder:
+        path = case.build(layers, Path(folder))
+        elapsed = _seconds(case.run, path)
+        floor = _seconds(case.floor, path)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(json.dumps({"seconds": elapsed, "floor": floor, "rss_mib": peak}))
+
+
+def _measure(name: str, layers: int) -> dict[str, float]:
+    command = [sys.executable, __file__, "--one", name, str(layers)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{name} at {layers} layers failed:\n{done.stderr}")
+    result: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Time against layers for import (and more).")
     parser.add_argument("--max", type=int, default=100_000, help="largest layer count (default 100000)")
@@ -185,29 +211,32 @@ def main() -> None:
         default=[1_000, 10_000, 100_000],
         help="layer counts (default 1k 10k 100k)",
     )
+    parser.add_argument("--one", nargs=2, metavar=("CASE", "LAYERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        _measure_one(args.one[0], int(args.one[1]))
+        return
     sizes = [n for n in args.sizes if n <= args.max]
     header = f"{'case':32} {'layers':>8} {'seconds':>9} {'us/layer':>9} {'growth':>7}"
-    print(f"{header} {'floor s':>8} {'x floor':>8}")
-    with tempfile.TemporaryDirectory() as folder:
-        for case in CASES:
-            if args.case and not any(part in case.name for part in args.case):
+    print(f"{header} {'floor s':>8} {'x floor':>8} {'peak MiB':>9}", flush=True)
+    for case in CASES:
+        if args.case and not any(part in case.name for part in args.case):
+            continue
+        previous = 0.0
+        for layers in sizes:
+            if layers > case.max_layers:
+                print(f"{case.name:32} {layers:>8}   skipped: {case.why}", flush=True)
                 continue
-            previous = 0.0
-            for layers in sizes:
-                if layers > case.max_layers:
-                    print(f"{case.name:32} {layers:>8}   skipped: {case.why}")
-                    continue
-                path = case.build(layers, Path(folder))
-                elapsed = _seconds(case.run, path)
-                floor = _seconds(case.floor, path)
-                per_layer = elapsed / layers * 1e6
-                growth = f"{per_layer / previous:7.2f}" if previous else f"{'-':>7}"
-                previous = per_layer
-                print(
-                    f"{case.name:32} {layers:>8} {elapsed:9.2f} {per_layer:9.1f} {growth} {floor:8.2f} "
-                    f"{elapsed / floor:8.1f}"
-                )
+            result = _measure(case.name, layers)
+            elapsed, floor = result["seconds"], result["floor"]
+            per_layer = elapsed / layers * 1e6
+            growth = f"{per_layer / previous:7.2f}" if previous else f"{'-':>7}"
+            previous = per_layer
+            print(
+                f"{case.name:32} {layers:>8} {elapsed:9.2f} {per_layer:9.1f} {growth} {floor:8.2f} "
+                f"{elapsed / floor:8.1f} {result['rss_mib']:9.0f}",
+                flush=True,
+            )
     print("floors: " + "; ".join(dict.fromkeys(f"{case.name}: {case.floor_name}" for case in CASES)))
 
 
