@@ -134,18 +134,23 @@ class PortableSession(ArtifactSession):
 
         The batch is copied into input buffers bound once (a copy of a batch costs less than
         one call to rebind it, up to tens of kilobytes); a batch of another shape or dtype (the
-        last, shorter one of an epoch) gets buffers of its own, bound to both bindings.
+        last, shorter one of an epoch) gets buffers of its own, bound to both bindings. The
+        loop is written for the common case, numpy arrays matching the buffers: a slice
+        assignment and no temporary list (tools/bench/binding_overhead.py).
         """
-        for name, given in zip(self._feed_order, ordered_feeds(feeds, self._feed_order), strict=True):
-            value = np.asarray(given)
-            buffer = self._batch.get(name)
+        batch = self._batch
+        for name in self._feed_order:
+            given = feeds.get(name)
+            if given is None:
+                ordered_feeds(feeds, self._feed_order)  # raises, naming what is missing
+            value = given if type(given) is np.ndarray else np.asarray(given)
+            buffer = batch.get(name)
             if buffer is None or buffer.shape != value.shape or buffer.dtype != value.dtype:
                 buffer = self._bind_batch(name, np.empty_like(value, order="C"))
-            np.copyto(buffer, value, casting="no")
-        binding = self._bindings[self._which]
+            buffer[...] = value
         self._steps += 1
         self._step_count[...] = self._steps
-        self._session.run_with_iobinding(binding)
+        self._session.run_with_iobinding(self._bindings[self._which])
         self._which = 1 - self._which
         self._current, self._spare = self._spare, self._current
         return float(self._loss)
