@@ -9,6 +9,7 @@ overrides and state file, is the same and lives here once.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,20 +32,37 @@ Scalar = int | float | bool
 T = TypeVar("T")
 
 
+SPINNING_VARIABLE = "MLSPEC_ORT_SPINNING"
+
+
 def session_options() -> onnxruntime.SessionOptions:
     """Both backends' sessions: every graph optimisation, errors-only logging, ONNX Runtime's
-    default intra-op thread count (one per core), and no spin-waiting between training steps.
+    default intra-op thread count (one per core), and no spin-waiting between ops unless
+    MLSPEC_ORT_SPINNING=1.
 
-    Spinning keeps idle intra-op threads busy-waiting for the next op; between the short calls
-    of a training loop on a small CPU that steals the core the next step needs
-    (tools/bench/train_throughput.py measures both settings side by side). The same options for
-    both backends keep their throughput comparison like with like.
+    Spinning keeps idle intra-op threads busy-waiting for the next op. On an idle machine that
+    saves the wake-up of a sleeping thread at every parallel op (the 784-512 MLP's step has
+    dozens); on a small CPU shared with other work the spinning threads steal the core the next
+    step needs, several times over. Sleeping is the default because it never collapses;
+    tools/bench/train_throughput.py times both settings for both backends side by side. The same
+    options for both backends keep their throughput comparison like with like.
     """
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning() else "0")
     return options
+
+
+def spinning() -> bool:
+    """Whether MLSPEC_ORT_SPINNING asks for spinning intra-op threads (unset means no)."""
+    value = os.environ.get(SPINNING_VARIABLE, "0")
+    if value not in ("0", "1"):
+        raise MlspecError(
+            f"environment variable {SPINNING_VARIABLE}={value!r}: allowed values are 0 (intra-op "
+            "threads sleep between ops, the default) and 1 (they spin, ONNX Runtime's own default)"
+        )
+    return value == "1"
 
 
 @dataclass(frozen=True)

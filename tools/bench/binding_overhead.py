@@ -9,7 +9,8 @@ runs in microseconds, so what is left is binding and Python):
 The per-step binding overhead is the difference of their medians over alternating blocks, so
 load from other processes hits both alike; it is printed in wall time and in the process's CPU
 time, which other processes on a busy machine disturb far less (a step is a few microseconds of
-work, and a wall-clock block also counts the time the scheduler gives to others). Goal (issue 13): under 5 us. Run with
+work, and a wall-clock block also counts the time the scheduler gives to others). Goal (issue
+13): under 5 us. Run with
 
     .venv/bin/python tools/bench/binding_overhead.py [--blocks N]
 
