@@ -1,16 +1,16 @@
 """The tables of `mlspec inspect`: a rendering of the builder's `inspect_model` summary.
 
-Kept apart from the command so that rich is imported only when tables are printed, not by
-`mlspec --help` or `inspect --json`.
+`render` lays the summary out as lines of text and `Grid`s (a table's title, headers and rows of
+plain cells), importing nothing. rich draws them (`print_rich`); plain_tables.py draws the same
+characters itself where it can promise rich would, which spares rich's import (a third of
+`inspect`'s start-up) when the output goes to a pipe or a file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
-
-from rich.table import Table
-from rich.text import Text
+from dataclasses import dataclass, field
+from typing import Any, TextIO, TypeVar
 
 from mlspec.spec.text import printable
 
@@ -28,15 +28,49 @@ _SHOWN_LABELS = 50
 """Class labels past this many are counted, not listed."""
 
 
-def render(summary: dict[str, Any], *, title: str) -> list[Table | Text]:
+@dataclass
+class Grid:
+    """One table: its title, column headers and rows of plain-text cells (escaped by `printable`)."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+    notes: set[int] = field(default_factory=set)
+    """The rows that count rows left out ("... N more"), set in italics."""
+
+
+Part = Grid | str
+"""A table, or one line of text."""
+
+
+def print_rich(parts: list[Part], file: TextIO, *, width: int | None = None) -> None:
+    """Draw `parts` with rich; the width and styles are rich's own choice for `file` unless given."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(file=file, highlight=False, soft_wrap=False, width=width)
+    for part in parts:
+        if isinstance(part, str):
+            console.print(Text(part))
+            continue
+        table = Table(title=Text(part.title), title_justify="left")
+        for column in part.columns:
+            table.add_column(Text(column), overflow="fold")
+        # Cells are Text, not strings: shapes such as [batch, 4] would otherwise be read as markup.
+        for index, row in enumerate(part.rows):
+            style = "italic" if index in part.notes else ""
+            table.add_row(Text(row[0], style=style), *(Text(cell) for cell in row[1:]))
+        console.print(table)
+
+
+def render(summary: dict[str, Any], *, title: str) -> list[Part]:
     """The summary as tables, in the order a reader decides with: network, then training."""
     updatable = "updatable" if summary["is_updatable"] else "not updatable"
-    parts: list[Table | Text] = [
-        Text(
-            printable(
-                f"{title}: {summary['name'] or '(unnamed)'}, spec version {summary['spec_version']}, "
-                f"{summary['parameter_count']:,} parameters, {updatable}"
-            )
+    parts: list[Part] = [
+        printable(
+            f"{title}: {summary['name'] or '(unnamed)'}, spec version {summary['spec_version']}, "
+            f"{summary['parameter_count']:,} parameters, {updatable}"
         ),
         _features("Inputs", summary["inputs"]),
         *_images(summary["inputs"]),
@@ -58,11 +92,11 @@ def render(summary: dict[str, Any], *, title: str) -> list[Table | Text]:
         shown_labels = ", ".join(str(label) for label in labels[:_SHOWN_LABELS])
         if len(labels) > _SHOWN_LABELS:
             shown_labels += f", ... {len(labels) - _SHOWN_LABELS:,} more (--json lists all)"
-        parts.append(Text(printable(f"Class labels ({len(labels):,}): {shown_labels}")))
+        parts.append(printable(f"Class labels ({len(labels):,}): {shown_labels}"))
     return parts
 
 
-def _knn(knn: dict[str, Any]) -> Table:
+def _knn(knn: dict[str, Any]) -> Grid:
     table = _table("k-NN classifier", "setting", "value")
     k = knn["k"]
     allowed = f"range {k['range']}" if "range" in k else f"set {k.get('set')}"
@@ -80,11 +114,8 @@ def _knn(knn: dict[str, Any]) -> Table:
     return table
 
 
-def _table(title: str, *columns: str) -> Table:
-    table = Table(title=Text(title), title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    return table
+def _table(title: str, *columns: str) -> Grid:
+    return Grid(title, columns)
 
 
 def _shown(items: Sequence[T]) -> Iterator[T | int]:
@@ -98,8 +129,9 @@ def _shown(items: Sequence[T]) -> Iterator[T | int]:
     yield from items[-_TAIL_ROWS:]
 
 
-def _more(table: Table, left_out: int) -> None:
-    table.add_row(Text(f"... {left_out:,} more", style="italic"), *([""] * (len(table.columns) - 1)))
+def _more(table: Grid, left_out: int) -> None:
+    table.notes.add(len(table.rows))
+    table.rows.append((f"... {left_out:,} more", *([""] * (len(table.columns) - 1))))
 
 
 def _titled(title: str, items: Sequence[object]) -> str:
@@ -109,12 +141,9 @@ def _titled(title: str, items: Sequence[object]) -> str:
     return f"{title} ({len(items):,}; --json lists all)"
 
 
-def _row(table: Table, *cells: str) -> None:
-    """Cells as plain text: shapes such as [batch, 4] would otherwise be read as rich markup.
-
-    Names come from the file: their control characters are escaped, not sent to the terminal.
-    """
-    table.add_row(*(Text(printable(cell)) for cell in cells))
+def _row(table: Grid, *cells: str) -> None:
+    """Names come from the file: their control characters are escaped, not sent to the terminal."""
+    table.rows.append(tuple(printable(cell) for cell in cells))
 
 
 def _shape(dims: Sequence[int | str | None] | None) -> str:
@@ -123,7 +152,7 @@ def _shape(dims: Sequence[int | str | None] | None) -> str:
     return "[" + ", ".join("?" if dim is None else str(dim) for dim in dims) + "]"
 
 
-def _features(title: str, features: list[dict[str, Any]]) -> Table:
+def _features(title: str, features: list[dict[str, Any]]) -> Grid:
     table = _table(_titled(title, features), "name", "type", "dtype", "shape")
     for feature in _shown(features):
         if isinstance(feature, int):
@@ -134,7 +163,7 @@ def _features(title: str, features: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _images(features: list[dict[str, Any]]) -> list[Text]:
+def _images(features: list[dict[str, Any]]) -> list[str]:
     """One line per image input: how pixels (0..255) become the tensor the network reads."""
     lines = []
     for feature in features:
@@ -145,7 +174,7 @@ def _images(features: list[dict[str, Any]]) -> list[Text]:
         negative = max(bias) < 0 and len(set(bias)) == 1
         offset = f"- {_values([-b for b in bias])}" if negative else f"+ {_values(bias)}"
         text = f"Image {feature['name']}: {image['width']}x{image['height']} {image['color_space']}, "
-        lines.append(Text(printable(f"{text}value = pixel * {scale} {offset}")))
+        lines.append(printable(f"{text}value = pixel * {scale} {offset}"))
     return lines
 
 
@@ -156,7 +185,7 @@ def _values(values: list[float]) -> str:
     return "(" + ", ".join(f"{value:.6g}" for value in values) + ")"
 
 
-def _layers(layers: list[dict[str, Any]]) -> Table:
+def _layers(layers: list[dict[str, Any]]) -> Grid:
     table = _table(_titled("Layers", layers), "name", "kind", "output shape", "parameters", "updatable")
     for layer in _shown(layers):
         if isinstance(layer, int):
@@ -174,7 +203,7 @@ def _layers(layers: list[dict[str, Any]]) -> Table:
     return table
 
 
-def _losses(losses: list[dict[str, Any]]) -> Table:
+def _losses(losses: list[dict[str, Any]]) -> Grid:
     table = _table(_titled("Losses", losses), "name", "kind", "input", "target", "weight", "options")
     for loss in _shown(losses):
         if isinstance(loss, int):
@@ -204,14 +233,14 @@ def _default(param: dict[str, Any] | None) -> str:
     return str(value).lower() if isinstance(value, bool) else f"{value:g}"
 
 
-def _optimizer(optimizer: dict[str, Any]) -> Table:
+def _optimizer(optimizer: dict[str, Any]) -> Grid:
     table = _table(f"Optimizer: {optimizer['kind']}", "setting", "default", "allowed")
     for name, param in optimizer["hyperparameters"].items():
         _row(table, name, _default(param), _allowed(param))
     return table
 
 
-def _run_settings(summary: dict[str, Any]) -> Table:
+def _run_settings(summary: dict[str, Any]) -> Grid:
     table = _table("Run settings", "setting", "default", "allowed")
     epochs, seed, clipping = summary["epochs"], summary["seed"], summary["clipping"]
     _row(table, "epochs", _default(epochs), _allowed(epochs) if epochs else "-")

@@ -41,7 +41,8 @@ def dump(model: Path) -> int:
 
 
 def inspect(model: Path, *, as_json: bool) -> int:
-    """Print the spec's summary as tables (rich), or as one JSON object."""
+    """Print the spec's summary as tables, drawn by rich or as rich draws them (plain_tables.py),
+    or as one JSON object."""
     from mlspec.builder.inspect import inspect_model
     from mlspec.spec import graph
     from mlspec.spec.io import load
@@ -51,11 +52,14 @@ def inspect(model: Path, *, as_json: bool) -> int:
     if as_json:
         echo_stdout(json.dumps(summary, indent=2))
         return 0
-    from rich.console import Console
+    from mlspec.cli import plain_tables
+    from mlspec.cli.inspect_tables import print_rich, render
 
-    from mlspec.cli.inspect_tables import render
-
-    console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
-    for renderable in render(summary, title=str(model)):
-        console.print(renderable)
+    parts = render(summary, title=str(model))
+    width = plain_tables.console_width(sys.stdout)
+    drawn = plain_tables.lines(parts, width) if width is not None else None
+    if drawn is None:
+        print_rich(parts, sys.stdout)
+    else:
+        sys.stdout.write("".join(f"{line}\n" for line in drawn))
     return 0

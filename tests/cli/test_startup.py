@@ -47,15 +47,20 @@ def test_quick_commands_import_neither_onnx_nor_onnxruntime(command: list[str], 
 
 
 @pytest.mark.parametrize("command", [["validate"], ["dump"], ["inspect", "--json"], ["inspect"]])
-def test_quick_commands_load_no_command_line_parser(command: list[str], tmp_path: Path) -> None:
-    """`validate`, `dump` and `inspect` run on the quick path (mlspec/cli/quick.py): neither typer nor
-    click is imported, and rich only to draw inspect's tables."""
+def test_quick_commands_load_neither_typer_click_nor_rich(command: list[str], tmp_path: Path) -> None:
+    """`validate`, `dump` and `inspect` run on the quick path (mlspec/cli/quick.py) without typer or
+    click, and inspect's tables, going to a pipe, are drawn without rich (plain_tables.py)."""
     spec = specs.write(specs.updatable_classifier(), tmp_path / "updatable.mlspec")
     parsers = ("typer", "click", "rich")
-    expected = ["rich"] if command == ["inspect"] else []
-    assert loaded_heavy_modules(command[0], str(spec), *command[1:], heavy=parsers) == expected
+    assert loaded_heavy_modules(command[0], str(spec), *command[1:], heavy=parsers) == []
     # The same command asked for its help goes to typer, and the probe sees it.
     assert {"typer", "click"} <= set(loaded_heavy_modules(command[0], "--help", heavy=parsers))
+
+
+def test_tables_rich_must_draw_load_rich(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = specs.write(specs.updatable_classifier(), tmp_path / "updatable.mlspec")
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")  # rich's own switch: plain_tables leaves it to rich
+    assert loaded_heavy_modules("inspect", str(spec), heavy=("typer", "rich")) == ["rich"]
 
 
 def test_the_probe_sees_a_command_that_loads_them(tmp_path: Path) -> None:
