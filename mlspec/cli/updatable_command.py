@@ -37,7 +37,7 @@ from mlspec.cli.options import (
     check_output_file,
 )
 from mlspec.cli.typer_app import app
-from mlspec.spec.errors import MlspecError
+from mlspec.spec.errors import MlspecError, layer_ref
 
 if TYPE_CHECKING:
     from mlspec.builder import NetworkBuilder
@@ -400,7 +400,7 @@ def _report_bias(names: list[str], *, added: bool) -> None:
     """Say what happened to chosen layers without a bias: given a zero one, or left without."""
     if not names:
         return
-    listed = ", ".join(f'layers["{name}"]' for name in names)
+    listed = ", ".join(layer_ref(name) for name in names)
     if added:
         echo_stdout(f"  added a zero bias (trainable, outputs unchanged) to {listed}")
     else:

@@ -20,6 +20,7 @@ from mlspec.reference import evaluate
 from mlspec.spec import graph
 from mlspec.spec.errors import SpecEditError
 from tests.builder.networks import tensor
+from tests.support.optim_reference import mse_gradient
 
 
 def _biasless_regressor() -> NetworkBuilder:
@@ -73,9 +74,9 @@ def test_added_bias_takes_the_sgd_step_on_zero_features(tmp_path: Path) -> None:
     x = np.zeros((4, 2, 4, 4), np.float32)  # zero features: only a bias can move the output
     target = np.random.default_rng(1).normal(size=(4, 2)).astype(np.float32)
     # Outputs are 0, so the MSE loss (mean over all elements) is mean(target**2) and its
-    # gradient with respect to the bias is sum over the batch of 2 * (0 - target) / target.size.
+    # gradient with respect to the bias is the MSE gradient at 0, summed over the batch.
     expected_loss = float(np.mean(target.astype(np.float64) ** 2))
-    expected_bias = -0.1 * (2 * (0 - target) / target.size).sum(axis=0)
+    expected_bias = -0.1 * mse_gradient(np.zeros_like(target), target).sum(axis=0)
     loss = session.train_step({"x": x, "head_true": target})
     assert loss == pytest.approx(expected_loss, rel=1e-5)
     np.testing.assert_allclose(session.parameters()["head.bias"], expected_bias, atol=1e-6)

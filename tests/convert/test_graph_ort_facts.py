@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
 
 import mlspec.backends.ort_training.ort  # noqa: F401 - makes onnxruntime.training importable without torch
@@ -53,7 +54,7 @@ def generate(model: onnx.ModelProto, directory: Path, frozen: list[str] | None =
     )
 
 
-@pytest.mark.parametrize("op_type", ["Elu", "Softplus", "HardSigmoid", "HardSwish", "GlobalMaxPool"])
+@pytest.mark.parametrize("op_type", ["Elu", "Softplus", "HardSigmoid", "HardSwish", "GlobalMaxPool", "Sum"])
 def test_ops_rewritten_on_training_paths_have_no_gradient(op_type: str, tmp_path: Path) -> None:
     model = conv_then(onnx.helper.make_node(op_type, ["c"], ["y"]), ["n", 2, None, None])
     with pytest.raises(RuntimeError, match="GetGradientForOp"):
@@ -166,3 +167,25 @@ def test_ort_average_pool_gradient_dies_with_a_symbolic_batch(tmp_path: Path) ->
     assert "fixed batch trains" in result.stdout, result.stderr[-2000:]
     assert "symbolic batch trains" not in result.stdout
     assert result.returncode == -signal.SIGFPE
+
+
+@pytest.mark.parametrize(("values", "runs"), [(np.float32, True), (np.float64, False)])
+def test_one_hot_has_no_float64_kernel(values: type[np.floating[Any]], runs: bool) -> None:
+    """Why the k-NN export and the portable cross-entropy compare labels with class indices."""
+    dtype = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(values))
+    initializers = [
+        onnx.numpy_helper.from_array(np.array(4, np.int64), "depth"),
+        onnx.numpy_helper.from_array(np.array([0, 1], values), "values"),
+    ]
+    labels = onnx.helper.make_tensor_value_info("labels", onnx.TensorProto.INT64, [3])
+    y = onnx.helper.make_tensor_value_info("y", dtype, [3, 4])
+    node = onnx.helper.make_node("OneHot", ["labels", "depth", "values"], ["y"])
+    graph = onnx.helper.make_graph([node], "probe", [labels], [y], initializers)
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 21)], ir_version=10)
+    if runs:
+        session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        (out,) = session.run(None, {"labels": np.array([0, 3, 1])})
+        np.testing.assert_array_equal(out, np.eye(4, dtype=values)[[0, 3, 1]])
+    else:
+        with pytest.raises(onnxruntime.capi.onnxruntime_pybind11_state.NotImplemented, match="OneHot"):
+            onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])

@@ -26,6 +26,7 @@ from mlspec.convert import build_graph
 from mlspec.convert.emitters.activation import restore_relu_nodes
 from tests.convert.forward_check import run_onnx
 from tests.convert.test_graph_rewrite_gradients import assert_gradients_match, trainable_model
+from tests.support.optim_reference import mse_gradient
 from tests.support.specs import layer, padding, tensor_feature
 
 F32 = np.float32
@@ -69,11 +70,11 @@ def test_gradient_is_the_kernels_including_exact_zeros(kind: str, tmp_path: Path
     assert np.all(pre[:, 1] == 0.0)
     slope = np.where(pre > 0.0, 1.0, alpha)  # the kernels' slope: alpha where x <= 0
     out = pre * slope
-    d_pre = 2.0 * (out - target) / out.size * slope
+    d_pre = mse_gradient(out, target) * slope
     np.testing.assert_allclose(loss, np.mean((out - target) ** 2), rtol=1e-5)
     np.testing.assert_allclose(gradients["fc.weights"], d_pre.T @ x, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(gradients["fc.bias"], d_pre.sum(axis=0), rtol=1e-5, atol=1e-7)
-    zero_unit = 2.0 * alpha * (0.0 - target[:, 1]) / out.size  # slope alpha at x == 0 exactly
+    zero_unit = alpha * mse_gradient(np.zeros_like(out), target)[:, 1]  # slope alpha at x == 0 exactly
     np.testing.assert_allclose(gradients["fc.bias"][1], zero_unit.sum(), rtol=1e-5, atol=1e-9)
 
 

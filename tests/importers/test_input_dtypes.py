@@ -22,6 +22,7 @@ from mlspec.runtime import Trainer
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.weights import to_numpy
 from tests.importers.onnx_models import GraphBuilder, assert_export_matches
+from tests.support.optim_reference import mse_gradient
 
 LR = 0.1
 BATCH = 4
@@ -102,7 +103,7 @@ def test_an_input_of_this_dtype_imports_and_trains_as_the_gradient_says(dtype: s
     with Trainer.from_spec(builder.spec, backend=backend, shuffle=False, feature_cache=False) as trainer:
         trainer.train((*data.values(), target))
         trained = trainer.parameters()["fc_Gemm.bias"]
-    gradient = 2 / target.size * (outputs["output_0"].astype(np.float64) - target).sum(axis=0)
+    gradient = mse_gradient(outputs["output_0"].astype(np.float64), target).sum(axis=0)
     np.testing.assert_allclose(trained, bias - LR * gradient, rtol=1e-5, atol=1e-6)
 
 

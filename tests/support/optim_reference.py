@@ -126,6 +126,16 @@ class AdamW(Adam):
         super().__init__(lr, beta1, beta2, eps, weight_decay)
 
 
+def mse_gradient(
+    prediction: npt.NDArray[np.floating], target: npt.NDArray[np.floating]
+) -> npt.NDArray[np.floating]:
+    """d mean((prediction - target)^2) / d prediction = 2 (prediction - target) / (number of elements).
+
+    The mean runs over every element, batch included, as PyTorch's MSELoss(reduction="mean") does.
+    """
+    return 2.0 * (prediction - target) / target.size
+
+
 def dense_mse_gradients(
     params: Arrays, x: npt.NDArray[np.floating], target: npt.NDArray[np.floating]
 ) -> Arrays:
@@ -135,5 +145,5 @@ def dense_mse_gradients(
     through the dense layer: dW = dy.T @ x, db = sum of dy over the batch. Computed in float64.
     """
     x64, t64 = x.astype(np.float64), target.astype(np.float64)
-    dy = 2.0 * (x64 @ params["fc.weights"].T + params["fc.bias"] - t64) / t64.size
+    dy = mse_gradient(x64 @ params["fc.weights"].T + params["fc.bias"], t64)
     return {"fc.weights": dy.T @ x64, "fc.bias": dy.sum(axis=0)}

@@ -50,7 +50,7 @@ def _layer_names(context: Context) -> list[Problem]:
         problems.append(Problem("network.layers", "the network has no layers", "add at least one layer"))
     for index, layer in enumerate(layers):
         if not layer.name:
-            problems.append(Problem(f"layers[{index}]", "has no name", "give every layer a unique name"))
+            problems.append(Problem(layer_ref("", index), "has no name", "give every layer a unique name"))
     counts = Counter(layer.name for layer in layers if layer.name)
     for name, count in counts.items():
         if count > 1:

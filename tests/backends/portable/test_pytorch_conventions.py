@@ -23,6 +23,7 @@ from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.reference import evaluate
 from tests.backends.portable.networks import portable_gradients
 from tests.convert.test_graph_rewrite_gradients import trainable_model
+from tests.support.optim_reference import mse_gradient
 from tests.support.specs import layer
 
 Kind = layers_pb2.ActivationLayer.ActivationType
@@ -76,7 +77,7 @@ def _expected_bias_gradient(
     spec: object, feeds: dict[str, np.ndarray], slope_times_target: np.ndarray, output: np.ndarray
 ) -> np.ndarray:
     slope = slope_times_target / feeds["act_target"]
-    return (slope * 2 * (output - feeds["act_target"]) / output.size).sum(axis=0)
+    return (slope * mse_gradient(output, feeds["act_target"])).sum(axis=0)
 
 
 def _activation_output(name: str) -> np.ndarray:
