@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection
 
 import pytest
 
+from mlspec._proto import layers_pb2
 from mlspec.builder import NetworkBuilder
 from mlspec.convert.emitters import EMITTERS
 from mlspec.convert.exporters.coreml_layers import WRITERS
@@ -18,6 +19,7 @@ from mlspec.reference.evaluate import LAYER_FUNCTIONS
 from mlspec.spec import layer_kinds
 from mlspec.spec.kinds import KINDS
 from mlspec.spec.layer_kinds import PROTO_KINDS, KindInfo, by_kind
+from mlspec.spec.tensor_info import TensorInfo
 
 
 def _builder_adders() -> Collection[str]:
@@ -51,7 +53,7 @@ def test_catalogue_check_fails_when_a_declaration_is_left_out() -> None:
         check_catalogue(layer_kinds.gather(families))
 
 
-def _rule(layer: object, inputs: object) -> list[object]:
+def _rule(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> list[TensorInfo]:
     return []
 
 

@@ -188,7 +188,7 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes | memoryview) -
         handle.write(data)
 
 
-def write_with_atomic(path: str | os.PathLike[str], produce: Callable[[Path], None]) -> None:
+def write_with_atomic(path: str | os.PathLike[str], produce: Callable[[Path], object]) -> None:
     """Let `produce` write a temporary sibling path, then move it over `path`.
 
     For writers that insist on a file name (onnx.save, ORT checkpoints) rather than a handle.

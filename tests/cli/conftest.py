@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from click.testing import Result
+from typer.testing import CliRunner
 
-from mlspec.cli import app
+from mlspec.cli import load
 from tests.cli import specs
+
+app = load()  # every command registered, as `from mlspec.cli import app` gives
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def _first(tensors: dict[str, Any]) -> str:
     return "fc1.weights" if "fc1.weights" in tensors else next(iter(tensors))
 
 
-BAD = {
+BAD: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
     "not a state file": (
         lambda p: (p.write_bytes(b"PK\x03\x04 a zip"), p)[1],
         ["not an mlspec portable state file"],

@@ -18,7 +18,7 @@ from tests.cli.conftest import assert_one_line_failure, invoke
 from tests.support.heads import classifier_head
 
 
-def _reference(model: Path, data: Path) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+def _reference(model: Path, data: Path) -> tuple[np.ndarray, np.ndarray]:
     arrays = np.load(data)
     probs = evaluate(load(model), {"x": arrays["x"]})["probs"]
     truth = np.array([specs.LABELS.index(str(label)) for label in arrays["label"]])

@@ -168,7 +168,7 @@ EMBEDDING_CASES = [([], tensor_pb2.INT64), ([3], tensor_pb2.INT64), ([2, 2], ten
 
 
 @pytest.mark.parametrize(("index_dims", "dtype"), EMBEDDING_CASES)
-def test_embedding(index_dims: list[int], dtype: int) -> None:
+def test_embedding(index_dims: list[int], dtype: tensor_pb2.DataType) -> None:
     rng = np.random.default_rng(len(index_dims))
     vocab, width = 7, 4
     weights = normal(rng, vocab, width)

@@ -28,7 +28,8 @@ Feeds = dict[str, np.ndarray]
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
     shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    log_probabilities: np.ndarray = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return log_probabilities
 
 
 def _pick(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -96,7 +97,7 @@ def _dense_head(loss: str) -> Case:
         maker.output("z")
         maker.target("y", [1], kind="int64")
         maker.loss(loss, "categorical_cross_entropy", "z", "y", from_logits=True)
-        feeds = {"x": x, "y": labels[:, None]}
+        feeds: Feeds = {"x": x, "y": labels[:, None]}
         return Case(maker.spec_with_sgd(), feeds, [("ce_logits", "z", "y", 1.0)])
     if loss == "bce_probabilities":
         maker.activation("sigmoid", "z", "p", SIGMOID)
@@ -116,8 +117,8 @@ def _dense_head(loss: str) -> Case:
     kind = {"mse": "mean_squared_error", "bce_logits": "binary_cross_entropy", "l1": "l1", "huber": "huber"}[
         loss
     ]
-    options = {"bce_logits": {"from_logits": True}, "huber": {"delta": 0.5}}.get(loss, {})
-    maker.loss(loss, kind, "z", "t", **options)
+    options: dict[str, dict[str, float]] = {"bce_logits": {"from_logits": True}, "huber": {"delta": 0.5}}
+    maker.loss(loss, kind, "z", "t", **options.get(loss, {}))
     targets = soft_targets if loss == "bce_logits" else dense_targets
     return Case(maker.spec_with_sgd(), {"x": x, "t": targets}, [(loss, "z", "t", 1.0)])
 

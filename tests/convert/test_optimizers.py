@@ -32,7 +32,7 @@ Arrays = dict[str, np.ndarray]
 def _reference(
     start: Arrays, optimizer: Any, *, clip_norm: float | None = None, clip_value: float | None = None
 ) -> Arrays:
-    params = {name: value.astype(np.float64) for name, value in start.items()}
+    params: Arrays = {name: value.astype(np.float64) for name, value in start.items()}
     for x, t in BATCHES:
         grads = ref.dense_mse_gradients(params, x, t)
         if clip_norm is not None:
@@ -43,7 +43,7 @@ def _reference(
     return params
 
 
-def _artifacts(tmp_path: Path, configure: Callable[[SpecMaker], None]) -> Path:
+def _artifacts(tmp_path: Path, configure: Callable[[SpecMaker], object]) -> Path:
     directory = tmp_path / "artifacts"
     to_training_artifacts(dense_mse(configure), directory)
     return directory
@@ -76,7 +76,7 @@ def _assert_close(actual: Arrays, expected: Arrays) -> None:
         np.testing.assert_allclose(actual[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
-CASES: dict[str, tuple[Callable[[SpecMaker], None], Callable[[], Any], dict[str, float]]] = {
+CASES: dict[str, tuple[Callable[[SpecMaker], object], Callable[[], Any], dict[str, float]]] = {
     "sgd": (lambda m: m.sgd(0.1), lambda: ref.SGD(0.1), {}),
     "sgd_momentum": (lambda m: m.sgd(0.1, momentum=0.9), lambda: ref.SGD(0.1, momentum=0.9), {}),
     "sgd_nesterov": (
@@ -86,7 +86,7 @@ CASES: dict[str, tuple[Callable[[SpecMaker], None], Callable[[], Any], dict[str,
     ),
     "sgd_weight_decay": (lambda m: m.sgd(0.1, weight_decay=0.3), lambda: ref.SGD(0.1, weight_decay=0.3), {}),
     "sgd_all": (
-        lambda m: (m.sgd(0.05, momentum=0.7, nesterov=True, weight_decay=0.2), m.clip(value=0.05)),
+        lambda m: m.sgd(0.05, momentum=0.7, nesterov=True, weight_decay=0.2).clip(value=0.05),
         lambda: ref.SGD(0.05, momentum=0.7, nesterov=True, weight_decay=0.2),
         {"clip_value": 0.05},
     ),
@@ -101,14 +101,14 @@ CASES: dict[str, tuple[Callable[[SpecMaker], None], Callable[[], Any], dict[str,
         lambda: ref.AdamW(0.05, weight_decay=0.1),
         {},
     ),
-    "sgd_clip_norm": (lambda m: (m.sgd(0.1), m.clip(norm=0.05)), lambda: ref.SGD(0.1), {"clip_norm": 0.05}),
+    "sgd_clip_norm": (lambda m: m.sgd(0.1).clip(norm=0.05), lambda: ref.SGD(0.1), {"clip_norm": 0.05}),
     "adamw_clip_norm": (
-        lambda m: (m.adam(0.05, decoupled=True, weight_decay=0.01), m.clip(norm=0.05)),
+        lambda m: m.adam(0.05, decoupled=True, weight_decay=0.01).clip(norm=0.05),
         lambda: ref.AdamW(0.05, weight_decay=0.01),
         {"clip_norm": 0.05},
     ),
     "sgd_clip_value": (
-        lambda m: (m.sgd(0.1), m.clip(value=0.02)),
+        lambda m: m.sgd(0.1).clip(value=0.02),
         lambda: ref.SGD(0.1),
         {"clip_value": 0.02},
     ),
@@ -151,14 +151,14 @@ def test_the_clipping_thresholds_above_really_clip(tmp_path: Path) -> None:
     ids=["sgd_graph_settings", "adamw_regenerated_model", "adam_mixed"],
 )
 def test_overrides_of_baked_settings_take_effect(
-    tmp_path: Path, configure: Callable[[SpecMaker], None], overrides: dict[str, float], make_reference: Any
+    tmp_path: Path, configure: Callable[[SpecMaker], object], overrides: dict[str, float], make_reference: Any
 ) -> None:
     start, trained = _train(_artifacts(tmp_path, configure), **overrides)
     _assert_close(trained, _reference(start, make_reference()))
 
 
 def test_clip_overrides_take_effect(tmp_path: Path) -> None:
-    directory = _artifacts(tmp_path, lambda m: (m.sgd(0.1), m.clip(norm=10.0)))
+    directory = _artifacts(tmp_path, lambda m: m.sgd(0.1).clip(norm=10.0))
     start, trained = _train(directory, clip_norm=0.01)
     _assert_close(trained, _reference(start, ref.SGD(0.1), clip_norm=0.01))
 

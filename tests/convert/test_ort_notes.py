@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -58,7 +59,14 @@ def _generate(model: onnx.ModelProto, directory: Path, **kwargs: object) -> Path
     return directory
 
 
-def _session(directory: Path) -> tuple[object, object, object]:
+# onnxruntime.training ships no type information, so mypy sees its objects as Any; these names
+# say which class each value is.
+CheckpointState = Any  # onnxruntime.training.api.CheckpointState
+Module = Any  # onnxruntime.training.api.Module
+Optimizer = Any  # onnxruntime.training.api.Optimizer
+
+
+def _session(directory: Path) -> tuple[CheckpointState, Module, Optimizer]:
     state = ort_api.CheckpointState.load_checkpoint(os.fspath(directory / "checkpoint"))
     module = ort_api.Module(
         os.fspath(directory / "training_model.onnx"), state, os.fspath(directory / "eval_model.onnx")
@@ -106,9 +114,9 @@ def test_cross_entropy_with_a_weight_array_raises() -> None:
 def test_learning_rate_resets_on_reload_while_step_state_survives(tmp_path: Path) -> None:
     directory = _generate(_linear(), tmp_path / "a", optimizer=ort_artifacts.OptimType.AdamW)
     state, module, optimizer = _session(directory)
-    optimizer.set_learning_rate(0.25)  # type: ignore[attr-defined]
-    module(X, Y)  # type: ignore[operator]
-    optimizer.step()  # type: ignore[attr-defined]
+    optimizer.set_learning_rate(0.25)
+    module(X, Y)
+    optimizer.step()
     ort_api.CheckpointState.save_checkpoint(state, os.fspath(tmp_path / "ckpt"), include_optimizer_state=True)
     reloaded = ort_api.CheckpointState.load_checkpoint(os.fspath(tmp_path / "ckpt"))
     module2 = ort_api.Module(
@@ -121,20 +129,20 @@ def test_learning_rate_resets_on_reload_while_step_state_survives(tmp_path: Path
 
 def test_gradients_accumulate_until_lazy_reset_grad(tmp_path: Path) -> None:
     state, module, _ = _session(_generate(_linear(), tmp_path / "a"))
-    module(X, Y)  # type: ignore[operator]
-    once = np.array(state.parameters["fc.weights"].grad)  # type: ignore[attr-defined]
-    module(X, Y)  # type: ignore[operator]
-    np.testing.assert_allclose(state.parameters["fc.weights"].grad, 2 * once, rtol=1e-6)  # type: ignore[attr-defined]
-    module.lazy_reset_grad()  # type: ignore[attr-defined]
-    module(X, Y)  # type: ignore[operator]
-    np.testing.assert_allclose(state.parameters["fc.weights"].grad, once, rtol=1e-6)  # type: ignore[attr-defined]
+    module(X, Y)
+    once = np.array(state.parameters["fc.weights"].grad)
+    module(X, Y)
+    np.testing.assert_allclose(state.parameters["fc.weights"].grad, 2 * once, rtol=1e-6)
+    module.lazy_reset_grad()
+    module(X, Y)
+    np.testing.assert_allclose(state.parameters["fc.weights"].grad, once, rtol=1e-6)
 
 
 def test_cross_entropy_labels_must_be_int64(tmp_path: Path) -> None:
     _, module, _ = _session(_generate(_linear(), tmp_path / "a"))
-    module(X, Y)  # type: ignore[operator]
+    module(X, Y)
     with pytest.raises(Exception, match=r"(?i)type|int64"):
-        module(X, Y.astype(np.int32))  # type: ignore[operator]
+        module(X, Y.astype(np.int32))
 
 
 def _dropout_model(with_training_mode: bool) -> onnx.ModelProto:
@@ -158,7 +166,7 @@ def test_dropout_needs_a_training_mode_input_to_drop_in_training(tmp_path: Path)
         )
         _, module, _ = _session(directory)
         target = np.zeros((5, 3), np.float32)
-        exported.append(module(X, target)[1])  # type: ignore[operator, index]
+        exported.append(module(X, target)[1])
     plain = X @ W.T
     np.testing.assert_allclose(exported[0], plain, rtol=1e-6)
     assert np.any(exported[1] == 0.0)
@@ -201,15 +209,15 @@ def test_batch_norm_running_statistics_need_the_recipe(tmp_path: Path) -> None:
     )
     onnx.save(eval_model, os.fspath(directory / "eval_model.onnx"))
     state, module, _ = _session(directory)
-    outputs = module(X, Y)  # type: ignore[operator]
+    outputs = module(X, Y)
     batch = X @ W.T
-    np.testing.assert_allclose(outputs[1], 0.1 * batch.mean(axis=0), rtol=1e-5, atol=1e-7)  # type: ignore[index]
+    np.testing.assert_allclose(outputs[1], 0.1 * batch.mean(axis=0), rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(state.parameters["bn.running_mean"].data, np.zeros(3))  # ORT leaves them
-    state.parameters["bn.running_mean"] = outputs[1]  # type: ignore[index]
-    state.parameters["bn.running_variance"] = outputs[2]  # type: ignore[index]
-    np.testing.assert_allclose(state.parameters["bn.running_mean"].data, outputs[1])  # type: ignore[index]
-    evaluated = module.eval()(X, Y)  # type: ignore[attr-defined]
-    mean, variance = outputs[1], outputs[2]  # type: ignore[index]
+    state.parameters["bn.running_mean"] = outputs[1]
+    state.parameters["bn.running_variance"] = outputs[2]
+    np.testing.assert_allclose(state.parameters["bn.running_mean"].data, outputs[1])
+    evaluated = module.eval()(X, Y)
+    mean, variance = outputs[1], outputs[2]
     normed = (batch - mean) / np.sqrt(variance + 1e-5)
     shifted = normed - normed.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -278,10 +286,10 @@ def test_parameters_given_as_graph_inputs_train_from_a_separately_written_checkp
         ([numpy_helper.from_array(W, "fc.weights")], []), os.fspath(directory / "checkpoint")
     )
     state, module, _ = _session(directory)
-    module(X, Y)  # type: ignore[operator]
+    module(X, Y)
     logits = X.astype(np.float64) @ W.T
     probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     probabilities[np.arange(5), Y] -= 1.0
     expected = probabilities.T @ X / 5
-    np.testing.assert_allclose(state.parameters["fc.weights"].grad, expected, rtol=1e-5, atol=1e-7)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(state.parameters["fc.weights"].grad, expected, rtol=1e-5, atol=1e-7)

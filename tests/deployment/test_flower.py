@@ -79,8 +79,8 @@ def test_a_superlink_and_three_supernodes_train_three_rounds(
     train, test = digits()
     for index, part in enumerate(subsets(train, partition(train["label"], CLIENTS, "by-label:4"))):
         (tmp_path / f"client{index}").mkdir()
-        np.savez(tmp_path / f"client{index}" / "data.npz", **part)
-    np.savez(tmp_path / "test.npz", **test)
+        np.savez(tmp_path / f"client{index}" / "data.npz", allow_pickle=False, **part)
+    np.savez(tmp_path / "test.npz", allow_pickle=False, **test)
     save(mlp(), tmp_path / "digits.mlspec")
     port = _free_port()
     home = tmp_path / "flwr-home"

@@ -99,10 +99,10 @@ def test_new_classes_are_learned_through_mlspec_train(
     empty_knn = load(tmp_path / "knn.mlspec")
     assert knn_coreml.is_updatable and spec_knn.example_count(knn_coreml) == 0
     assert knn_coreml.knn_classifier == empty_knn.knn_classifier
-    for layer in empty_knn.network.layers:  # Core ML writes out the strides and dilations of 1
-        if layer.HasField("convolution"):
-            layer.convolution.strides[:] = layer.convolution.strides or [1, 1]
-            layer.convolution.dilations[:] = layer.convolution.dilations or [1, 1]
+    for each in empty_knn.network.layers:  # Core ML writes out the strides and dilations of 1
+        if each.HasField("convolution"):
+            each.convolution.strides[:] = each.convolution.strides or [1, 1]
+            each.convolution.dilations[:] = each.convolution.dilations or [1, 1]
     assert knn_coreml.network == empty_knn.network
 
 

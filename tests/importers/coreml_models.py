@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from coremltools.models import datatypes
 from coremltools.models.neural_network import AdamParams, NeuralNetworkBuilder, SgdParams
 from coremltools.models.utils import save_spec
@@ -135,4 +136,5 @@ def conv_forward_numpy(images: np.ndarray, weights: CnnWeights) -> np.ndarray:
     pooled = conv.reshape(batch, 4, 3, 2, 3, 2).max(axis=(3, 5))
     logits = pooled.reshape(batch, 36) @ weights.dense.T + weights.dense_bias
     exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
+    probabilities: npt.NDArray[np.float64] = exp / exp.sum(axis=1, keepdims=True)
+    return probabilities

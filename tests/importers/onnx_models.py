@@ -14,6 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 from mlspec._proto import model_pb2
 from mlspec.convert import to_onnx
 from mlspec.spec.validate import find_problems
+from tests.support.onnx_nodes import make_node
 
 RNG_SEED = 1234
 
@@ -54,7 +55,7 @@ class GraphBuilder:
         self._count += 1
         first = f"t{self._count}_{op_type.lower()}"
         names = [first] + [f"{first}_{i}" for i in range(1, outputs)]
-        self.nodes.append(helper.make_node(op_type, list(inputs), names, name=name, **attrs))
+        self.nodes.append(make_node(op_type, inputs, names, attrs, name=name))
         return first
 
     def build(

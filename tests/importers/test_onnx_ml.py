@@ -17,6 +17,7 @@ from mlspec.convert import to_onnx
 from mlspec.convert.importers import OnnxImportError, import_onnx
 from mlspec.spec import graph
 from tests.importers.onnx_models import run_onnx
+from tests.support.onnx_nodes import make_node
 
 ML = helper.make_opsetid("ai.onnx.ml", 1)
 
@@ -41,7 +42,7 @@ def _skl_classifier(classes: list[int] | list[str]) -> onnx.ModelProto:
             "classes",
             TensorProto.STRING if strings else TensorProto.INT64,
             [len(classes)],
-            [c.encode() for c in classes] if strings else table.tolist(),
+            [str(c).encode() for c in classes] if strings else table.tolist(),
         ),
     ]
     zip_labels = {"classlabels_strings": classes} if strings else {"classlabels_int64s": classes}
@@ -50,7 +51,7 @@ def _skl_classifier(classes: list[int] | list[str]) -> onnx.ModelProto:
         helper.make_node("Add", ["mul_result", "intercepts"], ["add_result"]),
         helper.make_node("Softmax", ["add_result"], ["probabilities"], axis=1),
         helper.make_node("ArgMax", ["probabilities"], ["argmax_output"], axis=1),
-        helper.make_node("ZipMap", ["probabilities"], ["output_probability"], domain=ML.domain, **zip_labels),
+        make_node("ZipMap", ["probabilities"], ["output_probability"], zip_labels, domain=ML.domain),
         helper.make_node(
             "ArrayFeatureExtractor", ["classes", "argmax_output"], ["extracted"], domain=ML.domain
         ),

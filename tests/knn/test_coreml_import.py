@@ -59,7 +59,10 @@ def test_pipeline_of_network_and_knn_keeps_the_allowed_set(tmp_path: Path) -> No
     assert inspect_model(model)["knn"]["k"] == {"default": 3, "set": [1, 3, 7]}
     assert [layer.is_updatable for layer in model.network.layers] == [False, False]
     out = run_inference(to_onnx(model).SerializeToString(), {"pixels": TEST.astype(np.float32)})
-    embedded = lambda x: np.maximum(x @ projection.T, 0)  # noqa: E731
+
+    def embedded(x: np.ndarray) -> np.ndarray:
+        return np.maximum(x @ projection.T, 0)
+
     sk = KNeighborsClassifier(3, weights="distance", algorithm="brute").fit(embedded(STORED), STORED_Y)
     assert (out["digit"] == sk.predict(embedded(TEST))).all()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,9 @@ def test_remove_keeps_the_label_set_and_the_order_of_the_rest() -> None:
         (lambda k: k.add_examples(np.zeros((1, 3)), [5]), "label 5 is not a string"),
     ],
 )
-def test_bad_examples_are_refused_and_change_nothing(call, message: str) -> None:
+def test_bad_examples_are_refused_and_change_nothing(
+    call: Callable[[KnnClassifier], object], message: str
+) -> None:
     knn = KnnClassifier.new(dimensions=3, default_label="?")
     with pytest.raises(SpecEditError, match=message):
         call(knn)

@@ -9,10 +9,12 @@ the queries the odd-numbered ones (or all).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.neighbors import KNeighborsClassifier
 
+from mlspec._proto import model_pb2
 from mlspec.backends.inference import run_inference
 from mlspec.builder.knn import KnnClassifier
 from mlspec.convert import to_onnx
@@ -30,7 +32,9 @@ def _split(which: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return DIGITS_X[::2][::-1], DIGITS_Y[::2][::-1], DIGITS_X[1::2]
 
 
-def _model(stored: np.ndarray, labels: np.ndarray, *, k: int, distance: str, weighting: str, strings: bool):
+def _model(
+    stored: np.ndarray, labels: np.ndarray, *, k: int, distance: str, weighting: str, strings: bool
+) -> model_pb2.Model:
     builder = KnnClassifier.new(
         dimensions=64,
         label_kind="string" if strings else "int64",
@@ -87,13 +91,16 @@ def test_export_equals_sklearn_on_every_digit(split: str, distance: str, weighti
             assert ties > 0  # the vote tie rule really was exercised
 
 
-def _tied_at_kth(stored, queries, k, distance) -> np.ndarray:
+def _tied_at_kth(stored: np.ndarray, queries: np.ndarray, k: int, distance: str) -> npt.NDArray[np.bool_]:
     kind = 0 if distance == "euclidean" else 1
     d = np.sort(reference.distances(kind, queries.astype(np.float32), stored.astype(np.float32)), axis=1)
-    return d[:, k - 1] == d[:, k]
+    tied: npt.NDArray[np.bool_] = d[:, k - 1] == d[:, k]
+    return tied
 
 
-def _vote_ties(stored, labels, queries, k, *, distance, weighting) -> int:
+def _vote_ties(
+    stored: np.ndarray, labels: np.ndarray, queries: np.ndarray, k: int, *, distance: str, weighting: str
+) -> int:
     """How many queries end in a tied vote (so the tie rule decided them)."""
     d = reference.distances(
         0 if distance == "euclidean" else 1, queries.astype(np.float32), stored.astype(np.float32)

@@ -23,7 +23,8 @@ def _pre(pixels: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
     """[N, C, H, W] pixels through the image's preprocessing, by its formula."""
     scale = np.asarray(IMAGE.scale).reshape(1, -1, 1, 1)
     bias = np.asarray(IMAGE.bias).reshape(1, -1, 1, 1)
-    return (pixels * scale + bias).astype(np.float32)
+    scaled: npt.NDArray[np.float64] = pixels * scale + bias
+    return scaled.astype(np.float32)
 
 
 def _batch(count: int = 6) -> npt.NDArray[np.float64]:

@@ -245,7 +245,7 @@ def test_train_command_says_whether_the_cache_ran_and_no_feature_cache_gives_the
 ) -> None:
     model, data = tmp_path / "cnn.mlspec", tmp_path / "train.npz"
     mlspec.save(frozen_cnn(), model)
-    np.savez(data, **digits_like())
+    np.savez(data, allow_pickle=False, **digits_like())
     outputs = {}
     for flag in ("--feature-cache", "--no-feature-cache"):
         outputs[flag] = tmp_path / f"{flag}.mlspec"

@@ -24,7 +24,7 @@ from tests.support import optim_reference as ref
 
 STEPS = 5
 BATCH = 4
-Arrays = dict[str, npt.NDArray[np.floating[Any]]]
+Arrays = ref.Arrays
 
 
 def _data() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:

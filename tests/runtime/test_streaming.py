@@ -12,6 +12,7 @@ import tracemalloc
 import numpy as np
 import numpy.typing as npt
 
+from mlspec._proto.model_pb2 import Model
 from mlspec.builder import NetworkBuilder, SgdParams
 from mlspec.runtime import Trainer
 from mlspec.runtime.evaluation import EVAL_BATCH
@@ -28,7 +29,7 @@ class Generated:
     def __len__(self) -> int:
         return EXAMPLES
 
-    def __getitem__(self, index: int) -> dict[str, npt.NDArray[np.generic]]:
+    def __getitem__(self, index: int) -> dict[str, npt.ArrayLike]:
         rng = np.random.default_rng(index)
         label = index % 3
         x = rng.normal(0.0, 1.0, WIDTH).astype(np.float32)
@@ -36,7 +37,7 @@ class Generated:
         return {"x": x, "label": np.int64(label)}
 
 
-def _spec() -> object:
+def _spec() -> Model:
     builder = NetworkBuilder(class_labels=[0, 1, 2], seed=0)
     builder.add_input("x", [WIDTH])
     builder.add_inner_product("fc", "x", 3)

@@ -51,7 +51,7 @@ def test_explicit_pads_of_the_wrong_length_name_the_field() -> None:
     window = Window.of([3, 3], [], [], padding)
     with pytest.raises(ShapeError, match="explicit pads has 3 entries; 2 spatial axes need 4") as caught:
         window.pads([8, 8])
-    error = caught.value.at('layers["c"]')
+    error: MlspecError = caught.value.at('layers["c"]')
     assert isinstance(error, MlspecError)
     assert error.where == 'layers["c"].padding.explicit.pads' and error.fix == "give 4 pads"
     ok = Window.of([3, 3], [], [], layers_pb2.Padding(explicit=layers_pb2.ExplicitPadding(pads=[1, 2, 3, 4])))

@@ -435,7 +435,7 @@ class SpecMaker:
         self.outputs.append(name)
 
     def loss(
-        self, name: str, kind: str, x: str, target: str, *, weight: float | None = None, **options: float
+        self, name: str, kind: str, x: str, target: str, /, *, weight: float | None = None, **options: float
     ) -> None:
         """kind: the loss oneof field's name; `options` are set on its message."""
         loss = self.model.update_parameters.loss_layers.add(name=name, input=x, target=target)
@@ -454,7 +454,8 @@ class SpecMaker:
         nesterov: bool = False,
         weight_decay: float = 0.0,
         batch: int = 4,
-    ) -> None:
+    ) -> SpecMaker:
+        """SGD as PyTorch's; returns the maker, so a clip can follow (`m.sgd(0.1).clip(norm=1)`)."""
         sgd = self.model.update_parameters.optimizer.sgd
         sgd.learning_rate.CopyFrom(double_parameter(lr, (0.0, 10.0)))
         sgd.mini_batch_size.CopyFrom(int_parameter(batch, (1, 1024)))
@@ -462,6 +463,7 @@ class SpecMaker:
         sgd.nesterov.default_value = nesterov
         sgd.weight_decay.CopyFrom(double_parameter(weight_decay, (0.0, 1.0)))
         self._schedule()
+        return self
 
     def adam(
         self,
@@ -471,8 +473,8 @@ class SpecMaker:
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
-    ) -> None:
-        """decoupled: AdamW rather than Adam."""
+    ) -> SpecMaker:
+        """decoupled: AdamW rather than Adam. Returns the maker, as `sgd` does."""
         optimizer = self.model.update_parameters.optimizer
         adam = optimizer.adamw if decoupled else optimizer.adam
         adam.learning_rate.CopyFrom(double_parameter(lr, (0.0, 10.0)))
@@ -482,13 +484,15 @@ class SpecMaker:
         adam.eps.CopyFrom(double_parameter(eps, (1e-12, 1.0)))
         adam.weight_decay.CopyFrom(double_parameter(weight_decay, (0.0, 1.0)))
         self._schedule()
+        return self
 
-    def clip(self, *, norm: float | None = None, value: float | None = None) -> None:
+    def clip(self, *, norm: float | None = None, value: float | None = None) -> SpecMaker:
         clipping = self.model.update_parameters.clipping
         if norm is not None:
             clipping.max_norm.CopyFrom(double_parameter(norm, (1e-6, 100.0)))
         if value is not None:
             clipping.max_value.CopyFrom(double_parameter(value, (1e-6, 100.0)))
+        return self
 
     def _schedule(self) -> None:
         update = self.model.update_parameters
@@ -558,9 +562,10 @@ def merge_paths(maker: SpecMaker, outputs: int) -> str:
     return "y"
 
 
-def dense_mse(configure: Callable[[SpecMaker], None]) -> model_pb2.Model:
+def dense_mse(configure: Callable[[SpecMaker], object]) -> model_pb2.Model:
     """x[4] -> dense "fc" -> y[3] under mean squared error against t[3]: the gradient has a closed
-    form (optim_reference.dense_mse_gradients); `configure` adds the optimizer and the rest."""
+    form (optim_reference.dense_mse_gradients); `configure` adds the optimizer and the rest (what it
+    returns is ignored)."""
     maker = SpecMaker("dense")
     maker.input("x", [4])
     maker.dense("fc", "x", "y", (4, 3))

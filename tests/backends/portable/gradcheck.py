@@ -9,6 +9,7 @@ differentiates it with add_gradients, and compares each requested gradient with
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TypedDict
 
 import numpy as np
 import onnx
@@ -102,6 +103,13 @@ def analytic_gradients(
     onnx.checker.check_model(with_grads, full_check=True)
     names = [f"{name}_grad" for name in wrt]
     return dict(zip(wrt, _session(with_grads).run(names, dict(inputs)), strict=True))
+
+
+class Tolerance(TypedDict, total=False):
+    """check_gradients' tolerances, spread into a call with ** (float32 cases loosen both)."""
+
+    rtol: float
+    atol: float
 
 
 def check_gradients(

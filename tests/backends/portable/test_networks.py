@@ -85,5 +85,8 @@ def test_training_path_kinds_match_ort_training(case: str, tmp_path: Path) -> No
 def test_bnns_style_cnn_matches_ort_training(tmp_path: Path) -> None:
     """conv (same padding) -> batch norm -> ReLU moved behind max pool -> dense -> softmax + CE."""
     rng = np.random.default_rng(3)
-    feeds = {"image": rng.normal(size=(5, 1, 8, 8)).astype(np.float32), "label": rng.integers(0, 2, size=5)}
+    feeds: dict[str, np.ndarray] = {
+        "image": rng.normal(size=(5, 1, 8, 8)).astype(np.float32),
+        "label": rng.integers(0, 2, size=5),
+    }
     _compare_spec(_bnns_cnn(), feeds, tmp_path)

@@ -8,14 +8,16 @@ to the previous parameters with the gradients the portable step reported, and, a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from mlspec._proto import model_pb2
 from mlspec.backends import open_session, to_training_artifacts
+from mlspec.backends.portable.session import PortableSession
 from mlspec.convert.manifest import Manifest
 from tests.support import optim_reference as ref
 from tests.support.specs import SpecMaker
@@ -23,7 +25,7 @@ from tests.support.specs import SpecMaker
 STEPS = 30
 
 
-def mlp(configure: Callable[[SpecMaker], None]) -> model_pb2.Model:
+def mlp(configure: Callable[[SpecMaker], object]) -> model_pb2.Model:
     maker = SpecMaker("mlp")
     maker.input("x", [6])
     maker.dense("fc1", "x", "h", (6, 16))
@@ -37,7 +39,7 @@ def mlp(configure: Callable[[SpecMaker], None]) -> model_pb2.Model:
     return maker.spec()
 
 
-CASES: dict[str, tuple[Callable[[SpecMaker], None], Callable[[], ref.SGD | ref.Adam], dict[str, float]]] = {
+CASES: dict[str, tuple[Callable[[SpecMaker], object], Callable[[], ref.SGD | ref.Adam], dict[str, float]]] = {
     "sgd": (lambda m: m.sgd(0.1), lambda: ref.SGD(0.1), {}),
     "sgd momentum nesterov decay": (
         lambda m: m.sgd(0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
@@ -45,12 +47,12 @@ CASES: dict[str, tuple[Callable[[SpecMaker], None], Callable[[], ref.SGD | ref.A
         {},
     ),
     "sgd momentum, clip norm": (
-        lambda m: (m.sgd(0.1, momentum=0.5), m.clip(norm=0.05)),
+        lambda m: m.sgd(0.1, momentum=0.5).clip(norm=0.05),
         lambda: ref.SGD(0.1, momentum=0.5),
         {"norm": 0.05},
     ),
     "adam decay, clip value": (
-        lambda m: (m.adam(0.01, weight_decay=0.1), m.clip(value=0.01)),
+        lambda m: m.adam(0.01, weight_decay=0.1).clip(value=0.01),
         lambda: ref.Adam(0.01, weight_decay=0.1),
         {"value": 0.01},
     ),
@@ -78,10 +80,10 @@ def test_portable_matches_the_reference_optimizer(case: str, tmp_path: Path) -> 
     assert portable_manifest.backend == "portable"
     portable = open_session(tmp_path / "portable")
     reference = make_reference()
-    expected = {name: value.astype(np.float64) for name, value in portable.parameters().items()}
+    expected: ref.Arrays = {name: value.astype(np.float64) for name, value in portable.parameters().items()}
     for feeds in batches(portable_manifest):
         portable.train_step(feeds)
-        grads = {name: value.astype(np.float64) for name, value in portable.gradients().items()}
+        grads: ref.Arrays = {name: value.astype(np.float64) for name, value in portable.gradients().items()}
         if "norm" in clipping:
             ref.clip_grad_norm_(grads, clipping["norm"])
         if "value" in clipping:
@@ -116,9 +118,14 @@ def test_a_shorter_batch_and_the_callers_reused_arrays_train_as_fresh_batches(tm
     to_training_artifacts(spec, tmp_path / "portable", backend="portable")
     to_training_artifacts(spec, tmp_path / "ort", backend="ort-training")
     portable = open_session(tmp_path / "portable")
+    assert isinstance(portable, PortableSession)
     ort = open_session(tmp_path / "ort")
     rng = np.random.default_rng(3)
-    reused = {"x": np.empty((8, 6), dtype=np.float32), "y": np.empty(8, dtype=np.int64)}
+    reused: dict[str, npt.NDArray[np.generic]] = {
+        "x": np.empty((8, 6), dtype=np.float32),
+        "y": np.empty(8, dtype=np.int64),
+    }
+    feeds: Mapping[str, npt.ArrayLike]
     for size in (8, 8, 3, 8, 3, 3, 8):
         x = rng.normal(size=(size, 6)).astype(np.float32)
         y = rng.integers(0, 3, size=size).astype(np.int64)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from mlspec._proto import layers_pb2
@@ -32,28 +33,31 @@ BOUNDARIES = np.array(
 )
 
 
-def _gelu_tanh_derivative(x: np.ndarray) -> np.ndarray:
+def _gelu_tanh_derivative(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     k, c = math.sqrt(2 / math.pi), 0.044715
     t = np.tanh(k * (x + c * x**3))
-    return 0.5 * (1 + t) + 0.5 * x * (1 - t**2) * k * (1 + 3 * c * x**2)
+    derivative: npt.NDArray[np.float64] = 0.5 * (1 + t) + 0.5 * x * (1 - t**2) * k * (1 + 3 * c * x**2)
+    return derivative
 
 
-DERIVATIVES: dict[str, tuple[dict[str, object], Callable[[np.ndarray], np.ndarray]]] = {
-    "RELU": ({}, lambda x: (x > 0).astype(np.float64)),
-    "LEAKY_RELU": ({"alpha": 0.2}, lambda x: np.where(x > 0, 1.0, 0.2)),
-    "ELU": ({"alpha": 1.0}, lambda x: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0)))),
-    "ELU_HALF": ({"alpha": 0.5}, lambda x: np.where(x > 0, 1.0, 0.5 * np.exp(np.minimum(x, 0)))),
-    "HARD_SWISH": ({}, lambda x: np.where(x <= -3, 0.0, np.where(x >= 3, 1.0, x / 3 + 0.5))),
+Derivative = Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]
+Settings = layers_pb2.ActivationLayer  # the kind's settings besides its type
+DERIVATIVES: dict[str, tuple[Settings, Derivative]] = {
+    "RELU": (Settings(), lambda x: (x > 0).astype(np.float64)),
+    "LEAKY_RELU": (Settings(alpha=0.2), lambda x: np.where(x > 0, 1.0, 0.2)),
+    "ELU": (Settings(alpha=1.0), lambda x: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0)))),
+    "ELU_HALF": (Settings(alpha=0.5), lambda x: np.where(x > 0, 1.0, 0.5 * np.exp(np.minimum(x, 0)))),
+    "HARD_SWISH": (Settings(), lambda x: np.where(x <= -3, 0.0, np.where(x >= 3, 1.0, x / 3 + 0.5))),
     "HARD_SIGMOID": (
-        {"alpha": 1 / 6, "beta": 0.5},
+        Settings(alpha=1 / 6, beta=0.5),
         lambda x: np.where((x > -3) & (x < 3), 1 / 6, 0.0),
     ),
-    "GELU_TANH": ({"approximate_tanh": True}, _gelu_tanh_derivative),
+    "GELU_TANH": (Settings(approximate_tanh=True), _gelu_tanh_derivative),
 }
 
 
 def _case(name: str) -> tuple[object, dict[str, np.ndarray], np.ndarray]:
-    fields, derivative = DERIVATIVES[name]
+    settings, derivative = DERIVATIVES[name]
     kind = name.removesuffix("_HALF").removesuffix("_TANH")
     fc = layer(
         "inner_product",
@@ -66,7 +70,8 @@ def _case(name: str) -> tuple[object, dict[str, np.ndarray], np.ndarray]:
         output_channels=4,
         has_bias=True,
     )
-    act = layer("activation", "act", ["fc"], type=Kind.Value(kind), **fields)
+    act = layer("activation", "act", ["fc"], type=Kind.Value(kind))
+    act.activation.MergeFrom(settings)
     spec = trainable_model([fc, act], [4], [4])
     target = np.random.default_rng(1).normal(size=BOUNDARIES.shape).astype(np.float32)
     feeds = {"x": BOUNDARIES, "act_target": target}
@@ -77,7 +82,8 @@ def _expected_bias_gradient(
     spec: object, feeds: dict[str, np.ndarray], slope_times_target: np.ndarray, output: np.ndarray
 ) -> np.ndarray:
     slope = slope_times_target / feeds["act_target"]
-    return (slope * mse_gradient(output, feeds["act_target"])).sum(axis=0)
+    gradient: np.ndarray = (slope * mse_gradient(output, feeds["act_target"])).sum(axis=0)
+    return gradient
 
 
 def _activation_output(name: str) -> np.ndarray:

@@ -13,9 +13,15 @@ import pytest
 from onnx import helper
 
 from mlspec.backends.portable.autodiff import add_gradients
-from tests.backends.portable.gradcheck import analytic_gradients, check_gradients, forward_model, rand
+from tests.backends.portable.gradcheck import (
+    Tolerance,
+    analytic_gradients,
+    check_gradients,
+    forward_model,
+    rand,
+)
 
-F32 = {"rtol": 2e-3, "atol": 2e-3}
+F32: Tolerance = {"rtol": 2e-3, "atol": 2e-3}
 
 
 def _f32(*shape: int, seed: int = 0) -> np.ndarray:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from tests.backends.portable.gradcheck import check_gradients, rand
+from tests.backends.portable.gradcheck import Tolerance, check_gradients, rand
+from tests.support.onnx_nodes import make_node
 
 
 def _away_from(x: np.ndarray, points: tuple[float, ...], margin: float = 0.1) -> np.ndarray:
@@ -87,11 +88,11 @@ def test_unary(op: str) -> None:
     if op in ("Log", "Sqrt", "Reciprocal"):
         x = np.abs(x) + 0.2
     dtype = np.float32 if op == "Softplus" else np.float64
-    tolerance = {"rtol": 2e-3, "atol": 2e-4} if dtype == np.float32 else {}
+    tolerance: Tolerance = {"rtol": 2e-3, "atol": 2e-4} if dtype == np.float32 else {}
     check_gradients([helper.make_node(op, ["x"], ["y"])], {"x": x.astype(dtype)}, ["x"], **tolerance)
 
 
-FLOAT32 = {"rtol": 2e-3, "atol": 2e-4}
+FLOAT32: Tolerance = {"rtol": 2e-3, "atol": 2e-4}
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,7 @@ FLOAT32 = {"rtol": 2e-3, "atol": 2e-4}
 )
 def test_float32_activations(op: str, attrs: dict[str, object], kinks: tuple[float, ...]) -> None:
     x = _away_from(rand(4, 6) * 2.5, kinks).astype(np.float32)
-    check_gradients([helper.make_node(op, ["x"], ["y"], **attrs)], {"x": x}, ["x"], **FLOAT32)
+    check_gradients([make_node(op, ["x"], ["y"], attrs)], {"x": x}, ["x"], **FLOAT32)
 
 
 @pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])

@@ -7,6 +7,7 @@ import pytest
 from onnx import helper, numpy_helper
 
 from tests.backends.portable.gradcheck import analytic_gradients, check_gradients, forward_model, rand
+from tests.support.onnx_nodes import make_node
 
 
 def _ints(*values: int) -> np.ndarray:
@@ -24,7 +25,7 @@ def _ints(*values: int) -> np.ndarray:
     ],
 )
 def test_reshapes_and_transposes(op: str, extra: dict[str, np.ndarray], attrs: dict[str, object]) -> None:
-    node = helper.make_node(op, ["x", *extra], ["y"], **attrs)
+    node = make_node(op, ["x", *extra], ["y"], attrs)
     check_gradients([node], {"x": rand(2, 3, 4)}, ["x"], constants=extra, symbolic_batch=["x"])
 
 

@@ -13,7 +13,7 @@ from mlspec.backends.portable.simplify import drop_broadcast_expands
 def _model() -> onnx.ModelProto:
     """out = Expand(s) * x (droppable) + Expand(t) (stays: Add's other side is [1, 3, 4, 4], not
     the Expand's [N, 3, 4, 4], so only the Expand gives the output its batch dim)."""
-    full = ["N", 3, 4, 4]
+    full: list[str | int] = ["N", 3, 4, 4]
     nodes = [
         helper.make_node("Shape", ["x"], ["x_shape"]),
         helper.make_node("Expand", ["s", "x_shape"], ["s_full"]),
