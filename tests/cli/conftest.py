@@ -8,10 +8,8 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from mlspec.cli import load
+from mlspec.cli import app
 from tests.cli import specs
-
-app = load()  # every command registered, as `from mlspec.cli import app` gives
 
 
 @pytest.fixture

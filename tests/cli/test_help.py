@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from mlspec.cli import load
+from mlspec.cli import app
 from tests.cli.conftest import invoke
-
-app = load()  # every command registered, as `from mlspec.cli import app` gives
 
 COMMANDS = {
     "make-updatable",

@@ -18,15 +18,13 @@ import typer
 from mlspec.backends import to_training_artifacts
 from mlspec.builder import NetworkBuilder, SgdParams
 from mlspec.builder.knn import KnnClassifier
-from mlspec.cli import load
+from mlspec.cli import app
 from mlspec.convert import to_onnx
 from mlspec.spec.io import save
 from tests.cli import specs
 from tests.cli.conftest import invoke
 from tests.importers.coreml_models import cnn_classifier
 from tests.support.heads import classifier_head
-
-app = load()  # every command registered, as `from mlspec.cli import app` gives
 
 EXAMPLE = re.compile(r"^\s*Example: mlspec (.+)$", re.MULTILINE)
 LABELS = ["cat", "bird", "fish"]  # widen-classifier's example adds dog and owl

@@ -11,10 +11,9 @@ import onnxruntime
 import pytest
 from typer.testing import CliRunner
 
-from mlspec import cli, find_problems, load
+from mlspec import find_problems, load
+from mlspec.cli import app
 from mlspec.spec import graph
-
-app = cli.load()  # every command registered, as `from mlspec.cli import app` gives
 
 RUNNER = CliRunner()
 
