@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -157,13 +160,15 @@ def test_numpy_weights_are_stored_bit_for_bit() -> None:
         ),
     ],
 )
-def test_add_refuses_local_mistakes_and_changes_nothing(add: object, message: str) -> None:
+def test_add_refuses_local_mistakes_and_changes_nothing(
+    add: Callable[[NetworkBuilder], object], message: str
+) -> None:
     builder = NetworkBuilder()
     builder.add_input("x", (4,))
     builder.add_inner_product("first", "x", 2)
     before = builder.spec.SerializeToString()
     with pytest.raises(SpecEditError, match=message):
-        add(builder)  # type: ignore[operator]
+        add(builder)
     assert builder.spec.SerializeToString() == before
 
 
@@ -202,13 +207,13 @@ def test_declared_outputs_replace_the_inferred_ones() -> None:
 
 def test_mode_checks() -> None:
     with pytest.raises(SpecEditError, match="mode 'tree'"):
-        NetworkBuilder(mode="tree")  # type: ignore[arg-type]
+        NetworkBuilder(mode="tree")  # type: ignore[arg-type]  # a mode outside the Literal, on purpose
     with pytest.raises(SpecEditError, match="class_labels are only for"):
         NetworkBuilder(mode="regressor", class_labels=["a"])
 
 
-def test_editing_an_existing_spec_in_place(tmp_path: object) -> None:
-    path = tmp_path / "model.mlspec"  # type: ignore[operator]
+def test_editing_an_existing_spec_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "model.mlspec"
     save(three_class_classifier().spec, path)
     model = load(path)
     builder = NetworkBuilder.edit(model)
@@ -219,7 +224,7 @@ def test_editing_an_existing_spec_in_place(tmp_path: object) -> None:
     assert [f.name for f in model.description.outputs] == ["probabilities", "label"]
     assert find_problems(model) == []
     with pytest.raises(SpecLoadError):
-        load(tmp_path / "absent.mlspec")  # type: ignore[operator]
+        load(tmp_path / "absent.mlspec")
 
 
 def test_weights_keep_float32_for_float64_input() -> None:

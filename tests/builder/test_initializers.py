@@ -72,7 +72,7 @@ def test_unknown_initialiser_names_the_choices() -> None:
     with pytest.raises(MlspecError, match="kaiming_uniform"):
         as_initializer("he_magic")
     with pytest.raises(MlspecError, match="xavier_normal"):
-        Initializer("nope")  # type: ignore[arg-type]
+        Initializer("nope")  # type: ignore[arg-type]  # a name outside the Literal, on purpose
 
 
 def test_same_seed_same_bytes_and_order_does_not_matter() -> None:

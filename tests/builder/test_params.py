@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -79,9 +80,9 @@ def test_default_outside_its_set_is_rejected_with_the_shared_wording() -> None:
         (lambda: AdamWParams(weight_decay=-0.1), "weight_decay=-0.1 is outside"),
     ],
 )
-def test_constructors_reject_bad_defaults(make: object, fragment: str) -> None:
+def test_constructors_reject_bad_defaults(make: Callable[[], object], fragment: str) -> None:
     with pytest.raises(MlspecError, match=None) as caught:
-        make()  # type: ignore[operator]
+        make()
     assert fragment in str(caught.value)
 
 

@@ -210,7 +210,7 @@ def test_failed_loss_call_leaves_the_spec_byte_identical() -> None:
         lambda: builder.set_loss("mean_squared_error", "classifier", name="hidden"),
         lambda: builder.add_loss("huber", "classifier", delta=-1.0),
         lambda: builder.add_loss("l1", "classifier", weight=0.0),
-        lambda: builder.set_loss("kl_divergence", "classifier"),  # type: ignore[arg-type]
+        lambda: builder.set_loss("kl_divergence", "classifier"),  # type: ignore[arg-type]  # an unknown loss, on purpose
         # A loss that no updatable layer reaches would break the backprop rule.
         lambda: builder.set_loss("mean_squared_error", "hidden"),
     ]

@@ -11,6 +11,7 @@ import shlex
 import shutil
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 import typer
@@ -32,8 +33,9 @@ LABELS = ["cat", "bird", "fish"]  # widen-classifier's example adds dog and owl
 
 def _examples() -> dict[str, list[str]]:
     group = typer.main.get_command(app)
+    assert isinstance(group, click.Group)
     found: dict[str, list[str]] = {}
-    for name, command in group.commands.items():  # type: ignore[attr-defined]
+    for name, command in group.commands.items():
         match = EXAMPLE.search(command.help or "")
         assert match is not None, f"{name} --help has no Example line"
         words = shlex.split(match.group(1))

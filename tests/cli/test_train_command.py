@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from mlspec.cli import train_display
@@ -37,8 +38,8 @@ def test_overrides_outside_the_allowed_values(
     assert output.read_bytes() == SENTINEL
 
 
-def _npz(path: Path, **arrays: object) -> Path:
-    np.savez(path, **arrays)  # type: ignore[arg-type]
+def _npz(path: Path, **arrays: npt.ArrayLike) -> Path:
+    np.savez(path, allow_pickle=True, **arrays)  # the object-array case stores a pickle on purpose
     return path
 
 
@@ -60,7 +61,7 @@ def _npz(path: Path, **arrays: object) -> Path:
     ids=["missing-label", "feature-size", "object-array", "label-out-of-range", "unknown-label"],
 )
 def test_refused_training_data(
-    arrays: dict[str, object], words: list[str], updatable_path: Path, tmp_path: Path
+    arrays: dict[str, npt.ArrayLike], words: list[str], updatable_path: Path, tmp_path: Path
 ) -> None:
     data = _npz(tmp_path / "bad.npz", **arrays)
     output = tmp_path / "out.mlspec"

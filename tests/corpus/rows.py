@@ -70,7 +70,8 @@ class Row:
 
 
 def sidecar(directory: Path, model: str) -> dict[str, Any]:
-    return json.loads((directory / f"{model}.json").read_text())  # type: ignore[no-any-return]
+    data: dict[str, Any] = json.loads((directory / f"{model}.json").read_text())
+    return data
 
 
 def feeds(info: dict[str, Any], batch: int, seed: int = 0) -> dict[str, npt.NDArray[Any]]:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlspec._proto import model_pb2
 from mlspec.federated import federate, partition
 from mlspec.federated.local import exchanged_names, local_update
 from mlspec.runtime import Trainer
@@ -20,10 +21,10 @@ from tests.cli.conftest import invoke
 from tests.federated.models import digits, mlp
 
 
-def _weights(spec: object) -> dict[str, np.ndarray]:
+def _weights(spec: model_pb2.Model) -> dict[str, np.ndarray]:
     return {
         f"{layer.name}.{field}": to_numpy(tensor)
-        for layer in spec.network.layers  # type: ignore[attr-defined]
+        for layer in spec.network.layers
         for field, tensor in layer_tensors(layer)
     }
 

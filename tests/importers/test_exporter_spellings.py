@@ -14,7 +14,7 @@ from mlspec.spec.validate import find_problems
 from tests.importers.onnx_models import GraphBuilder, assert_export_matches, image_batch
 
 
-def _conv_taking(dims: list[int | str]) -> tuple[GraphBuilder, object]:
+def _conv_taking(dims: list[int | str]) -> tuple[GraphBuilder, onnx.ModelProto]:
     b = GraphBuilder(opset=11)
     conv = b.node("Conv", ["x", b.random("w", 2, 3, 1, 1)], name="conv")
     return b, b.build([("x", TensorProto.FLOAT, dims)], [conv], output_names=["y"])
@@ -23,7 +23,7 @@ def _conv_taking(dims: list[int | str]) -> tuple[GraphBuilder, object]:
 def test_zero_sizes_become_symbols() -> None:
     """Some tools declare an unknown size as 0, which no model's interface means literally."""
     _, original = _conv_taking([0, 3, 8, 0])
-    spec = import_onnx(original)  # type: ignore[arg-type]
+    spec = import_onnx(original)
     dims = [(d.size, d.symbol) for d in spec.description.inputs[0].type.tensor.shape]
     assert dims == [(0, "batch"), (3, ""), (8, ""), (0, "x_dim3")]
 
@@ -31,10 +31,10 @@ def test_zero_sizes_become_symbols() -> None:
 def test_minus_one_sizes_become_symbols_and_train() -> None:
     """paddle2onnx declares unknown sizes as -1: PaddleOCR's classifier takes x [-1, 3, -1, -1]."""
     _, original = _conv_taking([-1, 3, -1, -1])
-    spec = import_onnx(original)  # type: ignore[arg-type]
+    spec = import_onnx(original)
     dims = [(d.size, d.symbol) for d in spec.description.inputs[0].type.tensor.shape]
     assert dims == [(0, "batch"), (3, ""), (0, "x_dim2"), (0, "x_dim3")]
-    assert_export_matches(original, spec, {"x": image_batch(2, 3, 5, 7)})  # type: ignore[arg-type]
+    assert_export_matches(original, spec, {"x": image_batch(2, 3, 5, 7)})
     builder = NetworkBuilder.edit(spec)
     builder.make_updatable(["conv"])
     builder.set_loss("mean_squared_error", "y")

@@ -8,6 +8,7 @@ probabilities. Integer labels are labels: targets name classes 7, 8, 9, not indi
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto
 
@@ -20,7 +21,7 @@ from mlspec.spec.graph import class_labels
 from tests.importers.onnx_models import GraphBuilder, run_onnx
 
 
-def _torch_classifier(ending: str, scale: float = 0.5):  # type: ignore[no-untyped-def]
+def _torch_classifier(ending: str, scale: float = 0.5) -> onnx.ModelProto:
     b = GraphBuilder(opset=17)
     hidden = b.node(
         "Relu", [b.node("Gemm", ["x", b.random("fc1.weight", 8, 5), b.random("fc1.bias", 8)], transB=1)]
@@ -37,7 +38,8 @@ def _torch_classifier(ending: str, scale: float = 0.5):  # type: ignore[no-untyp
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)  # type: ignore[no-any-return]
+    probabilities: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
+    return probabilities
 
 
 @pytest.mark.parametrize("ending", ["logits", "log_softmax"])

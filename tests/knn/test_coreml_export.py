@@ -86,7 +86,8 @@ def text(spec: model_pb2.Model) -> str:
 
 def mlspec_labels(spec: model_pb2.Model, images: np.ndarray) -> list[object]:
     out = run_inference(to_onnx(spec).SerializeToString(), {spec.description.inputs[0].name: images})
-    return out[spec.classifier.predicted_feature_name].tolist()  # type: ignore[no-any-return]
+    labels: list[object] = out[spec.classifier.predicted_feature_name].tolist()
+    return labels
 
 
 @pytest.mark.parametrize("string_labels", [True, False], ids=["string", "int64"])

@@ -102,7 +102,7 @@ def test_bad_examples_are_refused_and_change_nothing(
 )
 def test_builder_refuses_bad_settings_by_name(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(SpecEditError, match=message):
-        KnnClassifier.new(dimensions=3, **kwargs)  # type: ignore[arg-type]
+        KnnClassifier.new(dimensions=3, **kwargs)  # type: ignore[arg-type]  # values outside the types, on purpose
 
 
 def test_validate_names_each_broken_part() -> None:

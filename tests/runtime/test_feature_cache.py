@@ -65,9 +65,9 @@ def digits_like(count: int = 30, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def trained(
-    spec: model_pb2.Model, data: object, **kwargs: object
+    spec: model_pb2.Model, data: object, *, feature_cache: bool = True
 ) -> tuple[Trainer, dict[str, np.ndarray], list[float]]:
-    trainer = Trainer.from_spec(spec, **kwargs)  # type: ignore[arg-type]
+    trainer = Trainer.from_spec(spec, feature_cache=feature_cache)
     result = trainer.train(data, validation=digits_like(12, seed=5))
     return trainer, trainer.parameters(), [*result.epoch_losses, *result.validation_losses]
 

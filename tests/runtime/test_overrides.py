@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlspec._proto import model_pb2
 from mlspec.builder import SgdParams
 from mlspec.runtime import HyperparameterError, Trainer, TrainingEvent
 from tests.runtime.models import blobs, classifier, pinned_adam, regressor
@@ -20,10 +21,10 @@ from tests.runtime.models import blobs, classifier, pinned_adam, regressor
 DATA = blobs(20)
 
 
-def _refused(spec: object, tmp_path: Path, message: str, **overrides: Any) -> None:
+def _refused(spec: model_pb2.Model, tmp_path: Path, message: str, **overrides: Any) -> None:
     work = tmp_path / "work"
     with pytest.raises(HyperparameterError) as caught:
-        Trainer.from_spec(spec, work_dir=work, **overrides)  # type: ignore[arg-type]
+        Trainer.from_spec(spec, work_dir=work, **overrides)
     assert message in str(caught.value)
     assert not work.exists()
 

@@ -40,9 +40,11 @@ def _train(**overrides: Any) -> dict[str, npt.NDArray[np.float32]]:
     return trainer.parameters()
 
 
-def _collect(trainer: Trainer, data: object = (X, Y), **kwargs: object) -> list[TrainingEvent]:
+def _collect(
+    trainer: Trainer, data: object = (X, Y), *, validation: object | None = None
+) -> list[TrainingEvent]:
     events: list[TrainingEvent] = []
-    trainer.train(data, callbacks=[events.append], **kwargs)  # type: ignore[arg-type]
+    trainer.train(data, callbacks=[events.append], validation=validation)
     return events
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlspec._proto import model_pb2
-from mlspec.spec.hyper import double_parameter, int_parameter
+from mlspec.spec.hyper import Allowed, double_parameter, int_parameter
 from mlspec.spec.validate import find_problems
 from tests.support.specs import classifier
 
@@ -77,9 +77,9 @@ def test_no_range_nor_set() -> None:
     ("field", "allowed", "label"),
     [("mini_batch_size", [0, 8], "allowed value 0"), ("mini_batch_size", (-4, 8), "range min -4")],
 )
-def test_batch_size_positive_everywhere(field: str, allowed: object, label: str) -> None:
+def test_batch_size_positive_everywhere(field: str, allowed: Allowed, label: str) -> None:
     model = classifier()
-    param = int_parameter(8, allowed)  # type: ignore[arg-type]
+    param = int_parameter(8, allowed)
     getattr(model.update_parameters.optimizer.sgd, field).CopyFrom(param)
     assert_problem(model, f"{SGD}.{field}", f"must be > 0; got {label}")
 

@@ -5,6 +5,7 @@ records the preprocessing it leaves to the caller."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import numpy as np
 import onnx
@@ -19,9 +20,11 @@ from mlspec.spec.io import SPEC_VERSION
 from mlspec.spec.validate import find_problems
 
 
-def _model(color_space: str = "rgb", **kwargs: object) -> model_pb2.Model:
+def _model(
+    color_space: str = "rgb", *, scale: float | Sequence[float] = 1.0, bias: float | Sequence[float] = 0.0
+) -> model_pb2.Model:
     builder = NetworkBuilder(mode="plain", seed=0)
-    builder.add_image_input("photo", 4, 3, color_space=color_space, **kwargs)  # type: ignore[arg-type]
+    builder.add_image_input("photo", 4, 3, color_space=color_space, scale=scale, bias=bias)
     builder.add_flatten("flat", "photo")
     builder.add_inner_product("fc", "flat", 2)
     return builder.spec

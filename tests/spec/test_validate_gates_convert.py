@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlspec._proto import layers_pb2, model_pb2
+from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
 from mlspec.backends import to_training_artifacts
 from mlspec.spec.errors import MlspecError
 from mlspec.spec.validate import find_problems
@@ -44,14 +44,14 @@ def _with_layer(layer: layers_pb2.Layer) -> model_pb2.Model:
 @pytest.mark.parametrize(("value", "state"), [(0, "is unset"), (12, "12 is not one of the activation types")])
 def test_activation_type_unset_or_unknown_is_a_validation_problem(value: int, state: str) -> None:
     layer = layers_pb2.Layer(name="act", inputs=["x"], outputs=["y"])
-    layer.activation.type = value  # type: ignore[assignment]
+    layer.activation.type = value  # type: ignore[assignment]  # a raw number, possibly no member, on purpose
     expected = f'layers["act"].type: activation type {state}. Fix: set type to one of {ACTIVATIONS}'
     assert expected in _texts(_with_layer(layer))
 
 
 def test_pooling_type_unknown_is_a_validation_problem() -> None:
     layer = layers_pb2.Layer(name="pool", inputs=["x"], outputs=["y"])
-    layer.pooling.type = 3  # type: ignore[assignment]
+    layer.pooling.type = 3  # type: ignore[assignment]  # no PoolingType has this number, on purpose
     layer.pooling.kernel_shape.extend([2, 2])
     expected = "pooling type 3 is not one of the pooling types. Fix: set type to one of MAX, AVERAGE"
     assert f'layers["pool"].type: {expected}' in _texts(_with_layer(layer))
@@ -68,7 +68,7 @@ def test_onnx_node_in_a_domain_mlspec_does_not_import_is_a_validation_problem() 
 
 def test_reshape_of_a_scalar_input_is_a_problem_not_an_index_error() -> None:
     model = model_pb2.Model(spec_version=1)
-    model.description.inputs.add(name="x").type.tensor.dtype = 1  # type: ignore[assignment]
+    model.description.inputs.add(name="x").type.tensor.dtype = tensor_pb2.FLOAT32
     layer = model.network.layers.add(name="r", inputs=["x"], outputs=["y"])
     layer.reshape.target_shape.extend([-1])
     assert any('layers["r"]' in text and "reshape needs [batch, ...]" in text for text in _texts(model))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlspec._proto import layers_pb2, model_pb2
+from mlspec._proto import layers_pb2, model_pb2, tensor_pb2
 from mlspec.builder import SgdParams
 
 
@@ -11,7 +11,7 @@ def updatable_chain(layers: int, kind: str = "dense") -> model_pb2.Model:
     kind "relu" one updatable dense layer followed by ReLU layers."""
     model = model_pb2.Model(spec_version=1, is_updatable=True)
     feature = model.description.inputs.add(name="x")
-    feature.type.tensor.dtype = 1  # type: ignore[assignment]
+    feature.type.tensor.dtype = tensor_pb2.FLOAT32
     feature.type.tensor.shape.add(symbol="batch")
     feature.type.tensor.shape.add(size=2)
     for index in range(layers):
@@ -22,7 +22,7 @@ def updatable_chain(layers: int, kind: str = "dense") -> model_pb2.Model:
             continue
         dense = layer.inner_product
         dense.input_channels = dense.output_channels = 2
-        dense.weights.dtype = 1  # type: ignore[assignment]
+        dense.weights.dtype = tensor_pb2.FLOAT32
         dense.weights.shape.extend([2, 2])
         dense.weights.raw_data = bytes(16)
         layer.is_updatable = dense.weights.is_updatable = True

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from mlspec._proto import layers_pb2
+from mlspec._proto import layers_pb2, model_pb2
 from mlspec.backends import to_training_artifacts
 from mlspec.backends.ort_training.session import TrainingSession
 from mlspec.reference import evaluate
@@ -56,7 +56,7 @@ DERIVATIVES: dict[str, tuple[Settings, Derivative]] = {
 }
 
 
-def _case(name: str) -> tuple[object, dict[str, np.ndarray], np.ndarray]:
+def _case(name: str) -> tuple[model_pb2.Model, dict[str, np.ndarray], np.ndarray]:
     settings, derivative = DERIVATIVES[name]
     kind = name.removesuffix("_HALF").removesuffix("_TANH")
     fc = layer(
@@ -79,7 +79,7 @@ def _case(name: str) -> tuple[object, dict[str, np.ndarray], np.ndarray]:
 
 
 def _expected_bias_gradient(
-    spec: object, feeds: dict[str, np.ndarray], slope_times_target: np.ndarray, output: np.ndarray
+    spec: model_pb2.Model, feeds: dict[str, np.ndarray], slope_times_target: np.ndarray, output: np.ndarray
 ) -> np.ndarray:
     slope = slope_times_target / feeds["act_target"]
     gradient: np.ndarray = (slope * mse_gradient(output, feeds["act_target"])).sum(axis=0)
@@ -88,13 +88,13 @@ def _expected_bias_gradient(
 
 def _activation_output(name: str) -> np.ndarray:
     spec, feeds, _ = _case(name)
-    return evaluate(spec, {"x": feeds["x"]}, dtype=np.float64, outputs=["act"])["act"]  # type: ignore[arg-type]
+    return evaluate(spec, {"x": feeds["x"]}, dtype=np.float64, outputs=["act"])["act"]
 
 
 @pytest.mark.parametrize("name", sorted(DERIVATIVES))
 def test_ort_training_backend_follows_pytorch_at_boundaries(name: str, tmp_path: Path) -> None:
     spec, feeds, weighted = _case(name)
-    to_training_artifacts(spec, tmp_path / "artifacts")  # type: ignore[arg-type]
+    to_training_artifacts(spec, tmp_path / "artifacts")
     session = TrainingSession(tmp_path / "artifacts")
     session.learning_rate = 0.0
     session.train_step(feeds)
@@ -105,6 +105,6 @@ def test_ort_training_backend_follows_pytorch_at_boundaries(name: str, tmp_path:
 @pytest.mark.parametrize("name", sorted(DERIVATIVES))
 def test_portable_backend_follows_pytorch_at_boundaries(name: str) -> None:
     spec, feeds, weighted = _case(name)
-    _, gradients, _ = portable_gradients(spec, feeds)  # type: ignore[arg-type]
+    _, gradients, _ = portable_gradients(spec, feeds)
     expected = _expected_bias_gradient(spec, feeds, weighted, _activation_output(name))
     np.testing.assert_allclose(gradients["fc.bias"], expected, rtol=1e-5, atol=1e-7)
