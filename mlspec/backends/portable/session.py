@@ -132,7 +132,7 @@ class PortableSession(ArtifactSession):
     def train_step(self, feeds: Mapping[str, npt.ArrayLike]) -> float:
         """One step: the bound buffers of the current set are read, the other set's are written.
 
-        Any array-like feed is taken (a list too): each is copied through np.asarray anyway.
+        Any array-like feed is taken (a list too): what is not an ndarray goes through np.asarray.
 
         The batch is copied into input buffers bound once (a copy of a batch costs less than
         one call to rebind it, up to tens of kilobytes); a batch of another shape or dtype (the
