@@ -1,5 +1,5 @@
 """Updatable Core ML models made with coremltools' NeuralNetworkBuilder, as Core ML users make them
-(see the Core ML on-device training walkthrough in /work/shared/seeds)."""
+(the recipe of Apple's on-device training guide: make_updatable, a loss, an optimizer, epochs)."""
 
 from __future__ import annotations
 
