@@ -189,3 +189,18 @@ def test_one_hot_has_no_float64_kernel(values: type[np.floating[Any]], runs: boo
     else:
         with pytest.raises(onnxruntime.capi.onnxruntime_pybind11_state.NotImplemented, match="OneHot"):
             onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def test_a_session_warns_about_an_initializer_no_node_reads(capfd: pytest.CaptureFixture[str]) -> None:
+    """Why finish_eval_model drops the dropout switches the generator left without a reader."""
+    x = onnx.helper.make_tensor_value_info("x", FLOAT, [2])
+    y = onnx.helper.make_tensor_value_info("y", FLOAT, [2])
+    orphan = onnx.numpy_helper.from_array(np.array(False), "training_mode")
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["x"], ["y"])], "probe", [x], [y], [orphan]
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 21)], ir_version=10)
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 2  # warnings
+    onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    assert "Removing initializer 'training_mode'" in capfd.readouterr().err
