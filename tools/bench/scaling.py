@@ -118,8 +118,9 @@ def _convert(backend: str) -> Callable[[Path], object]:
 
 
 _ORT_QUADRATIC = (
-    "onnxruntime-training's own graph passes (get_optimized_model, GradientGraphBuilder) grow "
-    "quadratically: 1k ReLU layers 2.3 s of 6.6 s, 2k 50 s of 65 s"
+    "onnxruntime-training's own graph passes (get_optimized_model, the gradient builder) grow "
+    "quadratically in nodes (--sizes 1000 2000 4000 shows it); specs past "
+    "mlspec.backends.ORT_LAYER_LIMIT layers convert with portable by default"
 )
 
 
@@ -166,7 +167,7 @@ CASES = [
         _convert("ort-training"),
         "onnx checker",
         _onnx_check,
-        max_layers=1_000,
+        max_layers=4_000,
         why=_ORT_QUADRATIC,
     ),
     Case("import-onnx Identity chain", _chain_onnx("Identity"), import_onnx, "onnx load+infer", _onnx_floor),

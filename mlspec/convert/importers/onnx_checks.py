@@ -112,7 +112,46 @@ def check_model(model: onnx.ModelProto, where: str) -> None:
         raise OnnxImportError(
             f"{where}: opset {opset} is {age} than mlspec imports ({MIN_OPSET} to {TARGET_OPSET}); {advice}"
         )
+    _check_ir_version(model, where)
+    _check_domains(model, where)
     _check_graph(model.graph, set(), opset, where)
+
+
+def _check_ir_version(model: onnx.ModelProto, where: str) -> None:
+    """An IR version onnx knows; before IR 4 every initializer had to be a graph input too, and
+    onnx's version converter reads an initializer that is not one as an undefined tensor."""
+    if not 1 <= model.ir_version <= onnx.IR_VERSION:
+        raise OnnxImportError(
+            f"{where}: IR version {model.ir_version} is not one this onnx reads "
+            f"(1 to {onnx.IR_VERSION}); re-export the model"
+        )
+    if model.ir_version < 4:
+        inputs = {value.name for value in model.graph.input}
+        for init in model.graph.initializer:
+            if init.name not in inputs:
+                raise OnnxImportError(
+                    f'{where}: initializer "{shown(init.name)}" is not a graph input, which IR version '
+                    f"{model.ir_version} requires (IR 4 and later do not); re-export the model"
+                )
+
+
+def _check_domains(model: onnx.ModelProto, where: str) -> None:
+    """Every node's operator domain is one the model imports an opset of."""
+    imported = {opset.domain or "ai.onnx" for opset in model.opset_import}
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        for index, node in enumerate(graph.node):
+            if (node.domain or "ai.onnx") not in imported:
+                names = ", ".join(sorted(shown(domain) for domain in imported))
+                label = f"node #{index} ({shown(node.op_type)})"
+                raise OnnxImportError(
+                    f'{where}: {label} is in the domain "{shown(node.domain)}", which the model does '
+                    f"not import (its opset_import names {names})"
+                )
+            for attribute in node.attribute:
+                graphs.extend([attribute.g] if attribute.HasField("g") else [])
+                graphs.extend(attribute.graphs)
 
 
 def _check_text(message: Message, path: str, where: str) -> None:

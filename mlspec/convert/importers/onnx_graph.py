@@ -182,7 +182,7 @@ def _native_steps(model: onnx.ModelProto, where: str) -> tuple[onnx.ModelProto, 
     version = default_opset(model)  # within MIN_OPSET..TARGET_OPSET: check_model saw to that
 
     def step() -> list[bytes]:
-        upgraded = model if version == TARGET_OPSET else _upgrade(model, version)
+        upgraded = model if version == TARGET_OPSET else _upgrade(model, version, where)
         types = onnx.GraphProto()
         inferred = _inferred(upgraded).graph
         types.value_info.extend([*inferred.input, *inferred.value_info, *inferred.output])
@@ -200,10 +200,17 @@ def _native_steps(model: onnx.ModelProto, where: str) -> tuple[onnx.ModelProto, 
     return upgraded, {value.name: value.type for value in types.value_info}
 
 
-def _upgrade(model: onnx.ModelProto, version: int) -> onnx.ModelProto:
-    inferred = shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+def _upgrade(model: onnx.ModelProto, version: int, where: str) -> onnx.ModelProto:
+    inferred = _inferred(model)  # declared shapes that contradict the nodes: convert without types
     parked = _park_last_axis_softmax(inferred) if version < _SOFTMAX_CHANGE else []
-    upgraded = version_converter.convert_version(inferred, TARGET_OPSET)
+    try:
+        upgraded = version_converter.convert_version(inferred, TARGET_OPSET)
+    except shape_inference.InferenceError as exc:  # the converter infers shapes strictly
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
+        raise OnnxImportError(
+            f"{where}: the shapes the file declares contradict its nodes (onnx's shape inference: "
+            f"{first}); re-export the model"
+        ) from None
     if parked:
         _unpark(upgraded)
     return upgraded
