@@ -239,6 +239,12 @@ def _check_schema(node: onnx.NodeProto, opset: int, label: str, where: str) -> N
         if not low <= count <= high:
             allowed = f"{low} or more" if high >= 2**31 - 1 else f"{low} to {high}"
             raise OnnxImportError(f"{where}: {label} has {count} {kind}; {node.op_type} takes {allowed}")
+    if node.op_type == "BatchNormalization" and len(node.output) > 3:  # opsets 9-13 only
+        raise OnnxImportError(
+            f"{where}: {label} has {len(node.output)} outputs (training mode's saved mean and "
+            "variance), which BatchNormalization has no more after opset 13, so the model cannot be "
+            "upgraded; re-export it in inference mode (model.eval())"
+        )
     _check_empty_inputs(node, schema, label, where)
     for attr in node.attribute:
         wanted = schema.attributes.get(attr.name)
