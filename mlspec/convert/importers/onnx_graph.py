@@ -233,7 +233,7 @@ def _park_last_axis_softmax(model: onnx.ModelProto) -> list[onnx.NodeProto]:
         # Input and output share their shape; either may be the one inference or the file knows.
         known = [types[n] for n in (node.input[0], node.output[0]) if n in types]
         ranks = [len(t.tensor_type.shape.dim) for t in known if t.tensor_type.HasField("shape")]
-        if not ranks:
+        if not ranks or not ranks[0]:  # a scalar has no last axis (axis % 0 divided by zero)
             continue
         rank = ranks[0]
         axis = next((int(a.i) for a in node.attribute if a.name == "axis"), 1)
