@@ -354,6 +354,7 @@ def test_import_required_input_left_empty_is_an_error(tmp_path: Path, index: int
         (222, "Inferred shape and existing shape differ in rank: (4) vs (3)"),
         (29938, "has 4 outputs (training mode's saved mean and variance)"),
         (84146, ""),
+        (65955, "the file holds no graph (ModelProto.graph is absent)"),
     ],
 )
 def test_import_onnx_fuzz_inputs_caught_only_at_the_boundary_get_their_own_message(
@@ -366,7 +367,8 @@ def test_import_onnx_fuzz_inputs_caught_only_at_the_boundary_get_their_own_messa
     shapes of another rank than the nodes give (the converter's strict inference), an opset-11
     BatchNormalization with training mode's outputs (an assertion in the converter's adapter), a
     softmax-like node whose tensor is declared of rank 0 in an old opset (a ZeroDivisionError
-    looking for its last axis; now any OnnxImportError but the boundary's does)."""
+    looking for its last axis; now any OnnxImportError but the boundary's does), a model with no
+    graph at all (an assertion in onnx's IR reader)."""
     path = tmp_path / "fuzzed.onnx"
     path.write_bytes(make_input("onnx", 2026, index, seeds_for("onnx")))
     message = _refused(onnx.load(path), fragment)

@@ -2,10 +2,10 @@
 
 mlspec's venv never holds torch, so train_throughput.py starts this script with another
 interpreter (--torch-python) and drives it over stdin/stdout, one line per command:
-`new CASE` builds a fresh model, AdamW and data for CASE and runs one warm-up epoch, answering
-`ok THREADS`; `block` trains one timed block of epochs, answering the number of steps. The
-networks, data (numpy's default_rng(0)) and hyperparameters are the ones train_throughput.py
-gives the mlspec contestants. This file imports only numpy and torch, never mlspec.
+`new CASE OPTIMIZER` builds a fresh model, optimizer (adamw or sgd) and data for CASE and runs
+one warm-up epoch, answering `ok THREADS`; `block` trains one timed block of epochs, answering
+the number of steps. The networks, data (numpy's default_rng(0)) and hyperparameters are the
+ones train_throughput.py gives the mlspec contestants. This file imports only numpy and torch, never mlspec.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import torch
 
 LEARNING_RATE = 1e-3
 WEIGHT_DECAY = 0.01  # AdamWParams' default, which the mlspec specs of the bench keep
+MOMENTUM = 0.9  # train_throughput.py's SGD (no weight decay, no nesterov: SgdParams' defaults)
 BATCHES_PER_EPOCH = 40
 EPOCHS_PER_BLOCK = 5
 
@@ -41,12 +42,18 @@ def _network(case: str) -> tuple[Any, int, tuple[int, ...]]:
 
 
 class Contestant:
-    def __init__(self, case: str) -> None:
+    def __init__(self, case: str, optimizer: str) -> None:
         torch.manual_seed(0)
         self.model, self.batch, shape = _network(case)
         self.model.train()
         parameters = self.model.parameters()
-        self.optimizer = torch.optim.AdamW(parameters, lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+        self.optimizer: Any
+        if optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(parameters, lr=LEARNING_RATE, momentum=MOMENTUM)
+        elif optimizer == "adamw":
+            self.optimizer = torch.optim.AdamW(parameters, lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+        else:
+            raise SystemExit(f"torch_worker: unknown optimizer {optimizer!r}; use adamw or sgd")
         count = self.batch * BATCHES_PER_EPOCH
         rng = np.random.default_rng(0)
         self.x = torch.from_numpy(rng.standard_normal((count, *shape), dtype=np.float32))
@@ -70,7 +77,7 @@ def main() -> None:
     for line in sys.stdin:
         command, *rest = line.split()
         if command == "new":
-            contestant = Contestant(rest[0])
+            contestant = Contestant(rest[0], rest[1] if len(rest) > 1 else "adamw")
             contestant.epochs(1)
             print(f"ok {torch.get_num_threads()}", flush=True)
         elif command == "block" and contestant is not None:

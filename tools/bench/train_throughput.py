@@ -9,9 +9,11 @@ Runtime's own default), so each backend is also compared at its best setting. Wh
 depends on the machine's load: both are printed, with the load average at the start and end.
 
 Goals (issue 13): the portable backend at least the ort-training backend's steps/s and at least
-2x PyTorch eager. Run with
+2x PyTorch eager. Every contestant runs the same optimizer: AdamW (the default) or, with
+`--optimizer sgd`, SGD with momentum 0.9 (the optimizer Core ML's updatable models mostly use),
+which shows how much of a gap is the optimizer's. Run with
 
-    .venv/bin/python tools/bench/train_throughput.py [--torch-python PATH]
+    .venv/bin/python tools/bench/train_throughput.py [--optimizer sgd] [--torch-python PATH]
 
 PyTorch never enters mlspec's venv: the torch column runs tools/bench/torch_worker.py in a
 Python that has torch 2.x (--torch-python, e.g. a side venv under ~/.cache/mlspec/), driven over
@@ -50,7 +52,7 @@ from mlspec._proto import model_pb2
 from mlspec.backends.ort_training.ort import training_session_options  # registers torch-free ORT training
 from mlspec.backends.portable.artifacts import NotCoveredError
 from mlspec.backends.shared import SPINNING_VARIABLE, session_options
-from mlspec.builder import AdamWParams, NetworkBuilder
+from mlspec.builder import AdamWParams, NetworkBuilder, SgdParams
 from mlspec.convert.manifest import Manifest
 from mlspec.runtime import Trainer
 
@@ -71,29 +73,36 @@ class Case:
     build: Callable[[], model_pb2.Model]
     data: Callable[[int], Arrays]
     torch_case: str  # the network's name in torch_worker.py
+    optimizer: str  # one of OPTIMIZERS
 
 
-def _finish(builder: NetworkBuilder, updatable: list[str], batch: int) -> model_pb2.Model:
+OPTIMIZERS = ("adamw", "sgd")
+MOMENTUM = 0.9  # SGD's, here and in torch_worker.py
+
+
+def _finish(builder: NetworkBuilder, updatable: list[str], batch: int, optimizer: str) -> model_pb2.Model:
     builder.add_softmax("probs", "logits")
     builder.make_updatable(updatable)
     builder.set_loss("categorical_cross_entropy", "probs")
-    optimizer = AdamWParams(lr=LEARNING_RATE, batch=batch)
-    builder.set_optimizer(optimizer)
+    if optimizer == "sgd":
+        builder.set_optimizer(SgdParams(lr=LEARNING_RATE, batch=batch, momentum=MOMENTUM))
+    else:
+        builder.set_optimizer(AdamWParams(lr=LEARNING_RATE, batch=batch))
     builder.set_epochs(1, (1, 100_000))
     builder.set_shuffle(False)
     return builder.spec
 
 
-def mlp_spec(hidden: int) -> model_pb2.Model:
+def mlp_spec(hidden: int, optimizer: str) -> model_pb2.Model:
     builder = NetworkBuilder(class_labels=CLASSES, seed=0)
     builder.add_input("x", [784])
     builder.add_inner_product("fc1", "x", hidden)
     builder.add_activation("relu", "fc1", "relu")
     builder.add_inner_product("fc2", "relu", 10, output="logits")
-    return _finish(builder, ["fc1", "fc2"], 64)
+    return _finish(builder, ["fc1", "fc2"], 64, optimizer)
 
 
-def cnn_spec() -> model_pb2.Model:
+def cnn_spec(optimizer: str) -> model_pb2.Model:
     """Apple's BNNS training sample shape: conv -> batch norm -> relu -> max pool -> dense."""
     builder = NetworkBuilder(class_labels=CLASSES, seed=0)
     builder.add_input("x", [1, 28, 28])
@@ -103,7 +112,7 @@ def cnn_spec() -> model_pb2.Model:
     builder.add_pooling("pool", "relu", "max", (2, 2), strides=(2, 2))
     builder.add_flatten("flat", "pool")
     builder.add_inner_product("fc", "flat", 10, output="logits")
-    return _finish(builder, ["conv", "bn", "fc"], 32)
+    return _finish(builder, ["conv", "bn", "fc"], 32, optimizer)
 
 
 def random_data(shape: tuple[int, ...]) -> Callable[[int], Arrays]:
@@ -167,11 +176,11 @@ class RawOrtContestant:
 
 
 class TorchContestant:
-    """The same network and AdamW in PyTorch eager mode, in tools/bench/torch_worker.py's process."""
+    """The same network and optimizer in PyTorch eager mode, in tools/bench/torch_worker.py's process."""
 
     def __init__(self, worker: subprocess.Popen[str], case: Case) -> None:
         self.worker = worker
-        self._ask(f"new {case.torch_case}")
+        self._ask(f"new {case.torch_case} {case.optimizer}")
 
     def _ask(self, command: str) -> str:
         assert self.worker.stdin is not None and self.worker.stdout is not None
@@ -317,13 +326,17 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of blocks")
     parser.add_argument("--profile", action="store_true", help="per-node time breakdown instead")
     parser.add_argument("--torch-python", help="a Python with torch 2.x for the torch column (a side venv)")
+    parser.add_argument(
+        "--optimizer", choices=OPTIMIZERS, default="adamw", help="every contestant's optimizer"
+    )
     args = parser.parse_args()
     onnxruntime.set_default_logger_severity(3)
     mlp, images = random_data((784,)), random_data((1, 28, 28))
+    opt = args.optimizer
     cases = [
-        Case("MLP 784-128-10, batch 64", 64, 15, lambda: mlp_spec(128), mlp, "mlp128"),
-        Case("MLP 784-512-10, batch 64", 64, 9, lambda: mlp_spec(512), mlp, "mlp512"),
-        Case("BNNS CNN 1x28x28, batch 32", 32, 7, cnn_spec, images, "cnn"),
+        Case("MLP 784-128-10, batch 64", 64, 15, lambda: mlp_spec(128, opt), mlp, "mlp128", opt),
+        Case("MLP 784-512-10, batch 64", 64, 9, lambda: mlp_spec(512, opt), mlp, "mlp512", opt),
+        Case("BNNS CNN 1x28x28, batch 32", 32, 7, lambda: cnn_spec(opt), images, "cnn", opt),
     ]
     if args.profile:
         with tempfile.TemporaryDirectory(prefix="mlspec-profile-") as work:
@@ -333,7 +346,8 @@ def main() -> None:
     torch = _torch_worker(args.torch_python)
     options = session_options()
     steps = EPOCHS_PER_BLOCK * BATCHES_PER_EPOCH
-    print(f"AdamW, steps/s: median over alternating blocks of {steps} steps ({EPOCHS_PER_BLOCK} epochs)")
+    named = "AdamW" if opt == "adamw" else f"SGD with momentum {MOMENTUM}"
+    print(f"{named}, steps/s: median over alternating blocks of {steps} steps ({EPOCHS_PER_BLOCK} epochs)")
     threads = options.intra_op_num_threads or f"default (one per core, {os.cpu_count()} cores)"
     print(
         f"ONNX Runtime {onnxruntime.__version__}, both backends: graph optimisation "

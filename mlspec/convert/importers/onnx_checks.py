@@ -113,6 +113,10 @@ def check_model(model: onnx.ModelProto, where: str) -> None:
             f"{where}: opset {opset} is {age} than mlspec imports ({MIN_OPSET} to {TARGET_OPSET}); {advice}"
         )
     _check_ir_version(model, where)
+    if not model.HasField("graph"):  # onnx's IR reader asserts on it (fuzz onnx seed 2026 #65955)
+        raise OnnxImportError(
+            f"{where}: the file holds no graph (ModelProto.graph is absent): no network to import"
+        )
     _check_domains(model, where)
     _check_graph(model.graph, set(), opset, where)
 
