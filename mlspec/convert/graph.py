@@ -23,21 +23,9 @@ from mlspec.spec.errors import MlspecError, layer_ref
 from mlspec.spec.images import ImageInput
 from mlspec.spec.kinds import trainable_tensors
 from mlspec.spec.onnx_opsets import DOMAIN_OPSETS, OPSET
-from mlspec.spec.tensor_info import STRING, TensorInfo, feature_info
+from mlspec.spec.tensor_info import ONNX_ELEMENT_TYPES, TensorInfo, feature_info
 
 IR_VERSION = 10
-
-_ELEMENT_TYPES = {
-    tensor_pb2.FLOAT32: onnx.TensorProto.FLOAT,
-    tensor_pb2.FLOAT16: onnx.TensorProto.FLOAT16,
-    tensor_pb2.DOUBLE: onnx.TensorProto.DOUBLE,
-    tensor_pb2.INT64: onnx.TensorProto.INT64,
-    tensor_pb2.INT32: onnx.TensorProto.INT32,
-    tensor_pb2.INT8: onnx.TensorProto.INT8,
-    tensor_pb2.UINT8: onnx.TensorProto.UINT8,
-    tensor_pb2.BOOL: onnx.TensorProto.BOOL,
-    STRING: onnx.TensorProto.STRING,
-}
 
 
 @dataclass
@@ -146,7 +134,7 @@ def _output_names(model: model_pb2.Model, *, training: bool) -> list[str]:
 def input_info(feature: tensor_pb2.FeatureDescription) -> onnx.ValueInfoProto:
     info = feature_info(feature)
     where = f'model.description.inputs["{feature.name}"]'
-    if info.dims is None or info.dtype not in _ELEMENT_TYPES:
+    if info.dims is None or info.dtype not in ONNX_ELEMENT_TYPES:
         raise MlspecError(f"{where}: no usable type; give it a tensor type with a dtype and shape")
     if info.dtype in (tensor_pb2.FLOAT16, tensor_pb2.DOUBLE):
         # Weights become float32 initializers, so a float16 or double input would meet float32
@@ -155,7 +143,7 @@ def input_info(feature: tensor_pb2.FeatureDescription) -> onnx.ValueInfoProto:
             f"{where}: dtype {tensor_pb2.DataType.Name(info.dtype)} is not supported; converted "
             "networks compute in float32, so declare the input FLOAT32"
         )
-    return onnx.helper.make_tensor_value_info(feature.name, _ELEMENT_TYPES[info.dtype], list(info.dims))
+    return onnx.helper.make_tensor_value_info(feature.name, ONNX_ELEMENT_TYPES[info.dtype], list(info.dims))
 
 
 def _output_info(ctx: EmitContext, model: model_pb2.Model, name: str) -> onnx.ValueInfoProto:
@@ -178,9 +166,9 @@ def _output_info(ctx: EmitContext, model: model_pb2.Model, name: str) -> onnx.Va
         raise MlspecError(
             f"{where}: its shape cannot be inferred; declare the output's tensor type and shape"
         )
-    dtype = inferred.dtype if inferred.dtype in _ELEMENT_TYPES else (declared or inferred).dtype
+    dtype = inferred.dtype if inferred.dtype in ONNX_ELEMENT_TYPES else (declared or inferred).dtype
     # Every float weight becomes a float32 initializer, so float outputs are float32.
-    element = onnx.TensorProto.FLOAT if TensorInfo(dtype, None).is_float else _ELEMENT_TYPES.get(dtype)
+    element = onnx.TensorProto.FLOAT if TensorInfo(dtype, None).is_float else ONNX_ELEMENT_TYPES.get(dtype)
     if element is None:
         raise MlspecError(f"{where}: unknown dtype; declare the output's tensor type")
     return onnx.helper.make_tensor_value_info(name, element, list(dims))

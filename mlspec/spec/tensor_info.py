@@ -37,6 +37,21 @@ DTYPE_NAMES: dict[int, str] = {
 from spec dtype codes to names, so a trainer built from a spec and one built from artifacts
 agree on every feed."""
 
+ONNX_ELEMENT_TYPES: dict[int, int] = {
+    tensor_pb2.FLOAT32: 1,
+    tensor_pb2.UINT8: 2,
+    tensor_pb2.INT8: 3,
+    tensor_pb2.INT32: 6,
+    tensor_pb2.INT64: 7,
+    STRING: 8,
+    tensor_pb2.BOOL: 9,
+    tensor_pb2.FLOAT16: 10,
+    tensor_pb2.DOUBLE: 11,
+}
+"""Each spec dtype's ONNX element type (onnx.TensorProto's numbers, which the ONNX standard
+fixes; the spec layer does not import onnx): the one table for convert's graphs and validate's
+inference of generic nodes. tests/spec/test_onnx_element_types.py checks it against onnx."""
+
 
 @dataclass(frozen=True)
 class TensorInfo:

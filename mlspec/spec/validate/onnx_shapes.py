@@ -19,22 +19,11 @@ from typing import Any
 from mlspec._proto import layers_pb2, tensor_pb2
 from mlspec.spec.errors import MlspecError, ShapeError
 from mlspec.spec.onnx_opsets import OPSET
-from mlspec.spec.tensor_info import UNKNOWN, UNKNOWN_DTYPE, Dim, TensorInfo
+from mlspec.spec.tensor_info import ONNX_ELEMENT_TYPES, UNKNOWN, UNKNOWN_DTYPE, Dim, TensorInfo
 from mlspec.spec.validate.onnx_nodes import check_onnx_node
 from mlspec.spec.weights import to_numpy
 
-# Spec dtype code <-> ONNX TensorProto element type (the numbers onnx's protobuf fixes).
-_ELEMENT: dict[int, int] = {
-    tensor_pb2.FLOAT32: 1,
-    tensor_pb2.UINT8: 2,
-    tensor_pb2.INT8: 3,
-    tensor_pb2.INT32: 6,
-    tensor_pb2.INT64: 7,
-    tensor_pb2.BOOL: 9,
-    tensor_pb2.FLOAT16: 10,
-    tensor_pb2.DOUBLE: 11,
-}
-_SPEC_DTYPE = {element: code for code, element in _ELEMENT.items()}
+_SPEC_DTYPE = {element: code for code, element in ONNX_ELEMENT_TYPES.items()}
 # Past this many elements a dim set is a mistake other rules report; inference does not see it.
 _MAX_ELEMENTS = 1 << 40
 # Integer constants up to this size are passed as values (shapes, axes, pads); the rest as types.
@@ -64,12 +53,12 @@ def undeclared_outputs(layer: layers_pb2.Layer, inputs: list[TensorInfo]) -> lis
             continue
         if source in by_name:
             info = by_name[source]
-            if _oversized(info.dims) or info.dtype not in _ELEMENT:
+            if _oversized(info.dims) or info.dtype not in ONNX_ELEMENT_TYPES:
                 return None
             types[name] = _type_proto(onnx, info)
         elif source in constants:
             tensor = constants[source]
-            if _oversized(tuple(tensor.shape)) or tensor.dtype not in _ELEMENT:
+            if _oversized(tuple(tensor.shape)) or tensor.dtype not in ONNX_ELEMENT_TYPES:
                 return None
             try:
                 values = to_numpy(tensor)
@@ -122,7 +111,7 @@ def _oversized(dims: tuple[Dim, ...] | None) -> bool:
 
 def _type_proto(onnx: Any, info: TensorInfo) -> Any:
     dims = [dim if isinstance(dim, int | str) else None for dim in info.dims or ()]
-    return onnx.helper.make_tensor_type_proto(_ELEMENT[info.dtype], dims)
+    return onnx.helper.make_tensor_type_proto(ONNX_ELEMENT_TYPES[info.dtype], dims)
 
 
 def _info(found: Any) -> TensorInfo:
